@@ -1,0 +1,26 @@
+//! patchplane: renders an organization-wide SSM patch policy into CloudFormation StackSets.
+//!
+//! # Layout
+//! - [`policy`]: the serde types of the policy file (the input contract, DESIGN §3).
+//! - [`load`]: read → deserialize (`serde_path_to_error`) → [`validate`] → locate findings by line
+//!   ([`diag`]).
+//! - [`model`]: the resolved plan; the only place a schedule becomes `cron + ScheduleOffset`.
+//! - [`cron`]: the maintenance-window cron parser and evaluator shared by model, preview and tests.
+//! - [`schedule`]: `patchplane schedule`, the next openings of every window in local time and UTC.
+//! - [`render`]: handlebars templates from `templates/` in strict mode, every value escaped into
+//!   a quoted scalar, parsed back and emitted as canonical YAML; `stackset.json` requests.
+//! - [`output`]: writing the rendered files and `--check`ing committed ones.
+//!
+//! The policy model and schedule arithmetic have no AWS SDK dependency, so the bridge can use them.
+
+pub mod cron;
+pub mod diag;
+pub mod load;
+pub mod model;
+pub mod output;
+pub mod policy;
+pub mod render;
+pub mod schedule;
+pub mod validate;
+
+pub use load::{LoadError, Loaded, load_file, load_str};

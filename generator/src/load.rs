@@ -1,0 +1,100 @@
+//! Loading a policy file: read, deserialize through `serde_path_to_error`, validate, locate every
+//! finding in the file. Nothing here panics on input; every failure is a [`Diagnostic`].
+
+use std::path::{Path, PathBuf};
+
+use crate::diag::{Diagnostic, LineIndex, Severity};
+use crate::model::Plan;
+use crate::policy::Policy;
+use crate::validate::validate;
+
+/// A policy that parsed and passed validation, with its warnings.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The policy.
+    pub policy: Policy,
+    /// The resolved plan.
+    pub plan: Plan,
+    /// Warnings (errors would have failed the load).
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Why a policy could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("{}: cannot read the policy: {source}", file.display())]
+    Io {
+        /// The file.
+        file: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Structural or semantic problems, every one of them (warnings included).
+    #[error("{} problem(s) in {}", .0.iter().filter(|d| d.severity == Severity::Error).count(), .0.first().map(|d| d.file.display().to_string()).unwrap_or_default())]
+    Invalid(Vec<Diagnostic>),
+}
+
+/// Reads and loads `file`.
+pub fn load_file(file: &Path) -> Result<Loaded, LoadError> {
+    let text = std::fs::read_to_string(file).map_err(|source| LoadError::Io {
+        file: file.to_path_buf(),
+        source,
+    })?;
+    load_str(&text, file)
+}
+
+/// Loads policy text; `file` names it in diagnostics.
+pub fn load_str(text: &str, file: &Path) -> Result<Loaded, LoadError> {
+    let de = serde_yaml::Deserializer::from_str(text);
+    let policy: Policy = match serde_path_to_error::deserialize(de) {
+        Ok(p) => p,
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let index = LineIndex::new(text);
+            // serde_yaml knows the line of a syntax or type error; the index knows where the key is.
+            let line = inner.location().map(|l| l.line()).or_else(|| index.line_of(&path));
+            let path = if path == "." { String::new() } else { path };
+            let message = clean_serde_message(&inner.to_string(), &path);
+            return Err(LoadError::Invalid(vec![Diagnostic {
+                severity: Severity::Error,
+                file: file.to_path_buf(),
+                line,
+                path,
+                message,
+            }]));
+        }
+    };
+    let index = LineIndex::new(text);
+    let findings: Vec<Diagnostic> = validate(&policy).into_iter().map(|f| f.locate(file, &index)).collect();
+    if findings.iter().any(|d| d.severity == Severity::Error) {
+        return Err(LoadError::Invalid(findings));
+    }
+    match Plan::build(&policy) {
+        Ok(plan) => Ok(Loaded {
+            policy,
+            plan,
+            warnings: findings,
+        }),
+        // Validation resolves every schedule first, so this is a bug, reported rather than panicked.
+        Err(e) => Err(LoadError::Invalid(vec![Diagnostic {
+            severity: Severity::Error,
+            file: file.to_path_buf(),
+            line: None,
+            path: e.key,
+            message: e.message,
+        }])),
+    }
+}
+
+/// serde_yaml prefixes its messages with the path and appends " at line L column C"; the
+/// diagnostic carries both already.
+fn clean_serde_message(msg: &str, path: &str) -> String {
+    let msg = msg.strip_prefix(path).and_then(|m| m.strip_prefix(": ")).unwrap_or(msg);
+    match msg.find(" at line ") {
+        Some(i) => msg[..i].to_owned(),
+        None => msg.to_owned(),
+    }
+}

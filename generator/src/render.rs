@@ -1,0 +1,389 @@
+//! Rendering: the plan through handlebars into CloudFormation YAML, parsed back and emitted
+//! canonically, plus the `stackset.json` request of each StackSet.
+//!
+//! Safety rests on three things. The registry is strict (an undefined variable is an error, not an
+//! empty string). The escape function turns every `{{value}}` into a double-quoted YAML scalar
+//! ([`yaml_quote`]), so no policy string can add a key, a list item, an anchor or a tag, whatever
+//! it contains. And the rendered text is parsed back before it is written, so a template mistake
+//! surfaces as an error here rather than as a broken stack at deploy time.
+//!
+//! `stackset.json` is not a handlebars template: it is JSON serialized from typed values, which is
+//! already injection-free and needs no escaping rule of its own.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use handlebars::{
+    Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderError, RenderErrorReason, handlebars_helper,
+};
+use serde_json::{Value as Json, json};
+
+use crate::model::Plan;
+
+/// CloudFormation's limit on `TemplateBody` in a CreateStackSet request.
+pub const TEMPLATE_BODY_LIMIT: usize = 51_200;
+
+const PATCHING_TEMPLATE: &str = include_str!("../../templates/patching.yaml.hbs");
+
+/// A rendered file, relative to the output directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedFile {
+    /// Path below the output directory, e.g. `patching/template.yaml`.
+    pub path: PathBuf,
+    /// Contents.
+    pub contents: String,
+}
+
+/// The output of one policy.
+#[derive(Debug, Clone, Default)]
+pub struct Rendered {
+    /// Files to write.
+    pub files: Vec<RenderedFile>,
+    /// Things the operator must know (a template over the `TemplateBody` limit).
+    pub notes: Vec<String>,
+}
+
+/// Why rendering failed: always a bug in a template or the model, never the policy's fault, since
+/// every policy value is escaped.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderFailure {
+    /// Handlebars refused the template or the data.
+    #[error("template `{template}` failed to render: {source}")]
+    Template {
+        /// Template name.
+        template: &'static str,
+        /// Cause.
+        #[source]
+        source: Box<RenderError>,
+    },
+    /// The rendered text is not valid YAML.
+    #[error("template `{template}` rendered invalid YAML: {source}")]
+    Yaml {
+        /// Template name.
+        template: &'static str,
+        /// Cause.
+        #[source]
+        source: serde_yaml::Error,
+    },
+    /// JSON serialization failed.
+    #[error("cannot serialize: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Quotes `s` as a YAML double-quoted scalar. Everything outside YAML's printable set, plus `"`
+/// and `\`, is escaped, so the result is one line and parses back to exactly `s`.
+pub fn yaml_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            // YAML's printable set (1.2 §5.1); the rest, including NEL, line/paragraph separators
+            // (which some parsers treat as line breaks) and BOM, is escaped.
+            ' '..='~' => out.push(c),
+            '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}'
+                if !matches!(c, '\u{2028}' | '\u{2029}' | '\u{FEFF}') =>
+            {
+                out.push(c)
+            }
+            c if (c as u32) <= 0xFFFF => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push_str(&format!("\\U{:08X}", c as u32)),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// `{{num x}}`: writes a JSON integer unquoted, refuses anything else.
+fn num_helper(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+    let v = h
+        .param(0)
+        .map(|p| p.value())
+        .ok_or(RenderErrorReason::ParamNotFoundForIndex("num", 0))?;
+    match v {
+        Json::Number(n) if n.is_i64() || n.is_u64() => Ok(out.write(&n.to_string())?),
+        other => Err(RenderErrorReason::Other(format!("num: {other} is not an integer")).into()),
+    }
+}
+
+/// `{{bool x}}`: writes a JSON boolean unquoted, refuses anything else.
+fn bool_helper(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+    let v = h
+        .param(0)
+        .map(|p| p.value())
+        .ok_or(RenderErrorReason::ParamNotFoundForIndex("bool", 0))?;
+    match v {
+        Json::Bool(b) => Ok(out.write(if *b { "true" } else { "false" })?),
+        other => Err(RenderErrorReason::Other(format!("bool: {other} is not a boolean")).into()),
+    }
+}
+
+// `{{#if (some x)}}`: true for any non-null value, 0 included (handlebars' own `if` treats 0 as false).
+handlebars_helper!(some: |v: Json| !v.is_null());
+
+/// The registry, built once: templates are compiled at first use and reused.
+pub fn registry() -> &'static Handlebars<'static> {
+    static REG: OnceLock<Handlebars<'static>> = OnceLock::new();
+    REG.get_or_init(|| {
+        let mut hb = Handlebars::new();
+        hb.set_strict_mode(true);
+        hb.register_escape_fn(yaml_quote);
+        hb.register_helper("num", Box::new(num_helper));
+        hb.register_helper("bool", Box::new(bool_helper));
+        hb.register_helper("some", Box::new(some));
+        // The template is part of the binary; a syntax error in it is caught by every test.
+        if let Err(e) = hb.register_template_string("patching", PATCHING_TEMPLATE) {
+            eprintln!("patchplane: built-in template `patching` does not compile: {e}");
+        }
+        hb
+    })
+}
+
+/// Renders one template with `data`, parses it back and returns canonical YAML.
+pub fn render_yaml<T: serde::Serialize>(template: &'static str, data: &T) -> Result<String, RenderFailure> {
+    let text = registry().render(template, data).map_err(|e| RenderFailure::Template {
+        template,
+        source: Box::new(e),
+    })?;
+    canonical_yaml(&text).map_err(|source| RenderFailure::Yaml { template, source })
+}
+
+/// Parses YAML and emits it canonically: block style, two-space indent, keys in template order,
+/// and a string left plain only when no YAML 1.1 or 1.2 reader could take it for anything else.
+///
+/// serde_yaml's own emitter follows YAML 1.2, where `2010-09-09` or `1_000` are plain strings;
+/// CloudFormation and cfn-lint read YAML 1.1, where they are a timestamp and a number. A policy
+/// value must arrive as the string it was, so everything not obviously a word is double-quoted.
+pub fn canonical_yaml(text: &str) -> Result<String, serde_yaml::Error> {
+    let value: serde_yaml::Value = serde_yaml::from_str(text)?;
+    let mut out = String::with_capacity(text.len());
+    match &value {
+        v if is_block(v) => {
+            write_block(&mut out, v, 0, false).map_err(<serde_yaml::Error as serde::de::Error>::custom)?
+        }
+        v => {
+            out.push_str(&scalar(v).map_err(<serde_yaml::Error as serde::de::Error>::custom)?);
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}
+
+fn is_block(v: &serde_yaml::Value) -> bool {
+    match v {
+        serde_yaml::Value::Mapping(m) => !m.is_empty(),
+        serde_yaml::Value::Sequence(s) => !s.is_empty(),
+        _ => false,
+    }
+}
+
+/// Whether `s` can be written unquoted: starts with a letter, holds only word-ish characters,
+/// has no `: ` or trailing `:`, and is not a YAML 1.1 boolean or null.
+fn plain_ok(s: &str) -> bool {
+    const WORDS: [&str; 10] = ["y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"];
+    s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || " _./-()*+,=@:".contains(c))
+        && !s.contains(": ")
+        && !s.ends_with([':', ' '])
+        && !WORDS.iter().any(|w| w.eq_ignore_ascii_case(s))
+}
+
+fn scalar(v: &serde_yaml::Value) -> Result<String, String> {
+    use serde_yaml::Value as Y;
+    Ok(match v {
+        Y::Null => "null".to_owned(),
+        Y::Bool(b) => b.to_string(),
+        Y::Number(n) => n.to_string(),
+        Y::String(s) if plain_ok(s) => s.clone(),
+        Y::String(s) => yaml_quote(s),
+        Y::Sequence(s) if s.is_empty() => "[]".to_owned(),
+        Y::Mapping(m) if m.is_empty() => "{}".to_owned(),
+        Y::Tagged(t) => return Err(format!("unexpected YAML tag {} in a rendered template", t.tag)),
+        _ => return Err("a collection cannot be written as a scalar".to_owned()),
+    })
+}
+
+/// Writes a non-empty mapping or sequence at `indent`; `inline_first` when the first line's
+/// position is already written (after `- `).
+fn write_block(out: &mut String, v: &serde_yaml::Value, indent: usize, inline_first: bool) -> Result<(), String> {
+    use serde_yaml::Value as Y;
+    let pad = |out: &mut String, i: usize| {
+        if i > 0 || !inline_first {
+            out.extend(std::iter::repeat_n(' ', indent));
+        }
+    };
+    match v {
+        Y::Mapping(m) => {
+            for (i, (k, val)) in m.iter().enumerate() {
+                pad(out, i);
+                if is_block(k) {
+                    return Err("complex mapping keys are not supported".to_owned());
+                }
+                out.push_str(&scalar(k)?);
+                out.push(':');
+                match val {
+                    Y::Mapping(_) if is_block(val) => {
+                        out.push('\n');
+                        write_block(out, val, indent + 2, false)?;
+                    }
+                    // Sequences under a key sit at the key's indent, as serde_yaml and cfn-lint's
+                    // own examples write them.
+                    Y::Sequence(_) if is_block(val) => {
+                        out.push('\n');
+                        write_block(out, val, indent, false)?;
+                    }
+                    _ => {
+                        out.push(' ');
+                        out.push_str(&scalar(val)?);
+                        out.push('\n');
+                    }
+                }
+            }
+        }
+        Y::Sequence(s) => {
+            for (i, item) in s.iter().enumerate() {
+                pad(out, i);
+                out.push_str("- ");
+                if is_block(item) {
+                    write_block(out, item, indent + 2, true)?;
+                } else {
+                    out.push_str(&scalar(item)?);
+                    out.push('\n');
+                }
+            }
+        }
+        _ => return Err("not a collection".to_owned()),
+    }
+    Ok(())
+}
+
+/// The CreateStackSet + CreateStackInstances requests of the member StackSet.
+pub fn stackset_request(plan: &Plan, template_body: &str) -> Json {
+    let r = &plan.request;
+    let mut targets = json!({
+        "OrganizationalUnitIds": r.organizational_units,
+        "AccountFilterType": r.account_filter,
+    });
+    if !r.accounts.is_empty() {
+        targets["Accounts"] = json!(r.accounts);
+    }
+    json!({
+        "CreateStackSet": {
+            "StackSetName": plan.stack_set_name,
+            "Description": plan.description,
+            "TemplateBody": template_body,
+            "Capabilities": ["CAPABILITY_IAM"],
+            "PermissionModel": "SERVICE_MANAGED",
+            "AutoDeployment": {
+                "Enabled": r.auto_deployment,
+                "RetainStacksOnAccountRemoval": r.retain_stacks,
+            },
+            "CallAs": r.call_as,
+            // Lets StackSets queue non-conflicting operations instead of refusing them.
+            "ManagedExecution": { "Active": true },
+            "Tags": [
+                { "Key": "patchplane:policy", "Value": plan.policy_name },
+                { "Key": "patchplane:managed-by", "Value": "patchplane" },
+            ],
+        },
+        "CreateStackInstances": {
+            "StackSetName": plan.stack_set_name,
+            "DeploymentTargets": targets,
+            "Regions": r.regions,
+            "OperationPreferences": {
+                "RegionConcurrencyType": r.region_concurrency,
+                "MaxConcurrentPercentage": r.max_concurrent_percentage,
+                "FailureTolerancePercentage": r.failure_tolerance_percentage,
+            },
+            "CallAs": r.call_as,
+        },
+    })
+}
+
+/// Renders every file of a plan.
+pub fn render(plan: &Plan) -> Result<Rendered, RenderFailure> {
+    let template = render_yaml("patching", plan)?;
+    let mut notes = Vec::new();
+    if template.len() > TEMPLATE_BODY_LIMIT {
+        notes.push(format!(
+            "{}/template.yaml is {} bytes, over the {TEMPLATE_BODY_LIMIT}-byte TemplateBody limit of CreateStackSet: \
+             upload it to S3 and pass TemplateURL, or reduce rings x baselines",
+            plan.dir,
+            template.len()
+        ));
+    }
+    let mut request = serde_json::to_string_pretty(&stackset_request(plan, &template))?;
+    request.push('\n');
+    let dir = PathBuf::from(&plan.dir);
+    Ok(Rendered {
+        files: vec![
+            RenderedFile {
+                path: dir.join("template.yaml"),
+                contents: template,
+            },
+            RenderedFile {
+                path: dir.join("stackset.json"),
+                contents: request,
+            },
+        ],
+        notes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quote_round_trips_hostile_strings() {
+        for s in [
+            "a: b",
+            "x\ny",
+            "{{x}}",
+            "# c",
+            "&a *a",
+            "!Ref X",
+            "\"q\" 'q'",
+            "\u{2028}\u{85}\u{FEFF}\u{0}",
+            "😀",
+            "",
+        ] {
+            let doc = format!("k: {}\n", yaml_quote(s));
+            let v: serde_yaml::Value = serde_yaml::from_str(&doc).expect("parses");
+            assert_eq!(v["k"].as_str(), Some(s), "{doc}");
+        }
+    }
+
+    #[test]
+    fn canonical_yaml_quotes_what_yaml_1_1_would_retype() {
+        let out = canonical_yaml(
+            "a: \"2010-09-09\"\nb: \"1_000\"\nc: \"yes\"\nd: plain words\ne: [\"x: y\", 5, true]\nf: {}\n",
+        )
+        .expect("ok");
+        assert_eq!(
+            out,
+            "a: \"2010-09-09\"\nb: \"1_000\"\nc: \"yes\"\nd: plain words\ne:\n- \"x: y\"\n- 5\n- true\nf: {}\n"
+        );
+        // And it is a fixed point: canonical output parses back to the same value.
+        assert_eq!(canonical_yaml(&out).expect("ok"), out);
+        let nested = canonical_yaml("- - a\n  - b\n- k: v\n  l: [1]\n").expect("ok");
+        assert_eq!(nested, "- - a\n  - b\n- k: v\n  l:\n  - 1\n");
+    }
+
+    #[test]
+    fn strict_mode_refuses_undefined_values() {
+        let mut hb = Handlebars::new();
+        hb.set_strict_mode(true);
+        hb.register_escape_fn(yaml_quote);
+        assert!(hb.render_template("a: {{missing}}", &json!({})).is_err());
+        assert_eq!(
+            hb.render_template("a: {{v}}", &json!({"v": "x: y"})).ok().as_deref(),
+            Some("a: \"x: y\"")
+        );
+    }
+}

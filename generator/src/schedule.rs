@@ -1,0 +1,187 @@
+//! `patchplane schedule`: the next openings of every window, per region, in local time and UTC.
+//!
+//! Openings are computed from the [`WindowSchedule`] the template renders (the parsed cron plus
+//! `ScheduleOffset`) in the region's zone, so the preview cannot disagree with the template.
+//! The offset is added to the local date at the same wall-clock time, as SSM does. A wall-clock
+//! time that does not exist (spring-forward gap) moves forward by the gap, and one that occurs
+//! twice (fall-back) takes the first, which is jiff's "compatible" rule and RFC 5545's.
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan, Zoned};
+use serde::Serialize;
+
+use crate::model::{Plan, WindowKind, WindowSchedule};
+
+/// How far ahead a schedule is searched (ten years covers every cron a policy can express that
+/// fires at all; one that never fires yields fewer openings than asked, never a hang).
+const HORIZON_DAYS: i32 = 3660;
+
+/// Next `count` openings of `ws` in `tz` at or after `from`.
+pub fn openings(ws: &WindowSchedule, tz: &TimeZone, from: Timestamp, count: usize) -> Vec<Zoned> {
+    let mut out = Vec::new();
+    if count == 0 {
+        return out;
+    }
+    let local_from = from.to_zoned(tz.clone()).date();
+    // The cron date of an opening is `offset` days before it; start the search early enough.
+    let Ok(mut d) = local_from.checked_sub((i64::from(ws.offset_days) + 1).days()) else {
+        return out;
+    };
+    let times = ws.cron.times();
+    for _ in 0..HORIZON_DAYS {
+        if ws.cron.matches_date(d)
+            && let Ok(day) = d.checked_add(i64::from(ws.offset_days).days())
+        {
+            for &(h, m) in &times {
+                let Ok(z) = day.at(h, m, 0, 0).to_zoned(tz.clone()) else {
+                    continue;
+                };
+                if z.timestamp() >= from {
+                    out.push(z);
+                    if out.len() == count {
+                        return out;
+                    }
+                }
+            }
+        }
+        match d.tomorrow() {
+            Ok(n) => d = n,
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+/// One opening of one window in one region.
+#[derive(Debug, Clone, Serialize)]
+pub struct Opening {
+    /// Region.
+    pub region: String,
+    /// IANA zone.
+    pub zone: String,
+    /// Window name.
+    pub window: String,
+    /// Scan or install.
+    pub kind: WindowKind,
+    /// Ring (install windows).
+    pub ring: Option<String>,
+    /// Baseline (install windows).
+    pub baseline: Option<String>,
+    /// Operating system (install windows).
+    pub operating_system: Option<String>,
+    /// Local opening time, RFC 3339 with offset.
+    pub local: String,
+    /// UTC opening time, RFC 3339.
+    pub utc: String,
+    /// Local weekday and zone abbreviation, for people.
+    #[serde(skip)]
+    pub local_display: String,
+}
+
+/// Every window's next `count` openings in every region of the plan, from local midnight of
+/// `from` in each region.
+pub fn preview(plan: &Plan, from: Date, count: usize) -> Vec<Opening> {
+    let mut out = Vec::new();
+    for rz in &plan.regions {
+        let Ok(tz) = TimeZone::get(&rz.zone) else { continue };
+        let Ok(start) = from.to_zoned(tz.clone()) else { continue };
+        for w in &plan.windows {
+            for z in openings(&w.schedule, &tz, start.timestamp(), count) {
+                out.push(Opening {
+                    region: rz.region.clone(),
+                    zone: rz.zone.clone(),
+                    window: w.name.clone(),
+                    kind: w.kind,
+                    ring: w.ring.clone(),
+                    baseline: w.baseline.clone(),
+                    operating_system: w.operating_system.map(str::to_owned),
+                    local: z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+                    utc: z.timestamp().strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                    local_display: z.strftime("%Y-%m-%d %a %H:%M %Z").to_string(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The preview as an aligned text table.
+pub fn table(rows: &[Opening]) -> String {
+    let header = ["REGION", "WINDOW", "RING", "OS", "LOCAL", "UTC"];
+    let cells: Vec<[String; 6]> = rows
+        .iter()
+        .map(|o| {
+            [
+                o.region.clone(),
+                o.window.clone(),
+                o.ring.clone().unwrap_or_else(|| "-".into()),
+                o.operating_system.clone().unwrap_or_else(|| "all".into()),
+                o.local_display.clone(),
+                o.utc.replace('T', " "),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &cells {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cols: &[String]| {
+        let parts: Vec<String> = cols.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        out.push_str(parts.join("  ").trim_end());
+        out.push('\n');
+    };
+    line(&header.map(String::from));
+    for row in &cells {
+        line(row);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cron::Cron;
+    use jiff::civil::date;
+
+    #[test]
+    fn offset_crosses_month_and_dst() {
+        // Sunday after Patch Tuesday, 23:30 New York: 2026-03-15 is after the DST change of 03-08.
+        let ws = WindowSchedule {
+            cron: Cron::parse("cron(30 23 ? * TUE#2 *)").expect("cron"),
+            offset_days: 5,
+        };
+        let tz = TimeZone::get("America/New_York").expect("tz");
+        let from = date(2026, 2, 1).to_zoned(tz.clone()).expect("z").timestamp();
+        let got: Vec<String> = openings(&ws, &tz, from, 2)
+            .iter()
+            .map(|z| z.timestamp().to_string())
+            .collect();
+        assert_eq!(got, vec!["2026-02-16T04:30:00Z", "2026-03-16T03:30:00Z"]);
+    }
+
+    #[test]
+    fn gap_times_move_forward() {
+        // 02:30 does not exist in New York on 2026-03-08; it opens at 03:30 EDT (07:30Z).
+        let ws = WindowSchedule {
+            cron: Cron::parse("cron(30 2 ? * SUN#2 *)").expect("cron"),
+            offset_days: 0,
+        };
+        let tz = TimeZone::get("America/New_York").expect("tz");
+        let from = date(2026, 3, 1).to_zoned(tz.clone()).expect("z").timestamp();
+        let got = openings(&ws, &tz, from, 1);
+        assert_eq!(got[0].timestamp().to_string(), "2026-03-08T07:30:00Z");
+    }
+
+    #[test]
+    fn a_cron_that_never_fires_ends() {
+        let ws = WindowSchedule {
+            cron: Cron::parse("cron(0 2 30 2 ? *)").expect("cron"),
+            offset_days: 0,
+        };
+        assert!(openings(&ws, &TimeZone::UTC, Timestamp::UNIX_EPOCH, 3).is_empty());
+    }
+}

@@ -1,0 +1,715 @@
+//! One validation pass over a parsed policy: every problem is collected with its key path, none
+//! stops the pass. Rules that AWS enforces only at deploy time (or never: cfn-lint does not check
+//! SSM cron, offsets or zones, DESIGN §8) are enforced here, before anything is rendered.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::diag::{Finding, Severity};
+use crate::model::resolve_schedule;
+use crate::policy::{AccountFilter, Policy, Schedule};
+
+/// Regions patchplane knows (commercial, GovCloud, China). A region missing here is a typo more
+/// often than a launch; the message lists how to spell them.
+pub const KNOWN_REGIONS: &[&str] = &[
+    "af-south-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-6",
+    "ap-southeast-7",
+    "ca-central-1",
+    "ca-west-1",
+    "cn-north-1",
+    "cn-northwest-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "il-central-1",
+    "me-central-1",
+    "me-south-1",
+    "mx-central-1",
+    "sa-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-gov-east-1",
+    "us-gov-west-1",
+    "us-west-1",
+    "us-west-2",
+];
+
+/// SSM's default quota of maintenance windows per account and region.
+const WINDOW_QUOTA: usize = 50;
+
+struct Checker {
+    out: Vec<Finding>,
+}
+
+impl Checker {
+    fn error(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.out.push(Finding {
+            severity: Severity::Error,
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+    fn warn(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.out.push(Finding {
+            severity: Severity::Warning,
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+
+    fn range(&mut self, path: &str, v: i64, lo: i64, hi: i64, what: &str) {
+        if !(lo..=hi).contains(&v) {
+            self.error(path, format!("{v} is outside {lo}-{hi} ({what})"));
+        }
+    }
+
+    /// `s` is 1..=max characters of `allowed`.
+    fn name(&mut self, path: &str, s: &str, min: usize, max: usize, allowed: fn(char) -> bool, desc: &str) {
+        let n = s.chars().count();
+        if n < min || n > max {
+            self.error(
+                path,
+                format!("`{}` is {n} characters; it must be {min}-{max}", shorten(s)),
+            );
+        } else if let Some(c) = s.chars().find(|c| !allowed(*c)) {
+            self.error(
+                path,
+                format!("`{}` contains {c:?}; only {desc} are allowed", shorten(s)),
+            );
+        }
+    }
+
+    fn duplicates<'a>(&mut self, items: impl Iterator<Item = (String, &'a str)>, what: &str) {
+        let mut seen: HashMap<String, String> = HashMap::new();
+        for (path, v) in items {
+            let key = v.to_ascii_lowercase();
+            if let Some(first) = seen.get(&key) {
+                self.error(path, format!("duplicate {what} `{v}` (first at `{first}`)"));
+            } else {
+                seen.insert(key, path);
+            }
+        }
+    }
+
+    fn schedule(&mut self, path: &str, s: &Schedule, extra: i64, context: &str) {
+        if let Err(e) = resolve_schedule(s, extra) {
+            let p = if e.key.is_empty() {
+                path.to_owned()
+            } else {
+                format!("{path}.{}", e.key)
+            };
+            self.error(p, format!("{}{context}", e.message));
+        }
+    }
+}
+
+/// Keeps messages short when a value is long.
+fn shorten(s: &str) -> String {
+    let mut out: String = s.chars().take(60).collect();
+    if s.chars().count() > 60 {
+        out.push('…');
+    }
+    out.escape_debug().to_string()
+}
+
+fn alnum_dash_dot_underscore(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
+}
+
+/// A 12-digit account id.
+pub fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// An OU id (`ou-` root part `-` 8-32 chars) or a root id (`r-` 4-32 chars).
+pub fn is_ou_or_root_id(s: &str) -> bool {
+    let lower_alnum = |t: &str| t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    if let Some(rest) = s.strip_prefix("ou-") {
+        return match rest.split_once('-') {
+            Some((a, b)) => {
+                (4..=32).contains(&a.len()) && (8..=32).contains(&b.len()) && lower_alnum(a) && lower_alnum(b)
+            }
+            None => false,
+        };
+    }
+    match s.strip_prefix("r-") {
+        Some(r) => (4..=32).contains(&r.len()) && lower_alnum(r),
+        None => false,
+    }
+}
+
+/// `MaxConcurrency`: a positive count or 1%-100%.
+pub fn is_max_concurrency(s: &str) -> bool {
+    rate(s, 1)
+}
+
+/// `MaxErrors`: a count (0 allowed) or 0%-100%.
+pub fn is_max_errors(s: &str) -> bool {
+    rate(s, 0)
+}
+
+fn rate(s: &str, min: u64) -> bool {
+    let (num, pct) = match s.strip_suffix('%') {
+        Some(n) => (n, true),
+        None => (s, false),
+    };
+    if num.is_empty()
+        || num.len() > 7
+        || !num.bytes().all(|b| b.is_ascii_digit())
+        || (num.len() > 1 && num.starts_with('0'))
+    {
+        return false;
+    }
+    match num.parse::<u64>() {
+        Ok(v) => v >= min && (!pct || v <= 100),
+        Err(_) => false,
+    }
+}
+
+/// An S3 bucket name.
+fn is_bucket_name(s: &str) -> bool {
+    let ok_chars = s
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+    let edges = s.starts_with(|c: char| c.is_ascii_alphanumeric()) && s.ends_with(|c: char| c.is_ascii_alphanumeric());
+    let ip_like = s.split('.').count() == 4 && s.split('.').all(|p| p.parse::<u8>().is_ok());
+    (3..=63).contains(&s.len()) && ok_chars && edges && !s.contains("..") && !ip_like
+}
+
+/// A value free of control characters (they would be legal YAML but are always a mistake).
+fn no_controls(c: &mut Checker, path: &str, s: &str, max: usize) {
+    if s.is_empty() || s.chars().count() > max {
+        c.error(path, format!("must be 1-{max} characters"));
+    } else if s.chars().any(char::is_control) {
+        c.error(path, format!("`{}` contains a control character", shorten(s)));
+    }
+}
+
+/// Validates `p`, returning every finding (errors and warnings).
+pub fn validate(p: &Policy) -> Vec<Finding> {
+    let mut c = Checker { out: Vec::new() };
+
+    if p.version != 1 {
+        c.error(
+            "version",
+            format!(
+                "version {} is not supported; this patchplane reads version 1",
+                p.version
+            ),
+        );
+    }
+    let name_ok = p.name.len() >= 3
+        && p.name.len() <= 32
+        && p.name.starts_with(|ch: char| ch.is_ascii_lowercase())
+        && !p.name.ends_with('-')
+        && p.name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !name_ok {
+        c.error(
+            "name",
+            format!(
+                "`{}` must be 3-32 of a-z, 0-9 and -, starting with a letter and not ending with -",
+                shorten(&p.name)
+            ),
+        );
+    }
+
+    // organization
+    let org = &p.organization;
+    let t = &org.targets;
+    if t.organizational_units.is_empty() {
+        c.error(
+            "organization.targets.organizational_units",
+            "service-managed StackSets deploy to OUs: list at least one OU or the root id",
+        );
+    }
+    for (i, ou) in t.organizational_units.iter().enumerate() {
+        if !is_ou_or_root_id(ou) {
+            c.error(
+                format!("organization.targets.organizational_units[{i}]"),
+                format!(
+                    "`{}` is not an OU id (ou-xxxx-xxxxxxxx) or a root id (r-xxxx)",
+                    shorten(ou)
+                ),
+            );
+        }
+    }
+    c.duplicates(
+        t.organizational_units
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (format!("organization.targets.organizational_units[{i}]"), v.as_str())),
+        "OU",
+    );
+    for (i, a) in t.accounts.iter().enumerate() {
+        if !is_account_id(a) {
+            c.error(
+                format!("organization.targets.accounts[{i}]"),
+                format!(
+                    "`{}` is not a 12-digit account id (quote it so leading zeros survive)",
+                    shorten(a)
+                ),
+            );
+        }
+    }
+    c.duplicates(
+        t.accounts
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (format!("organization.targets.accounts[{i}]"), v.as_str())),
+        "account",
+    );
+    match (t.account_filter, t.accounts.is_empty()) {
+        (AccountFilter::None, false) => c.error(
+            "organization.targets.account_filter",
+            "accounts are listed but `account_filter` is NONE: say INTERSECTION, DIFFERENCE or UNION",
+        ),
+        (f, true) if f != AccountFilter::None => c.error(
+            "organization.targets.accounts",
+            "`account_filter` needs at least one account",
+        ),
+        _ => {}
+    }
+    if org.regions.is_empty() {
+        c.error(
+            "organization.regions",
+            "list at least one region with its IANA time zone",
+        );
+    }
+    for (region, zone) in &org.regions {
+        let path = format!("organization.regions.{region}");
+        if !KNOWN_REGIONS.contains(&region.as_str()) {
+            c.error(
+                &path,
+                format!(
+                    "`{}` is not an AWS region patchplane knows (for example us-east-1, eu-west-1)",
+                    shorten(region)
+                ),
+            );
+        }
+        if jiff::tz::TimeZone::get(zone).is_err() || zone.is_empty() {
+            c.error(
+                &path,
+                format!(
+                    "`{}` is not an IANA time zone (for example America/New_York, Europe/Dublin)",
+                    shorten(zone)
+                ),
+            );
+        }
+    }
+    let r = &org.rollout;
+    c.range(
+        "organization.rollout.max_concurrent_percentage",
+        r.max_concurrent_percentage,
+        1,
+        100,
+        "percent of accounts at once",
+    );
+    c.range(
+        "organization.rollout.failure_tolerance_percentage",
+        r.failure_tolerance_percentage,
+        0,
+        100,
+        "percent of accounts that may fail",
+    );
+    if r.retain_stacks_on_account_removal && !r.auto_deployment {
+        c.error(
+            "organization.rollout.retain_stacks_on_account_removal",
+            "only applies with `auto_deployment: true`",
+        );
+    }
+
+    // central
+    if !is_account_id(&p.central.account) {
+        c.error(
+            "central.account",
+            format!(
+                "`{}` is not a 12-digit account id (quote it so leading zeros survive)",
+                shorten(&p.central.account)
+            ),
+        );
+    }
+    if !KNOWN_REGIONS.contains(&p.central.region.as_str()) {
+        c.error(
+            "central.region",
+            format!("`{}` is not an AWS region patchplane knows", shorten(&p.central.region)),
+        );
+    }
+    if !is_bucket_name(&p.central.evidence_bucket) {
+        c.error(
+            "central.evidence_bucket",
+            format!(
+                "`{}` is not a valid S3 bucket name (3-63 of a-z, 0-9, . and -)",
+                shorten(&p.central.evidence_bucket)
+            ),
+        );
+    }
+
+    if !matches!(p.patch_group_tag.as_str(), "PatchGroup" | "Patch Group") {
+        c.error(
+            "patch_group_tag",
+            format!(
+                "`{}` must be `PatchGroup` or `Patch Group` (the tag keys Patch Manager reads)",
+                shorten(&p.patch_group_tag)
+            ),
+        );
+    }
+
+    // baselines
+    if p.baselines.is_empty() {
+        c.error("baselines", "define at least one baseline");
+    }
+    let mut defaults: BTreeMap<&str, String> = BTreeMap::new();
+    for (i, b) in p.baselines.iter().enumerate() {
+        let bp = format!("baselines[{i}]");
+        c.name(
+            &format!("{bp}.name"),
+            &b.name,
+            3,
+            128,
+            alnum_dash_dot_underscore,
+            "letters, digits, `-`, `_` and `.`",
+        );
+        if let Some(d) = &b.description
+            && (d.is_empty() || d.chars().count() > 1024)
+        {
+            c.error(format!("{bp}.description"), "must be 1-1024 characters");
+        }
+        c.name(
+            &format!("{bp}.group_prefix"),
+            &b.group_prefix,
+            1,
+            32,
+            |ch| ch.is_ascii_alphanumeric(),
+            "letters and digits",
+        );
+        if b.group_prefix.starts_with(|ch: char| ch.is_ascii_digit()) {
+            c.error(format!("{bp}.group_prefix"), "must start with a letter");
+        }
+        c.range(
+            &format!("{bp}.install_offset_days"),
+            b.install_offset_days,
+            0,
+            27,
+            "days after the ring's schedule",
+        );
+        if b.default {
+            let os = b.operating_system.as_str();
+            if let Some(first) = defaults.get(os) {
+                c.error(
+                    format!("{bp}.default"),
+                    format!("{os} already has a default baseline at `{first}`"),
+                );
+            } else {
+                defaults.insert(os, bp.clone());
+            }
+        }
+        if b.rules.is_empty() {
+            c.error(
+                format!("{bp}.rules"),
+                "a custom baseline needs at least one approval rule",
+            );
+        }
+        if b.rules.len() > 10 {
+            c.error(
+                format!("{bp}.rules"),
+                format!("{} rules; a patch baseline holds at most 10", b.rules.len()),
+            );
+        }
+        let keys = b.operating_system.rule_filter_keys();
+        for (j, rule) in b.rules.iter().enumerate() {
+            let rp = format!("{bp}.rules[{j}]");
+            if rule.filters.is_empty() {
+                c.error(format!("{rp}.filters"), "a rule needs at least one filter");
+            }
+            if rule.filters.len() > 4 {
+                c.error(format!("{rp}.filters"), "a rule holds at most 4 filters");
+            }
+            for (k, vals) in &rule.filters {
+                let fp = format!("{rp}.filters.{k}");
+                if !keys.contains(&k.as_str()) {
+                    c.error(
+                        &fp,
+                        format!(
+                            "`{}` is not a filter key for {}; use one of {}",
+                            shorten(k),
+                            b.operating_system.as_str(),
+                            keys.join(", ")
+                        ),
+                    );
+                }
+                if vals.is_empty() || vals.len() > 20 {
+                    c.error(&fp, format!("{} values; a filter takes 1-20", vals.len()));
+                }
+                for (v, val) in vals.iter().enumerate() {
+                    no_controls(&mut c, &format!("{fp}[{v}]"), val, 64);
+                }
+            }
+            match (rule.approve_after_days, b.operating_system.supports_approve_after_days()) {
+                (Some(_), false) => c.error(format!("{rp}.approve_after_days"), format!("{} does not support approval delays (its repositories publish no reliable release dates): remove `approve_after_days`", b.operating_system.as_str())),
+                (Some(d), true) => c.range(&format!("{rp}.approve_after_days"), d, 0, 360, "days after release"),
+                (None, true) => c.error(format!("{rp}.approve_after_days"), "required on this OS: days after release before a patch is approved, 0-360"),
+                (None, false) => {}
+            }
+        }
+        for (field, list) in [
+            ("approved_patches", &b.approved_patches),
+            ("rejected_patches", &b.rejected_patches),
+        ] {
+            if list.len() > 50 {
+                c.error(
+                    format!("{bp}.{field}"),
+                    format!("{} patches; a baseline holds at most 50", list.len()),
+                );
+            }
+            for (k, patch) in list.iter().enumerate() {
+                no_controls(&mut c, &format!("{bp}.{field}[{k}]"), patch, 100);
+            }
+            c.duplicates(
+                list.iter()
+                    .enumerate()
+                    .map(|(k, v)| (format!("{bp}.{field}[{k}]"), v.as_str())),
+                "patch",
+            );
+        }
+    }
+    c.duplicates(
+        p.baselines
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (format!("baselines[{i}].name"), b.name.as_str())),
+        "baseline name",
+    );
+    c.duplicates(
+        p.baselines
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (format!("baselines[{i}].group_prefix"), b.group_prefix.as_str())),
+        "group prefix",
+    );
+
+    // rings
+    if p.rings.is_empty() {
+        c.error("rings", "define at least one ring");
+    }
+    for (i, ring) in p.rings.iter().enumerate() {
+        let rp = format!("rings[{i}]");
+        c.name(
+            &format!("{rp}.name"),
+            &ring.name,
+            1,
+            16,
+            |ch| ch.is_ascii_lowercase() || ch.is_ascii_digit(),
+            "lowercase letters and digits",
+        );
+        c.schedule(&format!("{rp}.schedule"), &ring.schedule, 0, "");
+        // The baseline offsets are part of every install window of this ring.
+        if resolve_schedule(&ring.schedule, 0).is_ok() {
+            for (j, b) in p.baselines.iter().enumerate() {
+                if b.install_offset_days > 0 {
+                    c.schedule(
+                        &format!("{rp}.schedule"),
+                        &ring.schedule,
+                        b.install_offset_days,
+                        &format!(" (with `baselines[{j}].install_offset_days` {})", b.install_offset_days),
+                    );
+                }
+            }
+        }
+    }
+    c.duplicates(
+        p.rings
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (format!("rings[{i}].name"), r.name.as_str())),
+        "ring name",
+    );
+
+    // scan, windows, install
+    c.schedule("scan.schedule", &p.scan.schedule, 0, "");
+    for (field, v, ok) in [
+        (
+            "scan.max_concurrency",
+            &p.scan.max_concurrency,
+            is_max_concurrency as fn(&str) -> bool,
+        ),
+        ("scan.max_errors", &p.scan.max_errors, is_max_errors),
+    ] {
+        if let Some(v) = v
+            && !ok(v)
+        {
+            c.error(
+                field,
+                format!("`{}` is not a count or a percentage such as \"10%\"", shorten(v)),
+            );
+        }
+    }
+    c.range("windows.duration_hours", p.windows.duration_hours, 1, 24, "hours");
+    c.range("windows.cutoff_hours", p.windows.cutoff_hours, 0, 23, "hours");
+    if p.windows.cutoff_hours >= p.windows.duration_hours && (1..=24).contains(&p.windows.duration_hours) {
+        c.error(
+            "windows.cutoff_hours",
+            format!(
+                "cutoff {}h must be less than the {}h duration, or no task could ever start",
+                p.windows.cutoff_hours, p.windows.duration_hours
+            ),
+        );
+    }
+    if !is_max_concurrency(&p.install.max_concurrency) {
+        c.error(
+            "install.max_concurrency",
+            format!(
+                "`{}` is not a positive count (\"50\") or a percentage 1%-100% (\"10%\")",
+                shorten(&p.install.max_concurrency)
+            ),
+        );
+    }
+    if !is_max_errors(&p.install.max_errors) {
+        c.error(
+            "install.max_errors",
+            format!(
+                "`{}` is not a count (\"0\", \"5\") or a percentage 0%-100% (\"5%\")",
+                shorten(&p.install.max_errors)
+            ),
+        );
+    }
+    let h = &p.install.hooks;
+    for (field, doc) in [
+        ("pre_install", &h.pre_install),
+        ("post_install", &h.post_install),
+        ("on_exit", &h.on_exit),
+    ] {
+        if let Some(d) = doc {
+            c.name(
+                &format!("install.hooks.{field}"),
+                d,
+                3,
+                128,
+                alnum_dash_dot_underscore,
+                "letters, digits, `-`, `_` and `.` (an SSM document name)",
+            );
+        }
+    }
+
+    // ami_pipeline
+    if let Some(ami) = &p.ami_pipeline {
+        if !p.rings.iter().any(|r| r.name == ami.aligned_to_ring) {
+            c.error(
+                "ami_pipeline.aligned_to_ring",
+                format!("ring `{}` is not defined in `rings`", shorten(&ami.aligned_to_ring)),
+            );
+        }
+        for (i, a) in ami.accounts.iter().enumerate() {
+            if !is_account_id(a) {
+                c.error(
+                    format!("ami_pipeline.accounts[{i}]"),
+                    format!("`{}` is not a 12-digit account id", shorten(a)),
+                );
+            }
+        }
+        for (i, r) in ami.regions.iter().enumerate() {
+            if !org.regions.contains_key(r) {
+                c.error(
+                    format!("ami_pipeline.regions[{i}]"),
+                    format!(
+                        "`{}` is not in `organization.regions`, so it has no time zone",
+                        shorten(r)
+                    ),
+                );
+            }
+        }
+        for (i, img) in ami.images.iter().enumerate() {
+            c.name(
+                &format!("ami_pipeline.images[{i}].name"),
+                &img.name,
+                3,
+                64,
+                |ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_',
+                "letters, digits, `-` and `_`",
+            );
+            if !p.baselines.iter().any(|b| b.name == img.baseline) {
+                c.error(
+                    format!("ami_pipeline.images[{i}].baseline"),
+                    format!("baseline `{}` is not defined in `baselines`", shorten(&img.baseline)),
+                );
+            }
+            no_controls(
+                &mut c,
+                &format!("ami_pipeline.images[{i}].parent_image"),
+                &img.parent_image,
+                1024,
+            );
+        }
+        c.duplicates(
+            ami.images
+                .iter()
+                .enumerate()
+                .map(|(i, im)| (format!("ami_pipeline.images[{i}].name"), im.name.as_str())),
+            "image name",
+        );
+    }
+    let mut seen = Vec::new();
+    for (i, s) in p.events.forward.iter().enumerate() {
+        if seen.contains(s) {
+            c.error(
+                format!("events.forward[{i}]"),
+                format!("`{}` is listed twice", s.as_str()),
+            );
+        }
+        seen.push(*s);
+    }
+
+    let windows = 1 + p.rings.len() * p.baselines.len();
+    if windows > WINDOW_QUOTA {
+        c.warn("rings", format!("{windows} maintenance windows per account and region exceed SSM's default quota of {WINDOW_QUOTA}: raise the quota before rollout"));
+    }
+    c.out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_patterns() {
+        for ok in ["1", "10", "10%", "100%", "1%"] {
+            assert!(is_max_concurrency(ok), "{ok}");
+        }
+        for bad in ["0", "0%", "101%", "", "%", "10 %", "01", "-1", "1.5", "10%%"] {
+            assert!(!is_max_concurrency(bad), "{bad}");
+        }
+        assert!(is_max_errors("0") && is_max_errors("0%") && is_max_errors("5%"));
+        assert!(!is_max_errors("101%") && !is_max_errors("x"));
+    }
+
+    #[test]
+    fn ids() {
+        assert!(is_ou_or_root_id("ou-ab12-34cd56ef") && is_ou_or_root_id("r-ab12"));
+        assert!(!is_ou_or_root_id("ou-ab12") && !is_ou_or_root_id("OU-AB12-34CD56EF") && !is_ou_or_root_id("r-a"));
+        assert!(is_account_id("012345678901") && !is_account_id("12345678901") && !is_account_id("12345678901a"));
+        assert!(
+            is_bucket_name("acme-patch-evidence")
+                && !is_bucket_name("Acme")
+                && !is_bucket_name("a..b")
+                && !is_bucket_name("10.0.0.1")
+        );
+    }
+}
