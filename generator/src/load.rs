@@ -92,7 +92,11 @@ pub fn load_str(text: &str, file: &Path) -> Result<Loaded, LoadError> {
 /// serde_yaml prefixes its messages with the path and appends " at line L column C"; the
 /// diagnostic carries both already.
 fn clean_serde_message(msg: &str, path: &str) -> String {
-    let msg = msg.strip_prefix(path).and_then(|m| m.strip_prefix(": ")).unwrap_or(msg);
+    // The prefix is the path of the value or, for an unknown key, of the mapping holding it.
+    let msg = match msg.split_once(": ") {
+        Some((head, rest)) if !head.is_empty() && path.starts_with(head) => rest,
+        _ => msg,
+    };
     match msg.find(" at line ") {
         Some(i) => msg[..i].to_owned(),
         None => msg.to_owned(),

@@ -1,0 +1,250 @@
+//! Schedule tests. For every ring, baseline and region of both examples, the first 24 openings
+//! are computed here independently of the library (plain weekday arithmetic, or the nth weekday of
+//! the month plus an offset, in the region's zone) and compared with:
+//! 1. what `patchplane schedule` previews, and
+//! 2. what the committed template encodes: its `Schedule` cron, `ScheduleOffset` and the zone its
+//!    `Mappings` give the region, evaluated from the template text alone.
+//!
+//! The start date is chosen so 24 weekly openings cross a DST change in both hemispheres (New York
+//! and Dublin in March, Sydney in April), and 24 monthly ones cross four.
+
+use std::path::Path;
+
+use jiff::civil::{Date, Weekday, date};
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan};
+use patchplane::cron::Cron;
+use patchplane::model::WindowSchedule;
+use patchplane::policy::{Day, Policy};
+use patchplane::schedule::{openings, preview};
+use patchplane::{Loaded, load_file};
+use serde_yaml::Value;
+
+const COUNT: usize = 24;
+const FROM: Date = date(2026, 1, 1);
+
+fn root() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+fn weekday(d: Day) -> Weekday {
+    match d {
+        Day::MON => Weekday::Monday,
+        Day::TUE => Weekday::Tuesday,
+        Day::WED => Weekday::Wednesday,
+        Day::THU => Weekday::Thursday,
+        Day::FRI => Weekday::Friday,
+        Day::SAT => Weekday::Saturday,
+        Day::SUN => Weekday::Sunday,
+    }
+}
+
+fn hm(at: &str) -> (i8, i8) {
+    let (h, m) = at.split_once(':').expect("HH:MM");
+    (h.parse().expect("hour"), m.parse().expect("minute"))
+}
+
+/// The local dates a ring's install opens for a baseline offset, computed from first principles.
+fn expected_dates(p: &Policy, ring: usize, offset: i64) -> (Vec<Date>, (i8, i8)) {
+    let s = &p.rings[ring].schedule;
+    if let Some(w) = &s.weekly {
+        let target = weekday(w.day).wrapping_add(offset);
+        let mut d = FROM;
+        let mut out = Vec::new();
+        while out.len() < COUNT {
+            if d.weekday() == target {
+                out.push(d);
+            }
+            d = d.tomorrow().expect("date");
+        }
+        return (out, hm(&w.at));
+    }
+    if let Some(pt) = &s.patch_tuesday {
+        let mut out = Vec::new();
+        let mut month = FROM.first_of_month();
+        while out.len() < COUNT {
+            let second_tuesday = month.nth_weekday_of_month(2, Weekday::Tuesday).expect("2nd Tuesday");
+            let d = second_tuesday
+                .checked_add((pt.offset_days + offset).days())
+                .expect("date");
+            if d >= FROM {
+                out.push(d);
+            }
+            month = month.checked_add(1.month()).expect("month");
+        }
+        return (out, hm(&pt.at));
+    }
+    panic!("the examples use weekly and patch_tuesday rings only");
+}
+
+fn daily(at: &str) -> (Vec<Date>, (i8, i8)) {
+    let mut d = FROM;
+    let mut out = Vec::new();
+    while out.len() < COUNT {
+        out.push(d);
+        d = d.tomorrow().expect("date");
+    }
+    (out, hm(at))
+}
+
+fn instants(dates: &[Date], (h, m): (i8, i8), tz: &TimeZone) -> Vec<Timestamp> {
+    dates
+        .iter()
+        .map(|d| d.at(h, m, 0, 0).to_zoned(tz.clone()).expect("zoned").timestamp())
+        .collect()
+}
+
+/// Window name → (Schedule, ScheduleOffset) read from the rendered template, plus region → zone.
+fn template_windows(template: &Value) -> (Vec<(String, String, u8)>, Vec<(String, String)>) {
+    let mut windows = Vec::new();
+    for (_, res) in template["Resources"].as_mapping().expect("resources") {
+        if res["Type"] == "AWS::SSM::MaintenanceWindow" {
+            let props = &res["Properties"];
+            // The zone must come from the region mapping, so one template serves every region.
+            let fim = props["ScheduleTimezone"]["Fn::FindInMap"]
+                .as_sequence()
+                .expect("FindInMap");
+            assert_eq!(fim[0], "RegionZone");
+            assert_eq!(fim[1]["Ref"], "AWS::Region");
+            windows.push((
+                props["Name"].as_str().expect("name").to_owned(),
+                props["Schedule"].as_str().expect("schedule").to_owned(),
+                props["ScheduleOffset"].as_u64().map_or(0, |o| o as u8),
+            ));
+        }
+    }
+    let zones = template["Mappings"]["RegionZone"]
+        .as_mapping()
+        .expect("RegionZone")
+        .iter()
+        .map(|(r, z)| {
+            (
+                r.as_str().expect("region").to_owned(),
+                z["Zone"].as_str().expect("zone").to_owned(),
+            )
+        })
+        .collect();
+    (windows, zones)
+}
+
+fn check_example(policy_file: &str, out_dir: &str) -> Vec<(String, String, Vec<Timestamp>)> {
+    let loaded: Loaded = load_file(&root().join(policy_file)).expect("example loads");
+    let p = &loaded.policy;
+    let text =
+        std::fs::read_to_string(root().join(out_dir).join("patching/template.yaml")).expect("committed template");
+    let template: Value = serde_yaml::from_str(&text).expect("template parses");
+    let (tpl_windows, tpl_zones) = template_windows(&template);
+    assert_eq!(
+        tpl_windows.len(),
+        1 + p.rings.len() * p.baselines.len(),
+        "one scan + ring x baseline windows"
+    );
+    assert_eq!(tpl_zones.len(), p.organization.regions.len());
+    let rows = preview(&loaded.plan, FROM, COUNT);
+
+    let mut expectations: Vec<(String, (Vec<Date>, (i8, i8)))> = Vec::new();
+    expectations.push((
+        format!("{}-scan", p.name),
+        daily(&p.scan.schedule.daily.as_ref().expect("daily scan").at),
+    ));
+    for (ri, ring) in p.rings.iter().enumerate() {
+        for b in &p.baselines {
+            let name = format!("{}-{}-{}-install", p.name, b.group_prefix, ring.name);
+            expectations.push((name, expected_dates(p, ri, b.install_offset_days)));
+        }
+    }
+
+    let mut checked = Vec::new();
+    for (region, zone) in &p.organization.regions {
+        let tz = TimeZone::get(zone).expect("zone");
+        // The template maps the region to the policy's zone.
+        assert!(
+            tpl_zones.iter().any(|(r, z)| r == region && z == zone),
+            "{region} → {zone} in Mappings"
+        );
+        let from = FROM.to_zoned(tz.clone()).expect("from").timestamp();
+        for (name, (dates, at)) in &expectations {
+            let want = instants(dates, *at, &tz);
+            // 1. The preview.
+            let got: Vec<Timestamp> = rows
+                .iter()
+                .filter(|o| &o.region == region && &o.window == name)
+                .map(|o| o.utc.parse::<Timestamp>().expect("utc"))
+                .collect();
+            assert_eq!(got, want, "preview of {name} in {region}");
+            // 2. The template, read back without the policy.
+            let (_, cron, offset) = tpl_windows
+                .iter()
+                .find(|(n, ..)| n == name)
+                .expect("window in template");
+            let ws = WindowSchedule {
+                cron: Cron::parse(cron).expect("template cron parses"),
+                offset_days: *offset,
+            };
+            let from_template: Vec<Timestamp> = openings(&ws, &tz, from, COUNT).iter().map(|z| z.timestamp()).collect();
+            assert_eq!(
+                from_template, want,
+                "template {cron} + {offset} of {name} in {region} ({zone})"
+            );
+            checked.push((region.clone(), name.clone(), want));
+        }
+    }
+    checked
+}
+
+/// UTC hours of a window's openings: two distinct values prove the range crosses a DST change.
+fn utc_hours(checked: &[(String, String, Vec<Timestamp>)], region: &str, window: &str) -> Vec<i8> {
+    let (_, _, ts) = checked
+        .iter()
+        .find(|(r, w, _)| r == region && w == window)
+        .expect("checked");
+    let mut hours: Vec<i8> = ts.iter().map(|t| t.to_zoned(TimeZone::UTC).hour()).collect();
+    hours.sort();
+    hours.dedup();
+    hours
+}
+
+#[test]
+fn org_policy_preview_and_template_match_independent_dates() {
+    let checked = check_example("examples/org-policy.yaml", "stacksets/acme");
+    // 3 rings × 3 baselines + scan, in 4 regions.
+    assert_eq!(checked.len(), 40);
+    // 02:00 New York is 07:00Z in winter and 06:00Z in summer; Sydney 15:00Z then 16:00Z.
+    assert_eq!(
+        utc_hours(&checked, "us-east-1", "acme-AL2023-early-install"),
+        vec![6, 7]
+    );
+    assert_eq!(
+        utc_hours(&checked, "ap-southeast-2", "acme-Win2022-late-install"),
+        vec![15, 16]
+    );
+    assert_eq!(utc_hours(&checked, "eu-west-1", "acme-scan"), vec![1]); // January: GMT only.
+    // Each OS is shifted a day within a ring: early is Tue / Wed / Thu for AL2023 / Ubuntu / Windows.
+    let first = |w: &str| {
+        let (_, _, ts) = checked.iter().find(|(r, n, _)| r == "us-east-1" && n == w).expect("w");
+        ts[0].to_zoned(TimeZone::get("America/New_York").expect("tz")).weekday()
+    };
+    assert_eq!(first("acme-AL2023-early-install"), Weekday::Tuesday);
+    assert_eq!(first("acme-Ubuntu22-early-install"), Weekday::Wednesday);
+    assert_eq!(first("acme-Win2022-early-install"), Weekday::Thursday);
+}
+
+#[test]
+fn sunday_after_patch_tuesday_preview_and_template_match_independent_dates() {
+    let checked = check_example("examples/sunday-after-patch-tuesday.yaml", "stacksets/sunday");
+    let (_, _, ts) = checked
+        .iter()
+        .find(|(r, n, _)| r == "us-east-1" && n == "sunday-AL2023-all-install")
+        .expect("w");
+    let ny = TimeZone::get("America/New_York").expect("tz");
+    for t in ts {
+        let z = t.to_zoned(ny.clone());
+        assert_eq!((z.weekday(), z.hour(), z.minute()), (Weekday::Sunday, 23, 30), "{z}");
+    }
+    // January 2026: Patch Tuesday is the 13th, the Sunday after is the 18th.
+    assert_eq!(ts[0].to_zoned(ny).date(), date(2026, 1, 18));
+    assert_eq!(
+        utc_hours(&checked, "ap-southeast-2", "sunday-Win2022-all-install"),
+        vec![12, 13]
+    );
+}
