@@ -235,7 +235,7 @@ impl Cron {
         let y = year as u16;
         self.years
             .iter()
-            .any(|&(lo, hi, step)| y >= lo && y <= hi && (y - lo) % step == 0)
+            .any(|&(lo, hi, step)| y >= lo && y <= hi && (y - lo).is_multiple_of(step))
     }
 
     /// Times of day (hour, minute) that match, in order.

@@ -45,7 +45,7 @@ fn hm(at: &str) -> (i8, i8) {
 }
 
 /// The local dates a ring's install opens for a baseline offset, computed from first principles.
-fn expected_dates(p: &Policy, ring: usize, offset: i64) -> (Vec<Date>, (i8, i8)) {
+fn expected_dates(p: &Policy, ring: usize, offset: i64) -> Expected {
     let s = &p.rings[ring].schedule;
     if let Some(w) = &s.weekly {
         let target = weekday(w.day).wrapping_add(offset);
@@ -77,7 +77,7 @@ fn expected_dates(p: &Policy, ring: usize, offset: i64) -> (Vec<Date>, (i8, i8))
     panic!("the examples use weekly and patch_tuesday rings only");
 }
 
-fn daily(at: &str) -> (Vec<Date>, (i8, i8)) {
+fn daily(at: &str) -> Expected {
     let mut d = FROM;
     let mut out = Vec::new();
     while out.len() < COUNT {
@@ -94,8 +94,13 @@ fn instants(dates: &[Date], (h, m): (i8, i8), tz: &TimeZone) -> Vec<Timestamp> {
         .collect()
 }
 
-/// Window name → (Schedule, ScheduleOffset) read from the rendered template, plus region → zone.
-fn template_windows(template: &Value) -> (Vec<(String, String, u8)>, Vec<(String, String)>) {
+/// A window read from a template: name, `Schedule`, `ScheduleOffset`.
+type TemplateWindow = (String, String, u8);
+/// Local dates and the wall-clock time (hour, minute) of a window's openings.
+type Expected = (Vec<Date>, (i8, i8));
+
+/// Windows read from the rendered template, plus region → zone.
+fn template_windows(template: &Value) -> (Vec<TemplateWindow>, Vec<(String, String)>) {
     let mut windows = Vec::new();
     for (_, res) in template["Resources"].as_mapping().expect("resources") {
         if res["Type"] == "AWS::SSM::MaintenanceWindow" {
@@ -142,7 +147,7 @@ fn check_example(policy_file: &str, out_dir: &str) -> Vec<(String, String, Vec<T
     assert_eq!(tpl_zones.len(), p.organization.regions.len());
     let rows = preview(&loaded.plan, FROM, COUNT);
 
-    let mut expectations: Vec<(String, (Vec<Date>, (i8, i8)))> = Vec::new();
+    let mut expectations: Vec<(String, Expected)> = Vec::new();
     expectations.push((
         format!("{}-scan", p.name),
         daily(&p.scan.schedule.daily.as_ref().expect("daily scan").at),

@@ -1,0 +1,59 @@
+# patchplane recipes. `just demo` shows the generator at work; `just test` is what CI runs.
+# Tools the tests need live in .venv (cfn-lint, moto server, just) and .tools (cargo-audit),
+# both created on first use and git-ignored.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+bin := "target/debug/patchplane"
+advisory_db := "../shared/advisory-db"
+
+# List the recipes.
+default:
+    @just --list
+
+# Create the project virtualenv (cfn-lint, moto server) when it is missing or out of date.
+setup:
+    tests/scripts/setup-venv.sh
+
+# Build, then validate, generate and preview the schedule of the example policy.
+demo:
+    cargo build -q -p patchplane
+    @echo "== patchplane validate examples/org-policy.yaml"
+    {{bin}} validate examples/org-policy.yaml
+    @echo "== patchplane generate examples/org-policy.yaml --out out/demo/acme"
+    {{bin}} generate examples/org-policy.yaml --out out/demo/acme
+    @echo "== patchplane schedule examples/org-policy.yaml --count 1"
+    {{bin}} schedule examples/org-policy.yaml --count 1
+    @echo
+    @echo "The member StackSet is in out/demo/acme/patching/: template.yaml (CloudFormation) and"
+    @echo "stackset.json (the CreateStackSet + CreateStackInstances requests)."
+
+# Every test: unit, property, schedule, CLI, cfn-lint over every template, generate --check.
+test: setup
+    cargo test --workspace --locked
+
+# Formatting, clippy (warnings are errors) and cfn-lint over the committed templates.
+lint: setup
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets --locked -- -D warnings
+    .venv/bin/cfn-lint stacksets/*/*/template.yaml
+
+# Format the code.
+fmt:
+    cargo fmt --all
+
+# Re-render the committed output of the example policies.
+generate:
+    cargo build -q -p patchplane
+    {{bin}} generate examples/org-policy.yaml --out stacksets/acme
+    {{bin}} generate examples/sunday-after-patch-tuesday.yaml --out stacksets/sunday
+
+# RustSec audit against the offline advisory snapshot (DESIGN §8).
+audit:
+    [ -x .tools/bin/cargo-audit ] || cargo install cargo-audit --locked --root .tools
+    .tools/bin/cargo-audit audit --db {{advisory_db}} --no-fetch --stale --deny warnings
+
+# Criterion benchmarks; prints the median of each.
+bench:
+    cargo bench -p patchplane --bench render
+    @python3 tests/scripts/medians.py target/criterion

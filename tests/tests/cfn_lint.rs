@@ -1,0 +1,162 @@
+//! cfn-lint over every template the generator renders. Zero errors and zero warnings: a warning
+//! that had to be kept would be listed in `JUSTIFIED` with its reason. (There is none today.)
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use patchplane_e2e::{generate, root, venv_tool};
+
+/// Warnings kept on purpose: (rule id, why). Empty: every template lints clean.
+const JUSTIFIED: &[(&str, &str)] = &[];
+
+const POLICIES: &[&str] = &[
+    "examples/org-policy.yaml",
+    "examples/sunday-after-patch-tuesday.yaml",
+    "tests/fixtures/policies/every-option.yaml",
+];
+
+fn lint(templates: &[PathBuf]) -> (Option<i32>, String) {
+    let out = Command::new(venv_tool("cfn-lint"))
+        .arg("--format")
+        .arg("parseable")
+        .args(templates)
+        .output()
+        .expect("cfn-lint runs");
+    (
+        out.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+fn templates(files: &[PathBuf]) -> Vec<PathBuf> {
+    files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "yaml"))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn every_generated_template_lints_clean() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut all = Vec::new();
+    for (i, p) in POLICIES.iter().enumerate() {
+        let (files, notes) = generate(p, &tmp.path().join(i.to_string()));
+        assert!(notes.is_empty(), "{p}: {notes:?}");
+        all.extend(templates(&files));
+    }
+    // The committed output is linted too (it is what rollout deploys).
+    for dir in ["stacksets/acme", "stacksets/sunday"] {
+        all.push(root().join(dir).join("patching/template.yaml"));
+    }
+    let (code, output) = lint(&all);
+    let unjustified: Vec<&str> = output
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter(|l| !JUSTIFIED.iter().any(|(rule, _)| l.contains(&format!(":{rule}:"))))
+        .collect();
+    assert!(unjustified.is_empty(), "cfn-lint findings:\n{}", unjustified.join("\n"));
+    assert_eq!(code, Some(0), "{output}");
+}
+
+/// A negative control: cfn-lint really checks these templates (an out-of-range ScheduleOffset and
+/// ApproveAfterDays are caught), so the clean result above means something.
+#[test]
+fn cfn_lint_catches_a_broken_template() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (files, _) = generate("examples/org-policy.yaml", tmp.path());
+    let template = templates(&files).remove(0);
+    let text = std::fs::read_to_string(&template).expect("read");
+    let broken = text
+        .replacen("      Duration: 4\n", "      Duration: 4\n      ScheduleOffset: 9\n", 1)
+        .replacen("ApproveAfterDays: 7", "ApproveAfterDays: 400", 1);
+    assert_ne!(broken, text);
+    std::fs::write(&template, broken).expect("write");
+    let (code, output) = lint(&[template]);
+    assert_ne!(code, Some(0), "{output}");
+    assert!(
+        output.contains("E3034:9 is greater than the maximum of 6"),
+        "ScheduleOffset 9 not caught: {output}"
+    );
+    assert!(
+        output.contains("E3034:400 is greater than the maximum of 360"),
+        "ApproveAfterDays 400 not caught: {output}"
+    );
+}
+
+/// 10 baselines × 6 rings: the template passes CloudFormation's 51,200-byte TemplateBody limit
+/// and `generate` says so; cfn-lint still finds nothing wrong with it.
+#[test]
+fn a_template_over_the_body_limit_is_reported() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let policy = big_policy(tmp.path());
+    let loaded = patchplane::load_file(&policy).expect("big policy loads");
+    let rendered = patchplane::render::render(&loaded.plan).expect("renders");
+    let template = &rendered.files[0].contents;
+    assert!(
+        template.len() > patchplane::render::TEMPLATE_BODY_LIMIT,
+        "{} bytes",
+        template.len()
+    );
+    assert_eq!(rendered.notes.len(), 1);
+    assert!(
+        rendered.notes[0].contains("over the 51200-byte TemplateBody limit"),
+        "{}",
+        rendered.notes[0]
+    );
+    // 61 windows exceed SSM's default quota of 50 per region: a warning, not an error.
+    assert!(
+        loaded
+            .warnings
+            .iter()
+            .any(|w| w.message.contains("61 maintenance windows"))
+    );
+    // 60 patch groups need two scan targets (at most 50 values each).
+    assert!(template.contains("ScanTarget2:"));
+    patchplane::output::write(&tmp.path().join("out"), &rendered).expect("write");
+    let (code, output) = lint(&[tmp.path().join("out/patching/template.yaml")]);
+    assert_eq!(code, Some(0), "{output}");
+}
+
+fn big_policy(dir: &Path) -> PathBuf {
+    let oses = [
+        ("AMAZON_LINUX_2023", "AL2023", "CLASSIFICATION"),
+        ("AMAZON_LINUX_2", "AL2", "CLASSIFICATION"),
+        ("REDHAT_ENTERPRISE_LINUX", "RHEL", "CLASSIFICATION"),
+        ("SUSE", "SLES", "CLASSIFICATION"),
+        ("CENTOS", "CentOS", "CLASSIFICATION"),
+        ("ORACLE_LINUX", "OL", "CLASSIFICATION"),
+        ("ROCKY_LINUX", "Rocky", "CLASSIFICATION"),
+        ("ALMA_LINUX", "Alma", "CLASSIFICATION"),
+        ("WINDOWS", "Win", "CLASSIFICATION"),
+        ("UBUNTU", "Ubuntu", "PRIORITY"),
+    ];
+    let base = std::fs::read_to_string(root().join("examples/org-policy.yaml")).expect("example");
+    let head = &base[..base.find("baselines:").expect("baselines")];
+    let tail = &base[base.find("scan:").expect("scan")..];
+    let mut text = format!("{head}baselines:\n");
+    for (i, (os, prefix, key)) in oses.iter().enumerate() {
+        let delay = if *os == "UBUNTU" {
+            String::new()
+        } else {
+            "\n        approve_after_days: 7".to_owned()
+        };
+        text.push_str(&format!(
+            "  - name: big-{i}\n    operating_system: {os}\n    group_prefix: {prefix}\n    default: true\n    rules:\n      - filters: {{ {key}: [Security] }}{delay}\n        compliance: CRITICAL\n"
+        ));
+    }
+    text.push_str("rings:\n");
+    for r in ["r1", "r2", "r3", "r4", "r5", "r6"] {
+        text.push_str(&format!(
+            "  - {{ name: {r}, schedule: {{ patch_tuesday: {{ offset_days: 1, at: \"02:00\" }} }} }}\n"
+        ));
+    }
+    text.push_str(tail);
+    let path = dir.join("big.yaml");
+    std::fs::write(&path, text).expect("write");
+    path
+}
