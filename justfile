@@ -11,9 +11,10 @@ advisory_db := "../shared/advisory-db"
 default:
     @just --list
 
-# Create the project virtualenv (cfn-lint, moto server) when it is missing or out of date.
+# Create the project virtualenv (cfn-lint, moto server) and build cfn-guard, when missing.
 setup:
     tests/scripts/setup-venv.sh
+    tests/scripts/setup-tools.sh cfn-guard
 
 # Build, then validate, generate and preview the schedule of the example policy.
 demo:
@@ -28,7 +29,8 @@ demo:
     @echo "The member StackSet is in out/demo/acme/patching/: template.yaml (CloudFormation) and"
     @echo "stackset.json (the CreateStackSet + CreateStackInstances requests)."
 
-# Every test: unit, property, schedule, CLI, cfn-lint over every template, generate --check.
+# Every test: unit, property, schedule, CLI, cfn-lint and cfn-guard over every template,
+# generate --check, and the moto integration tests.
 test: setup
     cargo test --workspace --locked
 
@@ -48,9 +50,13 @@ generate:
     {{bin}} generate examples/org-policy.yaml --out stacksets/acme
     {{bin}} generate examples/sunday-after-patch-tuesday.yaml --out stacksets/sunday
 
+# Check every committed template against the cfn-guard rules in tests/guard.
+guard: setup
+    .tools/bin/cfn-guard validate --rules tests/guard --data stacksets --show-summary fail
+
 # RustSec audit against the offline advisory snapshot (DESIGN §8).
 audit:
-    [ -x .tools/bin/cargo-audit ] || cargo install cargo-audit --locked --root .tools
+    tests/scripts/setup-tools.sh cargo-audit
     .tools/bin/cargo-audit audit --db {{advisory_db}} --no-fetch --stale --deny warnings
 
 # Criterion benchmarks; prints the median of each.

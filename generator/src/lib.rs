@@ -10,6 +10,8 @@
 //! - [`render`]: handlebars templates from `templates/` in strict mode, every value escaped into
 //!   a quoted scalar, parsed back and emitted as canonical YAML; `stackset.json` requests.
 //! - [`output`]: writing the rendered files and `--check`ing committed ones.
+//! - [`report`]: the monthly SOC2 artefact from resource data sync objects (S3 access behind the
+//!   default `aws` feature).
 //!
 //! The policy model and schedule arithmetic have no AWS SDK dependency, so the bridge can use them.
 
@@ -20,6 +22,7 @@ pub mod model;
 pub mod output;
 pub mod policy;
 pub mod render;
+pub mod report;
 pub mod schedule;
 pub mod validate;
 

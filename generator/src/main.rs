@@ -58,6 +58,31 @@ enum Command {
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
     },
+    /// Write the monthly SOC2 patch-compliance report from the evidence bucket's resource data sync.
+    #[cfg(feature = "aws")]
+    Report {
+        /// Evidence bucket.
+        #[arg(long)]
+        bucket: String,
+        /// Prefix of the resource data sync objects.
+        #[arg(long, default_value = "resource-data-sync")]
+        prefix: String,
+        /// Month reported on, YYYY-MM; the SLA is judged at its end (or now, if earlier).
+        #[arg(long)]
+        month: String,
+        /// Node CSV; the summary and the overdue list go beside it (`.summary.csv`, `.overdue.csv`).
+        #[arg(long, default_value = "report.csv")]
+        out: PathBuf,
+        /// Take `evidence.sla_days` from this policy.
+        #[arg(long, conflicts_with = "sla_days")]
+        policy: Option<PathBuf>,
+        /// Days a node may stay non-compliant (default 14).
+        #[arg(long)]
+        sla_days: Option<i64>,
+        /// AWS endpoint (tests, private endpoints); `AWS_ENDPOINT_URL` works too.
+        #[arg(long)]
+        endpoint_url: Option<String>,
+    },
 }
 
 fn print_diagnostics(diags: &[Diagnostic]) {
@@ -177,7 +202,72 @@ fn run(cli: Cli) -> Result<(), ExitCode> {
             }
             Ok(())
         }
+        #[cfg(feature = "aws")]
+        Command::Report {
+            bucket,
+            prefix,
+            month,
+            out,
+            policy,
+            sla_days,
+            endpoint_url,
+        } => {
+            let sla_days = match policy {
+                Some(p) => load(&p)?.policy.evidence.sla_days,
+                None => sla_days.unwrap_or(14),
+            };
+            report(&bucket, &prefix, &month, &out, sla_days, endpoint_url).map_err(|e| {
+                eprintln!("patchplane: report: {e}");
+                ExitCode::FAILURE
+            })
+        }
     }
+}
+
+#[cfg(feature = "aws")]
+fn report(
+    bucket: &str,
+    prefix: &str,
+    month: &str,
+    out: &std::path::Path,
+    sla_days: i64,
+    endpoint_url: Option<String>,
+) -> Result<(), String> {
+    use patchplane::report;
+    let cutoff = report::cutoff(month, jiff::Timestamp::now())?;
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let collected = runtime.block_on(async {
+        let mut loader = aws_config::from_env();
+        if let Some(url) = endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        let conf = loader.load().await;
+        // Path-style addressing works with every endpoint, moto and private ones included.
+        let s3_conf = aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build();
+        report::s3::collect(&aws_sdk_s3::Client::from_conf(s3_conf), bucket, prefix).await
+    })?;
+    let r = report::build(collected, month, sla_days, cutoff);
+    for p in &r.problems {
+        eprintln!("warning: skipped s3://{bucket}/{}: {}", p.key, p.reason);
+    }
+    let sibling = |suffix: &str| out.with_extension(suffix);
+    for (path, body) in [
+        (out.to_path_buf(), r.nodes_csv()),
+        (sibling("summary.csv"), r.summary_csv()),
+        (sibling("overdue.csv"), r.overdue_csv()),
+    ] {
+        std::fs::write(&path, body).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    let compliant = r.nodes.iter().filter(|n| n.compliant()).count();
+    println!(
+        "{month}: {} nodes, {compliant} compliant, {} non-compliant past the {}-day SLA, {} object(s) skipped",
+        r.nodes.len(),
+        r.overdue().len(),
+        sla_days,
+        r.problems.len()
+    );
+    Ok(())
 }
 
 fn main() -> ExitCode {

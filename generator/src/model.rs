@@ -265,6 +265,10 @@ pub struct Plan {
     pub documents: Vec<String>,
     /// Event forwarding, when any source is forwarded.
     pub events: Option<EventsPlan>,
+    /// Where member accounts write evidence.
+    pub evidence: EvidencePlan,
+    /// The central account's stack.
+    pub central: CentralPlan,
     /// StackSet request written to `stackset.json`.
     #[serde(skip)]
     pub request: RequestPlan,
@@ -409,6 +413,54 @@ pub struct EventsPlan {
     pub detail_types: Vec<&'static str>,
     /// ARN of the central bus.
     pub bus_arn: String,
+}
+
+/// Where evidence goes: the central bucket, under fixed prefixes.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvidencePlan {
+    /// Bucket name.
+    pub bucket: String,
+    /// Region of the bucket (the central region).
+    pub region: String,
+    /// Resource data sync name in every member account and region.
+    pub sync_name: String,
+    /// Prefix of resource data sync objects.
+    pub sync_prefix: &'static str,
+    /// Prefix of run-command output (followed by account and region).
+    pub run_command_prefix: &'static str,
+}
+
+/// The central stack: bus, queue, dead-letter queues, evidence bucket.
+#[derive(Debug, Clone, Serialize)]
+pub struct CentralPlan {
+    /// Folder below the output directory.
+    pub dir: String,
+    /// Stack name.
+    pub stack_name: String,
+    /// Template description.
+    pub description: String,
+    /// Organization id admitted by the bus and bucket policies.
+    pub org_id: String,
+    /// Central bus name.
+    pub bus_name: String,
+    /// Event sources the central rule sends to the queue.
+    pub sources: Vec<&'static str>,
+    /// Queue the bridge consumes.
+    pub queue_name: String,
+    /// Dead-letter queue of the bridge's queue (poison messages after `max_receive_count`).
+    pub dlq_name: String,
+    /// Dead-letter queue of the rule target (events EventBridge could not deliver).
+    pub undeliverable_name: String,
+    /// Receives before a message goes to the dead-letter queue.
+    pub max_receive_count: u32,
+    /// Evidence bucket and prefixes.
+    pub evidence: EvidencePlan,
+    /// Days before evidence expires.
+    pub retention_days: i64,
+    /// Account and region it is deployed to.
+    pub account: String,
+    /// Region.
+    pub region: String,
 }
 
 /// The parts of CreateStackSet / CreateStackInstances that come from the policy.
@@ -630,6 +682,36 @@ impl Plan {
             ),
         });
 
+        let evidence = EvidencePlan {
+            bucket: p.central.evidence_bucket.clone(),
+            region: p.central.region.clone(),
+            sync_name: format!("{}-evidence", p.name),
+            sync_prefix: "resource-data-sync",
+            run_command_prefix: "run-command",
+        };
+        let bus_name = central_bus_name(&p.name);
+        let central = CentralPlan {
+            dir: "central".to_owned(),
+            stack_name: format!("{}-patch-central", p.name),
+            description: format!(
+                "patchplane central account for policy {}: event bus, queue for the bridge, evidence bucket",
+                p.name
+            ),
+            org_id: p.organization.id.clone(),
+            queue_name: bus_name.clone(),
+            dlq_name: format!("{bus_name}-dlq"),
+            undeliverable_name: format!("{bus_name}-undeliverable"),
+            bus_name,
+            // The central rule matches whatever member rules forward, whatever the policy says
+            // today, so a source switched off later still drains.
+            sources: vec![EventSource::Ssm.as_str(), EventSource::Inspector2.as_str()],
+            max_receive_count: 5,
+            evidence: evidence.clone(),
+            retention_days: p.evidence.retention_days,
+            account: p.central.account.clone(),
+            region: p.central.region.clone(),
+        };
+
         let request = RequestPlan {
             call_as: match p.organization.call_as {
                 CallAs::SelfAccount => "SELF",
@@ -676,6 +758,8 @@ impl Plan {
             windows,
             documents,
             events,
+            evidence,
+            central,
             request,
         })
     }

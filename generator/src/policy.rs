@@ -41,6 +41,38 @@ pub struct Policy {
     /// Which event sources member accounts forward to the central bus.
     #[serde(default)]
     pub events: Events,
+    /// Evidence retention and the remediation SLA the monthly report checks.
+    #[serde(default)]
+    pub evidence: Evidence,
+}
+
+/// `evidence:`: how long evidence is kept and how long a node may stay non-compliant.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Evidence {
+    /// Days a node may stay non-compliant before `report` lists it as past the SLA (1-365).
+    #[serde(default = "default_sla_days")]
+    pub sla_days: i64,
+    /// Days evidence objects are kept in the bucket before they expire (30-3650; SOC2 audits look
+    /// back a year, so the default keeps 400 days).
+    #[serde(default = "default_retention_days")]
+    pub retention_days: i64,
+}
+
+impl Default for Evidence {
+    fn default() -> Self {
+        Self {
+            sla_days: default_sla_days(),
+            retention_days: default_retention_days(),
+        }
+    }
+}
+
+fn default_sla_days() -> i64 {
+    14
+}
+fn default_retention_days() -> i64 {
+    400
 }
 
 fn default_patch_group_tag() -> String {
@@ -51,6 +83,9 @@ fn default_patch_group_tag() -> String {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Organization {
+    /// Organization id (`o-` and 10-32 characters): the central bus and the evidence bucket admit
+    /// principals of this organization only (`aws:PrincipalOrgID`, `aws:SourceOrgID`).
+    pub id: String,
     /// `SELF` from the management account, `DELEGATED_ADMIN` from a delegated administrator.
     pub call_as: CallAs,
     /// OUs and accounts that receive stack instances.

@@ -23,7 +23,11 @@ use crate::model::Plan;
 /// CloudFormation's limit on `TemplateBody` in a CreateStackSet request.
 pub const TEMPLATE_BODY_LIMIT: usize = 51_200;
 
-const PATCHING_TEMPLATE: &str = include_str!("../../templates/patching.yaml.hbs");
+/// Built-in templates: (name, source), embedded at build time.
+const TEMPLATES: &[(&str, &str)] = &[
+    ("patching", include_str!("../../templates/patching.yaml.hbs")),
+    ("central", include_str!("../../templates/central.yaml.hbs")),
+];
 
 /// A rendered file, relative to the output directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,9 +139,11 @@ pub fn registry() -> &'static Handlebars<'static> {
         hb.register_helper("num", Box::new(num_helper));
         hb.register_helper("bool", Box::new(bool_helper));
         hb.register_helper("some", Box::new(some));
-        // The template is part of the binary; a syntax error in it is caught by every test.
-        if let Err(e) = hb.register_template_string("patching", PATCHING_TEMPLATE) {
-            eprintln!("patchplane: built-in template `patching` does not compile: {e}");
+        // The templates are part of the binary; a syntax error in one is caught by every test.
+        for (name, source) in TEMPLATES {
+            if let Err(e) = hb.register_template_string(name, *source) {
+                eprintln!("patchplane: built-in template `{name}` does not compile: {e}");
+            }
         }
         hb
     })
@@ -317,21 +323,45 @@ pub fn render(plan: &Plan) -> Result<Rendered, RenderFailure> {
             template.len()
         ));
     }
-    let mut request = serde_json::to_string_pretty(&stackset_request(plan, &template))?;
-    request.push('\n');
+    let request = pretty(&stackset_request(plan, &template))?;
     let dir = PathBuf::from(&plan.dir);
+    let central = render_yaml("central", &plan.central)?;
+    let central_request = pretty(&central_stack_request(&plan.central, &central))?;
+    let central_dir = PathBuf::from(&plan.central.dir);
+    let file = |path: PathBuf, contents: String| RenderedFile { path, contents };
     Ok(Rendered {
         files: vec![
-            RenderedFile {
-                path: dir.join("template.yaml"),
-                contents: template,
-            },
-            RenderedFile {
-                path: dir.join("stackset.json"),
-                contents: request,
-            },
+            file(dir.join("template.yaml"), template),
+            file(dir.join("stackset.json"), request),
+            file(central_dir.join("template.yaml"), central),
+            file(central_dir.join("stack.json"), central_request),
         ],
         notes,
+    })
+}
+
+fn pretty(v: &Json) -> Result<String, serde_json::Error> {
+    let mut s = serde_json::to_string_pretty(v)?;
+    s.push('\n');
+    Ok(s)
+}
+
+/// The CreateStack request of the central stack (one account, one region: a plain stack), with
+/// the account and region it belongs in.
+pub fn central_stack_request(c: &crate::model::CentralPlan, template_body: &str) -> Json {
+    json!({
+        "CreateStack": {
+            "StackName": c.stack_name,
+            "TemplateBody": template_body,
+            // Named resources (bus, queues, bucket) but no IAM: no capability is needed.
+            "Capabilities": [],
+            "EnableTerminationProtection": true,
+            "Tags": [
+                { "Key": "patchplane:managed-by", "Value": "patchplane" },
+            ],
+        },
+        "Account": c.account,
+        "Region": c.region,
     })
 }
 

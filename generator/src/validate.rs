@@ -155,6 +155,13 @@ pub fn is_ou_or_root_id(s: &str) -> bool {
     }
 }
 
+/// An organization id: `o-` and 10-32 lowercase letters or digits.
+pub fn is_org_id(s: &str) -> bool {
+    s.strip_prefix("o-").is_some_and(|r| {
+        (10..=32).contains(&r.len()) && r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    })
+}
+
 /// `MaxConcurrency`: a positive count or 1%-100%.
 pub fn is_max_concurrency(s: &str) -> bool {
     rate(s, 1)
@@ -234,6 +241,15 @@ pub fn validate(p: &Policy) -> Vec<Finding> {
 
     // organization
     let org = &p.organization;
+    if !is_org_id(&org.id) {
+        c.error(
+            "organization.id",
+            format!(
+                "`{}` is not an organization id (o- and 10-32 of a-z, 0-9)",
+                shorten(&org.id)
+            ),
+        );
+    }
     let t = &org.targets;
     if t.organizational_units.is_empty() {
         c.error(
@@ -676,6 +692,9 @@ pub fn validate(p: &Policy) -> Vec<Finding> {
         }
         seen.push(*s);
     }
+
+    c.range("evidence.sla_days", p.evidence.sla_days, 1, 365, "days");
+    c.range("evidence.retention_days", p.evidence.retention_days, 30, 3650, "days");
 
     let windows = 1 + p.rings.len() * p.baselines.len();
     if windows > WINDOW_QUOTA {

@@ -110,7 +110,7 @@ fn validate_exit_codes_and_formats() {
     let err = text(&out.stderr);
     assert!(
         err.contains(&format!(
-            "{bad_s}:14: error: `organization.regions.eu-west-1`: `Europe/Atlantis` is not an IANA time zone"
+            "{bad_s}:15: error: `organization.regions.eu-west-1`: `Europe/Atlantis` is not an IANA time zone"
         )),
         "{err}"
     );
@@ -123,7 +123,7 @@ fn validate_exit_codes_and_formats() {
     assert_eq!(out.status.code(), Some(1));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(doc["valid"], false);
-    assert_eq!(doc["diagnostics"][0]["line"], 14);
+    assert_eq!(doc["diagnostics"][0]["line"], 15);
     assert_eq!(doc["diagnostics"][0]["path"], "organization.regions.eu-west-1");
 
     let missing = patchplane(&["validate", "no/such/policy.yaml"]);

@@ -36,3 +36,86 @@ pub fn generate(policy: &str, out: &Path) -> (Vec<PathBuf>, Vec<String>) {
         rendered.notes,
     )
 }
+
+/// A moto server on 127.0.0.1, started from the project virtualenv and stopped on drop.
+pub struct Moto {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+}
+
+impl Moto {
+    /// Starts moto on a free port and waits until it answers (at most 30 s).
+    pub fn start() -> Moto {
+        // Ask the OS for a free port, release it, and hand it to moto.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let log = std::env::temp_dir().join(format!("patchplane-moto-{port}.log"));
+        let out = std::fs::File::create(&log).expect("moto log");
+        let child = std::process::Command::new(venv_tool("moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(out.try_clone().expect("log"))
+            .stderr(out)
+            .spawn()
+            .expect("moto_server starts");
+        let moto = Moto {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "moto did not start; see {}",
+                log.display()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        moto
+    }
+
+    /// SDK configuration pointing at this server, with static test credentials.
+    pub async fn sdk_config(&self, region: &str) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(aws_config::Region::new(region.to_owned()))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "testing", "testing", None, None, "moto",
+            ))
+            .load()
+            .await
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The `patchplane` binary cargo built beside this test (`target/<profile>/patchplane`).
+pub fn patchplane_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    // target/<profile>/deps/<test> → target/<profile>/patchplane
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .join("patchplane");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p patchplane` (cargo test --workspace builds it)",
+        bin.display()
+    );
+    bin
+}
+
+/// A cargo-built tool from `.tools/bin` (`just setup` builds it).
+pub fn cargo_tool(name: &str) -> PathBuf {
+    let tool = root().join(".tools/bin").join(name);
+    assert!(tool.exists(), "{} is missing: run `just setup`", tool.display());
+    tool
+}

@@ -1,0 +1,136 @@
+//! The cfn-guard rules in `tests/guard/` over every generated template, and negative controls
+//! proving each kind of rule can fail.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use patchplane_e2e::{cargo_tool, generate, root};
+
+const POLICIES: &[&str] = &[
+    "examples/org-policy.yaml",
+    "examples/sunday-after-patch-tuesday.yaml",
+    "tests/fixtures/policies/every-option.yaml",
+];
+
+fn guard(data: &Path) -> (Option<i32>, String) {
+    let out = Command::new(cargo_tool("cfn-guard"))
+        .args(["validate", "--show-summary", "fail", "--rules"])
+        .arg(root().join("tests/guard"))
+        .arg("--data")
+        .arg(data)
+        .output()
+        .expect("cfn-guard runs");
+    (
+        out.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+fn render_all(dir: &Path) -> Vec<PathBuf> {
+    let mut templates = Vec::new();
+    for (i, p) in POLICIES.iter().enumerate() {
+        let (files, _) = generate(p, &dir.join(i.to_string()));
+        templates.extend(files.into_iter().filter(|f| f.extension().is_some_and(|e| e == "yaml")));
+    }
+    templates
+}
+
+#[test]
+fn every_generated_template_passes_the_guard_rules() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let templates = render_all(tmp.path());
+    assert!(templates.len() >= 6, "{templates:?}");
+    let (code, out) = guard(tmp.path());
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = guard(&root().join("stacksets"));
+    assert_eq!(code, Some(0), "committed output: {out}");
+}
+
+/// Each edit breaks one rule; cfn-guard must name it.
+#[test]
+fn each_rule_can_fail() {
+    let cases: &[(&str, &str, &str, &str)] = &[
+        (
+            "central",
+            "SSEAlgorithm: AES256\n",
+            "SSEAlgorithm: NONE\n",
+            "buckets_encrypted_at_rest",
+        ),
+        (
+            "central",
+            "QueueName: acme-patch-events\n      SqsManagedSseEnabled: true",
+            "QueueName: acme-patch-events\n      SqsManagedSseEnabled: false",
+            "queues_encrypted_at_rest",
+        ),
+        (
+            "central",
+            "RestrictPublicBuckets: true\n",
+            "RestrictPublicBuckets: false\n",
+            "buckets_block_public_access",
+        ),
+        (
+            "central",
+            "VersioningConfiguration:\n        Status: Enabled\n",
+            "VersioningConfiguration:\n        Status: Suspended\n",
+            "buckets_versioned",
+        ),
+        (
+            "central",
+            "aws:SecureTransport: \"false\"",
+            "aws:SecureTransport: \"true\"",
+            "bucket_policies_deny_plain_http",
+        ),
+        (
+            "central",
+            "aws:PrincipalOrgID: o-a1b2c3d4e5\nOutputs:",
+            "aws:SourceAccount: \"111111111111\"\nOutputs:",
+            "open_principals_are_narrowed_to_the_organization",
+        ),
+        (
+            "central",
+            "        DeadLetterConfig:\n          Arn:\n            Fn::GetAtt:\n            - UndeliverableEventQueue\n            - Arn\n",
+            "",
+            "rule_targets_have_a_dead_letter_queue",
+        ),
+        (
+            "patching",
+            "Action: events:PutEvents\n",
+            "Action: events:*\n",
+            "role_policies_grant_no_wildcard_action",
+        ),
+        (
+            "patching",
+            "Resource: arn:aws:events:us-east-1:111111111111:event-bus/acme-patch-events\n",
+            "Resource: \"*\"\n",
+            "role_policies_justify_wildcard_resources",
+        ),
+        (
+            "patching",
+            "Fn::Sub: \"arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:instance/*\"\n",
+            "\"*\"\n",
+            "role_policies_justify_wildcard_resources",
+        ),
+    ];
+    for (stack, from, to, rule) in cases {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let (files, _) = generate("examples/org-policy.yaml", tmp.path());
+        let template = files
+            .iter()
+            .find(|f| f.ends_with(format!("{stack}/template.yaml")))
+            .expect("template");
+        let text = std::fs::read_to_string(template).expect("read");
+        assert_eq!(
+            text.matches(from).count(),
+            1,
+            "{rule}: `{from}` must occur once in {stack}"
+        );
+        std::fs::write(template, text.replacen(from, to, 1)).expect("write");
+        let (code, out) = guard(tmp.path());
+        assert_ne!(code, Some(0), "{rule} did not fail:\n{out}");
+        assert!(out.contains(rule), "{rule} not named:\n{out}");
+    }
+}

@@ -1,0 +1,326 @@
+//! `patchplane report` over a moto S3 bucket seeded in the resource data sync layout: 3 accounts ×
+//! 2 regions × 50 nodes (EC2 and `mi-` managed nodes), plus broken objects. Every figure of the
+//! three CSVs is checked against values computed here from the same seed description.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use patchplane_e2e::{Moto, patchplane_bin};
+
+const BUCKET: &str = "acme-patch-evidence";
+const PREFIX: &str = "resource-data-sync";
+const ACCOUNTS: [&str; 3] = ["111111111111", "222222222222", "333333333333"];
+const REGIONS: [&str; 2] = ["us-east-1", "ap-southeast-2"];
+const GROUPS: [&str; 3] = ["AL2023", "Ubuntu22", "Win2022"];
+const PLATFORMS: [&str; 3] = [
+    "Amazon Linux 2023",
+    "Ubuntu 22.04",
+    "Microsoft Windows Server 2022 Datacenter",
+];
+const RINGS: [&str; 3] = ["early", "main", "late"];
+
+/// One seeded node, and what the report must say about it.
+struct Node {
+    account: &'static str,
+    region: &'static str,
+    id: String,
+    group: String,
+    platform: Option<&'static str>,
+    critical: u64,
+    security: u64,
+    other: u64,
+    pending: u64,
+    operation: &'static str,
+    end: String,
+}
+
+impl Node {
+    fn missing(&self) -> u64 {
+        self.critical + self.security + self.other
+    }
+    fn compliant(&self) -> bool {
+        self.missing() == 0 && self.pending == 0
+    }
+    /// Non-compliant and no install after 2026-10-18 (the October cut-off minus 14 days).
+    fn overdue(&self) -> bool {
+        !self.compliant() && (self.operation != "Install" || self.end.as_str() < "2026-10-18")
+    }
+}
+
+fn nodes() -> Vec<Node> {
+    let mut out = Vec::new();
+    for (a, account) in ACCOUNTS.iter().enumerate() {
+        for (r, region) in REGIONS.iter().enumerate() {
+            for i in 0..50u64 {
+                let n = (a * 100 + r * 50) as u64 + i;
+                let os = (i % 3) as usize;
+                let id = if i % 10 == 9 {
+                    format!("mi-{n:017x}")
+                } else {
+                    format!("i-{n:017x}")
+                };
+                out.push(Node {
+                    account,
+                    region,
+                    id,
+                    group: format!("{}-{}", GROUPS[os], RINGS[((i / 3) % 3) as usize]),
+                    // Every 11th node has no instance information object.
+                    platform: (i % 11 != 5).then_some(PLATFORMS[os]),
+                    critical: u64::from(i % 4 == 0),
+                    security: if i % 4 == 0 { 2 } else { 0 },
+                    other: if i % 5 == 0 { 3 } else { 0 },
+                    pending: u64::from(i % 7 == 0),
+                    operation: if i % 6 == 1 { "Scan" } else { "Install" },
+                    end: format!("2026-10-{:02}T02:00:00Z", 1 + (n % 28)),
+                });
+            }
+        }
+    }
+    out
+}
+
+fn key(type_name: &str, account: &str, region: &str, node: &str) -> String {
+    format!(
+        "{PREFIX}/{type_name}/accountid={account}/region={region}/resourcetype=ManagedInstanceInventory/{node}.json"
+    )
+}
+
+fn csv(path: &std::path::Path) -> Vec<BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(path).expect("csv");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    lines
+        .map(|l| {
+            header
+                .iter()
+                .map(|h| h.to_string())
+                .zip(l.split(',').map(str::to_owned))
+                .collect()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_over_three_accounts_two_regions_fifty_nodes() {
+    let moto = Moto::start();
+    let conf = moto.sdk_config("us-east-1").await;
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build());
+    s3.create_bucket().bucket(BUCKET).send().await.expect("bucket");
+    let put = |key: String, body: String| {
+        let s3 = s3.clone();
+        async move {
+            s3.put_object()
+                .bucket(BUCKET)
+                .key(key)
+                .body(body.into_bytes().into())
+                .send()
+                .await
+                .expect("put")
+        }
+    };
+    let seeded = nodes();
+    for n in &seeded {
+        // JsonSerDe: one JSON object per line, numbers as strings, as the sync writes them.
+        let summary = serde_json::json!({
+            "PatchGroup": n.group, "BaselineId": format!("pb-{}", &n.group[..n.group.find('-').expect("-")]),
+            "SnapshotId": "7c64b8b8-1274-47db-8f0d-e26f6c0aae7b", "InstalledCount": "120",
+            "InstalledOtherCount": "7", "InstalledRejectedCount": "0",
+            "InstalledPendingRebootCount": n.pending.to_string(), "NotApplicableCount": "900",
+            "MissingCount": n.missing().to_string(), "FailedCount": "0",
+            "CriticalNonCompliantCount": n.critical.to_string(), "SecurityNonCompliantCount": n.security.to_string(),
+            "OtherNonCompliantCount": n.other.to_string(), "OperationType": n.operation,
+            "OperationStartTime": n.end, "OperationEndTime": n.end, "RebootOption": "RebootIfNeeded",
+            "resourceId": n.id, "captureTime": n.end, "schemaVersion": "1.0",
+        });
+        put(
+            key("AWS:PatchSummary", n.account, n.region, &n.id),
+            format!("{summary}\n"),
+        )
+        .await;
+        if let Some(p) = n.platform {
+            let info = serde_json::json!({ "InstanceId": n.id, "PlatformName": p, "PlatformType": "Linux", "resourceId": n.id });
+            put(
+                key("AWS:InstanceInformation", n.account, n.region, &n.id),
+                format!("{info}\n"),
+            )
+            .await;
+        }
+    }
+    // Broken objects: reported by key, skipped.
+    let bad_json = key("AWS:PatchSummary", ACCOUNTS[0], REGIONS[0], "i-0badjson");
+    let no_baseline = key("AWS:PatchSummary", ACCOUNTS[1], REGIONS[1], "i-0nobaseline");
+    let bad_layout = format!("{PREFIX}/AWS:PatchSummary/stray.json");
+    put(bad_json.clone(), "{\"BaselineId\": ".to_owned()).await;
+    put(
+        no_baseline.clone(),
+        "{\"PatchGroup\":\"AL2023-early\",\"MissingCount\":\"1\"}\n".to_owned(),
+    )
+    .await;
+    put(bad_layout.clone(), "{}".to_owned()).await;
+
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = tmp.path().join("2026-10.csv");
+    let run = Command::new(patchplane_bin())
+        .args([
+            "report",
+            "--bucket",
+            BUCKET,
+            "--prefix",
+            PREFIX,
+            "--month",
+            "2026-10",
+            "--sla-days",
+            "14",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .args(["--endpoint-url", &moto.endpoint])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("report runs");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{stderr}");
+    for bad in [&bad_json, &no_baseline, &bad_layout] {
+        assert!(
+            stderr.contains(&format!("skipped s3://{BUCKET}/{bad}")),
+            "{bad} not reported:\n{stderr}"
+        );
+    }
+    assert!(
+        stderr.contains("`BaselineId` is missing") && stderr.contains("not JSON"),
+        "{stderr}"
+    );
+
+    // Nodes: one row each, every figure as seeded.
+    let rows = csv(&out);
+    assert_eq!(rows.len(), 300);
+    for n in &seeded {
+        let row = rows
+            .iter()
+            .find(|r| r["account"] == n.account && r["region"] == n.region && r["node_id"] == n.id)
+            .unwrap_or_else(|| panic!("{} missing", n.id));
+        assert_eq!(row["month"], "2026-10");
+        assert_eq!(
+            row["node_type"],
+            if n.id.starts_with("mi-") {
+                "managed-instance"
+            } else {
+                "EC2"
+            }
+        );
+        assert_eq!(row["platform"], n.platform.unwrap_or("unknown"));
+        assert_eq!(row["patch_group"], n.group);
+        assert_eq!(row["ring"], n.group.rsplit('-').next().expect("ring"));
+        assert_eq!(
+            row["baseline_id"],
+            format!("pb-{}", n.group.split('-').next().expect("os"))
+        );
+        assert_eq!(
+            row["compliance"],
+            if n.compliant() { "COMPLIANT" } else { "NON_COMPLIANT" }
+        );
+        assert_eq!(row["missing_critical"], n.critical.to_string());
+        assert_eq!(row["missing_security"], n.security.to_string());
+        assert_eq!(row["missing_other"], n.other.to_string());
+        assert_eq!(row["missing_total"], n.missing().to_string());
+        assert_eq!(row["installed_pending_reboot"], n.pending.to_string());
+        assert_eq!(row["last_operation"], n.operation);
+        assert_eq!(row["last_operation_time"], n.end);
+    }
+    assert!(rows.iter().filter(|r| r["node_type"] == "managed-instance").count() == 30);
+
+    // Summary per account, platform and ring.
+    let summary = csv(&out.with_extension("summary.csv"));
+    let mut expected: BTreeMap<(String, String, String), (u64, u64, u64)> = BTreeMap::new();
+    for n in &seeded {
+        let ring = n.group.rsplit('-').next().expect("ring").to_owned();
+        let e = expected
+            .entry((n.account.to_owned(), n.platform.unwrap_or("unknown").to_owned(), ring))
+            .or_default();
+        e.0 += 1;
+        e.1 += u64::from(n.compliant());
+        e.2 += n.critical;
+    }
+    assert_eq!(summary.len(), expected.len());
+    for ((account, platform, ring), (total, compliant, critical)) in &expected {
+        let row = summary
+            .iter()
+            .find(|r| &r["account"] == account && &r["platform"] == platform && &r["ring"] == ring)
+            .expect("group row");
+        assert_eq!(row["nodes"], total.to_string());
+        assert_eq!(row["compliant"], compliant.to_string());
+        assert_eq!(row["non_compliant"], (total - compliant).to_string());
+        assert_eq!(
+            row["compliance_percent"],
+            format!("{:.1}", 100.0 * *compliant as f64 / *total as f64)
+        );
+        assert_eq!(row["missing_critical"], critical.to_string());
+    }
+
+    // Past the SLA.
+    let overdue = csv(&out.with_extension("overdue.csv"));
+    let want: Vec<&Node> = seeded.iter().filter(|n| n.overdue()).collect();
+    assert!(
+        !want.is_empty() && want.len() < seeded.iter().filter(|n| !n.compliant()).count(),
+        "the seed must split non-compliant nodes"
+    );
+    assert_eq!(overdue.len(), want.len());
+    for n in want {
+        let row = overdue
+            .iter()
+            .find(|r| r["node_id"] == n.id && r["account"] == n.account && r["region"] == n.region)
+            .unwrap_or_else(|| panic!("{} not overdue", n.id));
+        assert_eq!(
+            row["last_install_time"],
+            if n.operation == "Install" {
+                n.end.clone()
+            } else {
+                String::new()
+            }
+        );
+        assert_eq!(row["sla_days"], "14");
+    }
+    let compliant = seeded.iter().filter(|n| n.compliant()).count();
+    assert!(
+        stdout.contains(&format!(
+            "2026-10: 300 nodes, {compliant} compliant, {} non-compliant past the 14-day SLA, 3 object(s) skipped",
+            overdue.len()
+        )),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn report_fails_clearly_without_the_bucket() {
+    let moto = Moto::start();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let run = Command::new(patchplane_bin())
+        .args([
+            "report",
+            "--bucket",
+            "no-such-bucket",
+            "--month",
+            "2026-10",
+            "--endpoint-url",
+            &moto.endpoint,
+        ])
+        .arg("--out")
+        .arg(tmp.path().join("r.csv"))
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .expect("runs");
+    assert_eq!(run.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("cannot list s3://no-such-bucket/resource-data-sync/AWS:PatchSummary/")
+            && stderr.contains("NoSuchBucket"),
+        "{stderr}"
+    );
+    assert!(!tmp.path().join("r.csv").exists());
+}
