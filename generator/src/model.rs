@@ -269,6 +269,8 @@ pub struct Plan {
     pub evidence: EvidencePlan,
     /// The central account's stack.
     pub central: CentralPlan,
+    /// The AMI pipeline StackSet, when the policy has `ami_pipeline`.
+    pub ami: Option<AmiPlan>,
     /// StackSet request written to `stackset.json`.
     #[serde(skip)]
     pub request: RequestPlan,
@@ -340,6 +342,8 @@ pub enum WindowKind {
     Scan,
     /// A ring's install for one baseline.
     Install,
+    /// A golden-image build aligned to a ring's install window.
+    Ami,
 }
 
 /// A maintenance window with its targets and task.
@@ -461,6 +465,77 @@ pub struct CentralPlan {
     pub account: String,
     /// Region.
     pub region: String,
+}
+
+/// The AMI pipeline StackSet: per image a recipe, infrastructure, distribution and pipeline with
+/// no schedule of its own, started by a maintenance window with the aligned ring's schedule.
+#[derive(Debug, Clone, Serialize)]
+pub struct AmiPlan {
+    /// Folder below the output directory.
+    pub dir: String,
+    /// StackSet name.
+    pub stack_set_name: String,
+    /// Template description.
+    pub description: String,
+    /// Policy name.
+    pub policy_name: String,
+    /// Tag key carrying the patch group.
+    pub patch_group_tag: String,
+    /// Region → zone, for the regions that build.
+    pub regions: Vec<RegionZone>,
+    /// Images.
+    pub images: Vec<ImagePlan>,
+    /// Automation document name (starts a pipeline).
+    pub start_document: String,
+    /// StackSet request.
+    #[serde(skip)]
+    pub request: RequestPlan,
+}
+
+/// One golden image.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImagePlan {
+    /// Logical ids of its resources.
+    pub ids: ImageIds,
+    /// Image Builder component name.
+    pub component_name: String,
+    /// Component description.
+    pub component_description: String,
+    /// Image name.
+    pub name: String,
+    /// Baseline whose patches the build applies.
+    pub baseline: String,
+    /// Patch group the build instance joins (`<group_prefix>-<ring>`).
+    pub patch_group: String,
+    /// `Linux` or `Windows`.
+    pub platform: &'static str,
+    /// Parent image.
+    pub parent_image: String,
+    /// Component document (YAML text).
+    pub component_data: String,
+    /// Component and recipe version, derived from their content (Image Builder versions are
+    /// immutable, so a change must get a new one).
+    pub version: String,
+    /// AMI name pattern; `{{ imagebuilder:buildDate }}` is Image Builder's own variable.
+    pub ami_name: String,
+    /// The window that starts the build.
+    pub window: WindowPlan,
+}
+
+/// Logical ids of one image's resources (templates never build ids by concatenation: every
+/// value is a quoted scalar).
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageIds {
+    /// `AWS::ImageBuilder::Component`.
+    pub component: String,
+    /// `AWS::ImageBuilder::ImageRecipe`.
+    pub recipe: String,
+    /// `AWS::ImageBuilder::InfrastructureConfiguration`.
+    pub infrastructure: String,
+    /// `AWS::ImageBuilder::DistributionConfiguration`.
+    pub distribution: String,
+    /// `AWS::ImageBuilder::ImagePipeline`.
+    pub pipeline: String,
 }
 
 /// The parts of CreateStackSet / CreateStackInstances that come from the policy.
@@ -712,6 +787,11 @@ impl Plan {
             region: p.central.region.clone(),
         };
 
+        let ami = match &p.ami_pipeline {
+            Some(a) => Some(build_ami(p, a, cutoff_behavior)?),
+            None => None,
+        };
+
         let request = RequestPlan {
             call_as: match p.organization.call_as {
                 CallAs::SelfAccount => "SELF",
@@ -760,9 +840,152 @@ impl Plan {
             events,
             evidence,
             central,
+            ami,
             request,
         })
     }
+}
+
+const LINUX_COMPONENT: &str = include_str!("../../templates/components/apply-patch-baseline-linux.yaml");
+const WINDOWS_COMPONENT: &str = include_str!("../../templates/components/apply-patch-baseline-windows.yaml");
+
+/// FNV-1a: a stable content hash (std's hasher is not stable across releases).
+fn fnv1a(parts: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for b in part.bytes().chain([0u8]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// `al2023-golden` → `Al2023Golden`.
+fn pascal_words(s: &str) -> String {
+    s.split(['-', '_']).map(pascal).collect()
+}
+
+fn build_ami(
+    p: &Policy,
+    a: &crate::policy::AmiPipeline,
+    cutoff_behavior: &'static str,
+) -> Result<AmiPlan, ScheduleError> {
+    let ring = p
+        .rings
+        .iter()
+        .find(|r| r.name == a.aligned_to_ring)
+        .ok_or_else(|| ScheduleError {
+            key: "ami_pipeline.aligned_to_ring".into(),
+            message: format!("ring `{}` is not defined", a.aligned_to_ring),
+        })?;
+    let mut images = Vec::new();
+    for img in &a.images {
+        let b = p
+            .baselines
+            .iter()
+            .find(|b| b.name == img.baseline)
+            .ok_or_else(|| ScheduleError {
+                key: "ami_pipeline.images".into(),
+                message: format!("baseline `{}` is not defined", img.baseline),
+            })?;
+        // Exactly the install window of this baseline in the aligned ring: same cron, offset, zone.
+        let ws = resolve_schedule(&ring.schedule, b.install_offset_days)?;
+        let windows_os = b.operating_system == crate::policy::OperatingSystem::Windows;
+        let component_data = if windows_os { WINDOWS_COMPONENT } else { LINUX_COMPONENT }.to_owned();
+        let patch_group = format!("{}-{}", b.group_prefix, ring.name);
+        let version = format!(
+            "1.0.{}",
+            fnv1a(&[&component_data, &img.parent_image, &patch_group]) % 1_000_000
+        );
+        let id = format!("Image{}", pascal_words(&img.name));
+        images.push(ImagePlan {
+            window: WindowPlan {
+                kind: WindowKind::Ami,
+                name: format!("{}-{}-ami-build", p.name, img.name),
+                description: format!(
+                    "Builds image {} in ring {}'s window for baseline {}",
+                    img.name, ring.name, b.name
+                ),
+                ring: Some(ring.name.clone()),
+                baseline: Some(b.name.clone()),
+                operating_system: Some(b.operating_system.as_str()),
+                window_id: format!("{id}Window"),
+                task_id: format!("{id}Task"),
+                targets: Vec::new(),
+                cron: ws.cron.to_string(),
+                offset_days: (ws.offset_days > 0).then_some(ws.offset_days),
+                schedule: ws,
+                duration: p.windows.duration_hours,
+                cutoff: p.windows.cutoff_hours,
+                cutoff_behavior,
+                document: "",
+                parameters: Vec::new(),
+                max_concurrency: String::new(),
+                max_errors: String::new(),
+            },
+            ids: ImageIds {
+                component: format!("{id}Component"),
+                recipe: format!("{id}Recipe"),
+                infrastructure: format!("{id}Infrastructure"),
+                distribution: format!("{id}Distribution"),
+                pipeline: format!("{id}Pipeline"),
+            },
+            component_name: format!("{}-apply-patch-baseline-{}", p.name, img.name),
+            component_description: format!("Applies the patch baseline of patch group {patch_group}, then reboots"),
+            name: img.name.clone(),
+            baseline: b.name.clone(),
+            patch_group,
+            platform: if windows_os { "Windows" } else { "Linux" },
+            parent_image: img.parent_image.clone(),
+            component_data,
+            version,
+            ami_name: format!("{}-{{{{ imagebuilder:buildDate }}}}", img.name),
+        });
+    }
+    let mut request = RequestPlan {
+        call_as: match p.organization.call_as {
+            CallAs::SelfAccount => "SELF",
+            CallAs::DelegatedAdmin => "DELEGATED_ADMIN",
+        },
+        organizational_units: p.organization.targets.organizational_units.clone(),
+        // Service-managed StackSets target OUs; the build accounts are picked out of them.
+        accounts: a.accounts.clone(),
+        account_filter: "INTERSECTION",
+        regions: a.regions.clone(),
+        ..RequestPlan::default()
+    };
+    request.region_concurrency = match p.organization.rollout.region_concurrency {
+        RegionConcurrency::Sequential => "SEQUENTIAL",
+        RegionConcurrency::Parallel => "PARALLEL",
+    };
+    request.max_concurrent_percentage = p.organization.rollout.max_concurrent_percentage;
+    request.failure_tolerance_percentage = p.organization.rollout.failure_tolerance_percentage;
+    request.auto_deployment = p.organization.rollout.auto_deployment;
+    request.retain_stacks = p.organization.rollout.retain_stacks_on_account_removal;
+    Ok(AmiPlan {
+        dir: "ami-pipeline".to_owned(),
+        stack_set_name: format!("{}-ami-pipeline", p.name),
+        description: format!(
+            "patchplane golden images for policy {}: Image Builder pipelines started in ring {}'s local window",
+            p.name, ring.name
+        ),
+        policy_name: p.name.clone(),
+        patch_group_tag: p.patch_group_tag.clone(),
+        regions: a
+            .regions
+            .iter()
+            .filter_map(|r| {
+                p.organization.regions.get(r).map(|z| RegionZone {
+                    region: r.clone(),
+                    zone: z.clone(),
+                })
+            })
+            .collect(),
+        images,
+        start_document: format!("{}-start-image-pipeline", p.name),
+        request,
+    })
 }
 
 /// The serde name of a unit enum value (`CRITICAL`).

@@ -27,6 +27,7 @@ pub const TEMPLATE_BODY_LIMIT: usize = 51_200;
 const TEMPLATES: &[(&str, &str)] = &[
     ("patching", include_str!("../../templates/patching.yaml.hbs")),
     ("central", include_str!("../../templates/central.yaml.hbs")),
+    ("ami-pipeline", include_str!("../../templates/ami-pipeline.yaml.hbs")),
 ];
 
 /// A rendered file, relative to the output directory.
@@ -270,7 +271,41 @@ fn write_block(out: &mut String, v: &serde_yaml::Value, indent: usize, inline_fi
 
 /// The CreateStackSet + CreateStackInstances requests of the member StackSet.
 pub fn stackset_request(plan: &Plan, template_body: &str) -> Json {
-    let r = &plan.request;
+    let mut req = request_json(
+        &plan.stack_set_name,
+        &plan.description,
+        &plan.policy_name,
+        &plan.request,
+    );
+    set_template(&mut req, &plan.dir, template_body);
+    req
+}
+
+/// `TemplateBody` when the template fits CreateStackSet's limit, else a `TemplateURL` placeholder
+/// (ADR 003): the request stays exact, and rollout knows which file to upload.
+fn set_template(req: &mut Json, dir: &str, template_body: &str) {
+    let (key, value) = if template_body.len() > TEMPLATE_BODY_LIMIT {
+        ("TemplateURL", format!("{UPLOAD_PLACEHOLDER}{dir}/template.yaml"))
+    } else {
+        ("TemplateBody", template_body.to_owned())
+    };
+    if let Some(create) = req.get_mut("CreateStackSet").and_then(Json::as_object_mut) {
+        // Keep the documented field order: name, description, template, then the rest.
+        let rest: Vec<(String, Json)> = std::mem::take(create).into_iter().collect();
+        for (i, (k, v)) in rest.into_iter().enumerate() {
+            create.insert(k, v);
+            if i == 1 {
+                create.insert(key.to_owned(), Json::String(value.clone()));
+            }
+        }
+    }
+}
+
+/// Placeholder for the S3 URL of a template too large for `TemplateBody`; `rollout` uploads the
+/// file named after the prefix and puts its URL here.
+pub const UPLOAD_PLACEHOLDER: &str = "patchplane:upload:";
+
+fn request_json(name: &str, description: &str, policy: &str, r: &crate::model::RequestPlan) -> Json {
     let mut targets = json!({
         "OrganizationalUnitIds": r.organizational_units,
         "AccountFilterType": r.account_filter,
@@ -280,9 +315,8 @@ pub fn stackset_request(plan: &Plan, template_body: &str) -> Json {
     }
     json!({
         "CreateStackSet": {
-            "StackSetName": plan.stack_set_name,
-            "Description": plan.description,
-            "TemplateBody": template_body,
+            "StackSetName": name,
+            "Description": description,
             "Capabilities": ["CAPABILITY_IAM"],
             "PermissionModel": "SERVICE_MANAGED",
             "AutoDeployment": {
@@ -293,12 +327,12 @@ pub fn stackset_request(plan: &Plan, template_body: &str) -> Json {
             // Lets StackSets queue non-conflicting operations instead of refusing them.
             "ManagedExecution": { "Active": true },
             "Tags": [
-                { "Key": "patchplane:policy", "Value": plan.policy_name },
+                { "Key": "patchplane:policy", "Value": policy },
                 { "Key": "patchplane:managed-by", "Value": "patchplane" },
             ],
         },
         "CreateStackInstances": {
-            "StackSetName": plan.stack_set_name,
+            "StackSetName": name,
             "DeploymentTargets": targets,
             "Regions": r.regions,
             "OperationPreferences": {
@@ -318,9 +352,10 @@ pub fn render(plan: &Plan) -> Result<Rendered, RenderFailure> {
     if template.len() > TEMPLATE_BODY_LIMIT {
         notes.push(format!(
             "{}/template.yaml is {} bytes, over the {TEMPLATE_BODY_LIMIT}-byte TemplateBody limit of CreateStackSet: \
-             upload it to S3 and pass TemplateURL, or reduce rings x baselines",
+             its stackset.json names it as TemplateURL {UPLOAD_PLACEHOLDER}{}/template.yaml, to be uploaded at rollout",
             plan.dir,
-            template.len()
+            template.len(),
+            plan.dir
         ));
     }
     let request = pretty(&stackset_request(plan, &template))?;
@@ -329,15 +364,22 @@ pub fn render(plan: &Plan) -> Result<Rendered, RenderFailure> {
     let central_request = pretty(&central_stack_request(&plan.central, &central))?;
     let central_dir = PathBuf::from(&plan.central.dir);
     let file = |path: PathBuf, contents: String| RenderedFile { path, contents };
-    Ok(Rendered {
-        files: vec![
-            file(dir.join("template.yaml"), template),
-            file(dir.join("stackset.json"), request),
-            file(central_dir.join("template.yaml"), central),
-            file(central_dir.join("stack.json"), central_request),
-        ],
-        notes,
-    })
+    let mut files = vec![
+        file(dir.join("template.yaml"), template),
+        file(dir.join("stackset.json"), request),
+        file(central_dir.join("template.yaml"), central),
+        file(central_dir.join("stack.json"), central_request),
+    ];
+    if let Some(ami) = &plan.ami {
+        let template = render_yaml("ami-pipeline", ami)?;
+        let mut req = request_json(&ami.stack_set_name, &ami.description, &ami.policy_name, &ami.request);
+        set_template(&mut req, &ami.dir, &template);
+        let request = pretty(&req)?;
+        let dir = PathBuf::from(&ami.dir);
+        files.push(file(dir.join("template.yaml"), template));
+        files.push(file(dir.join("stackset.json"), request));
+    }
+    Ok(Rendered { files, notes })
 }
 
 fn pretty(v: &Json) -> Result<String, serde_json::Error> {

@@ -86,7 +86,13 @@ pub fn preview(plan: &Plan, from: Date, count: usize) -> Vec<Opening> {
     for rz in &plan.regions {
         let Ok(tz) = TimeZone::get(&rz.zone) else { continue };
         let Ok(start) = from.to_zoned(tz.clone()) else { continue };
-        for w in &plan.windows {
+        // AMI builds run only in the regions that build images.
+        let ami_here = plan
+            .ami
+            .iter()
+            .filter(|a| a.regions.iter().any(|r| r.region == rz.region))
+            .flat_map(|a| a.images.iter().map(|i| &i.window));
+        for w in plan.windows.iter().chain(ami_here) {
             for z in openings(&w.schedule, &tz, start.timestamp(), count) {
                 out.push(Opening {
                     region: rz.region.clone(),

@@ -168,9 +168,17 @@ fn schedule_prints_local_and_utc_and_json() {
         "json",
     ]);
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    // 10 windows × 4 regions × 2 openings.
-    assert_eq!(rows.as_array().expect("array").len(), 80);
+    // 10 windows × 4 regions × 2 openings, plus the AMI build (us-east-1 only) × 2.
+    let rows = rows.as_array().expect("array");
+    assert_eq!(rows.len(), 82);
+    let ami: Vec<&serde_json::Value> = rows.iter().filter(|r| r["kind"] == "ami").collect();
+    assert_eq!(ami.len(), 2);
+    assert!(
+        ami.iter()
+            .all(|r| r["region"] == "us-east-1" && r["window"] == "acme-al2023-golden-ami-build")
+    );
     let first = &rows[0];
+    assert_eq!(first["kind"], "scan");
     assert_eq!(first["region"], "ap-southeast-1");
     assert_eq!(first["local"], "2026-11-24T01:00:00+08:00");
     assert_eq!(first["utc"], "2026-11-23T17:00:00Z");

@@ -253,3 +253,79 @@ fn sunday_after_patch_tuesday_preview_and_template_match_independent_dates() {
         vec![12, 13]
     );
 }
+
+/// The AMI build window of an image opens at the same local instants as its ring's install window
+/// for the image's baseline, through two DST changes in each hemisphere (a year of openings from
+/// January 2026: New York changes in March and November, Sydney in April and October).
+#[test]
+fn ami_windows_open_with_their_ring_across_dst_in_both_hemispheres() {
+    let base = std::fs::read_to_string(root().join("examples/org-policy.yaml")).expect("example");
+    let both_regions = base.replace(
+        "  regions: [us-east-1]\n  aligned_to_ring",
+        "  regions: [us-east-1, ap-southeast-2]\n  aligned_to_ring",
+    );
+    assert_ne!(both_regions, base);
+    // The same with a Patch Tuesday ring whose offset folds into the week, and a baseline offset.
+    let patch_tuesday = both_regions
+        .replace(
+            "{ name: early, schedule: { weekly: { day: TUE, at: \"02:00\" } } }",
+            "{ name: early, schedule: { patch_tuesday: { offset_days: 9, at: \"02:30\" } } }",
+        )
+        .replace(
+            "    install_offset_days: 0       # early Tue",
+            "    install_offset_days: 2       # early Tue",
+        );
+    assert_ne!(patch_tuesday, both_regions);
+    for (text, count) in [(both_regions, 52), (patch_tuesday, 24)] {
+        let l = patchplane::load_str(&text, Path::new("ami.yaml")).expect("valid");
+        let rows = preview(&l.plan, FROM, count);
+        for (region, zone) in [
+            ("us-east-1", "America/New_York"),
+            ("ap-southeast-2", "Australia/Sydney"),
+        ] {
+            let at = |window: &str| -> Vec<String> {
+                rows.iter()
+                    .filter(|o| o.region == region && o.window == window)
+                    .map(|o| o.utc.clone())
+                    .collect()
+            };
+            let install = at("acme-AL2023-early-install");
+            let ami = at("acme-al2023-golden-ami-build");
+            assert_eq!(install.len(), count, "{region}");
+            assert_eq!(ami, install, "{region}: AMI build and install window differ");
+            // Two DST changes crossed: the UTC offset changes twice along the sequence.
+            let tz = TimeZone::get(zone).expect("tz");
+            let offsets: Vec<i32> = install
+                .iter()
+                .map(|u| {
+                    u.parse::<Timestamp>()
+                        .expect("ts")
+                        .to_zoned(tz.clone())
+                        .offset()
+                        .seconds()
+                })
+                .collect();
+            let changes = offsets.windows(2).filter(|w| w[0] != w[1]).count();
+            assert!(changes >= 2, "{region}: {offsets:?}");
+        }
+    }
+
+    // And the committed templates carry the same schedule for both windows.
+    let read = |stack: &str| -> Value {
+        serde_yaml::from_str(
+            &std::fs::read_to_string(root().join("stacksets/acme").join(stack).join("template.yaml"))
+                .expect("template"),
+        )
+        .expect("yaml")
+    };
+    let (patching, ami) = (read("patching"), read("ami-pipeline"));
+    let install = &patching["Resources"]["InstallAL2023EarlyWindow"]["Properties"];
+    let build = &ami["Resources"]["ImageAl2023GoldenWindow"]["Properties"];
+    for key in ["Schedule", "ScheduleOffset", "ScheduleTimezone", "Duration", "Cutoff"] {
+        assert_eq!(build[key], install[key], "{key}");
+    }
+    assert_eq!(
+        ami["Mappings"]["RegionZone"]["us-east-1"],
+        patching["Mappings"]["RegionZone"]["us-east-1"]
+    );
+}

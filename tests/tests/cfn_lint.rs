@@ -49,12 +49,20 @@ fn every_generated_template_lints_clean() {
         assert!(notes.is_empty(), "{p}: {notes:?}");
         all.extend(templates(&files));
     }
-    // The committed output is linted too (it is what rollout deploys).
-    for dir in ["stacksets/acme", "stacksets/sunday"] {
-        for stack in ["patching", "central"] {
-            all.push(root().join(dir).join(stack).join("template.yaml"));
+    // The committed output is linted too (it is what rollout deploys): every stacksets/*/*/template.yaml.
+    let committed = root().join("stacksets");
+    for policy in std::fs::read_dir(&committed).expect("stacksets/") {
+        for stack in std::fs::read_dir(policy.expect("entry").path()).expect("policy dir") {
+            let template = stack.expect("entry").path().join("template.yaml");
+            if template.exists() {
+                all.push(template);
+            }
         }
     }
+    assert!(
+        all.iter().any(|t| t.ends_with("acme/ami-pipeline/template.yaml")),
+        "{all:?}"
+    );
     let (code, output) = lint(&all);
     let unjustified: Vec<&str> = output
         .lines()
@@ -117,6 +125,20 @@ fn a_template_over_the_body_limit_is_reported() {
             .iter()
             .any(|w| w.message.contains("61 maintenance windows"))
     );
+    // The request names the file to upload instead of embedding it (ADR 003).
+    let request: serde_json::Value = serde_json::from_str(&rendered.files[1].contents).expect("stackset.json");
+    let create = &request["CreateStackSet"];
+    assert_eq!(create["TemplateURL"], "patchplane:upload:patching/template.yaml");
+    assert!(create.get("TemplateBody").is_none());
+    // The example fleet fits, and embeds its template.
+    let small = patchplane::load_file(&root().join("examples/org-policy.yaml")).expect("example");
+    let small = patchplane::render::render(&small.plan).expect("renders");
+    let request: serde_json::Value = serde_json::from_str(&small.files[1].contents).expect("stackset.json");
+    assert_eq!(
+        request["CreateStackSet"]["TemplateBody"].as_str(),
+        Some(small.files[0].contents.as_str())
+    );
+    assert!(request["CreateStackSet"].get("TemplateURL").is_none());
     // 60 patch groups need two scan targets (at most 50 values each).
     assert!(template.contains("ScanTarget2:"));
     patchplane::output::write(&tmp.path().join("out"), &rendered).expect("write");
@@ -139,7 +161,8 @@ fn big_policy(dir: &Path) -> PathBuf {
     ];
     let base = std::fs::read_to_string(root().join("examples/org-policy.yaml")).expect("example");
     let head = &base[..base.find("baselines:").expect("baselines")];
-    let tail = &base[base.find("scan:").expect("scan")..];
+    // From `scan:` up to the example's AMI pipeline, which names a baseline this policy lacks.
+    let tail = &base[base.find("scan:").expect("scan")..base.find("ami_pipeline:").expect("ami")];
     let mut text = format!("{head}baselines:\n");
     for (i, (os, prefix, key)) in oses.iter().enumerate() {
         let delay = if *os == "UBUNTU" {
