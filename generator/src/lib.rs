@@ -10,6 +10,7 @@
 //! - [`render`]: handlebars templates from `templates/` in strict mode, every value escaped into
 //!   a quoted scalar, parsed back and emitted as canonical YAML; `stackset.json` requests.
 //! - [`output`]: writing the rendered files and `--check`ing committed ones.
+//! - `rollout` (feature `aws`): `plan`, `rollout` and `status` of the generated StackSets.
 //! - [`report`]: the monthly SOC2 artefact from resource data sync objects (S3 access behind the
 //!   default `aws` feature).
 //!
@@ -23,6 +24,8 @@ pub mod output;
 pub mod policy;
 pub mod render;
 pub mod report;
+#[cfg(feature = "aws")]
+pub mod rollout;
 pub mod schedule;
 pub mod validate;
 

@@ -58,6 +58,43 @@ enum Command {
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
     },
+    /// Compare the generated StackSets in DIR with what is deployed. Exit 0 nothing to do, 2 changes
+    /// pending, 1 error.
+    #[cfg(feature = "aws")]
+    Plan {
+        /// Output of `generate` (e.g. stacksets/acme).
+        dir: PathBuf,
+        /// AWS endpoint (tests, private endpoints); `AWS_ENDPOINT_URL` works too.
+        #[arg(long)]
+        endpoint_url: Option<String>,
+    },
+    /// Create or update the StackSets in DIR and their instances in every target OU and region.
+    #[cfg(feature = "aws")]
+    Rollout {
+        /// Output of `generate`.
+        dir: PathBuf,
+        /// Apply without asking.
+        #[arg(long)]
+        yes: bool,
+        /// Print the exact requests and change nothing.
+        #[arg(long, conflicts_with = "yes")]
+        dry_run: bool,
+        /// AWS endpoint; `AWS_ENDPOINT_URL` works too.
+        #[arg(long)]
+        endpoint_url: Option<String>,
+        /// Seconds between two polls of an operation.
+        #[arg(long, default_value_t = 5.0)]
+        poll_seconds: f64,
+    },
+    /// The stack instances of the StackSets in DIR: account, region, status, drift, last operation.
+    #[cfg(feature = "aws")]
+    Status {
+        /// Output of `generate`.
+        dir: PathBuf,
+        /// AWS endpoint; `AWS_ENDPOINT_URL` works too.
+        #[arg(long)]
+        endpoint_url: Option<String>,
+    },
     /// Write the monthly SOC2 patch-compliance report from the evidence bucket's resource data sync.
     #[cfg(feature = "aws")]
     Report {
@@ -203,6 +240,18 @@ fn run(cli: Cli) -> Result<(), ExitCode> {
             Ok(())
         }
         #[cfg(feature = "aws")]
+        Command::Plan { dir, endpoint_url } => stacksets::plan(&dir, endpoint_url),
+        #[cfg(feature = "aws")]
+        Command::Rollout {
+            dir,
+            yes,
+            dry_run,
+            endpoint_url,
+            poll_seconds,
+        } => stacksets::rollout(&dir, yes, dry_run, endpoint_url, poll_seconds),
+        #[cfg(feature = "aws")]
+        Command::Status { dir, endpoint_url } => stacksets::status(&dir, endpoint_url),
+        #[cfg(feature = "aws")]
         Command::Report {
             bucket,
             prefix,
@@ -221,6 +270,202 @@ fn run(cli: Cli) -> Result<(), ExitCode> {
                 ExitCode::FAILURE
             })
         }
+    }
+}
+
+#[cfg(feature = "aws")]
+mod stacksets {
+    //! `plan`, `rollout`, `status`: argument handling and output around `patchplane::rollout`.
+
+    use std::io::IsTerminal;
+    use std::path::Path;
+    use std::process::ExitCode;
+
+    use patchplane::rollout::{self, Api, Change, Desired, Progress, RolloutError, Timing, aws::CloudFormation};
+
+    fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+        tokio::runtime::Runtime::new().map_err(|e| {
+            eprintln!("patchplane: cannot start the runtime: {e}");
+            ExitCode::FAILURE
+        })
+    }
+
+    async fn client(endpoint_url: Option<String>) -> CloudFormation {
+        let mut loader = aws_config::from_env();
+        if let Some(url) = endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        CloudFormation::new(aws_sdk_cloudformation::Client::new(&loader.load().await))
+    }
+
+    fn read(dir: &Path) -> Result<Vec<Desired>, ExitCode> {
+        Desired::read_dir(dir).map_err(|e| {
+            eprintln!("patchplane: {e}");
+            ExitCode::FAILURE
+        })
+    }
+
+    async fn plans(api: &CloudFormation, desired: &[Desired]) -> Result<Vec<Vec<Change>>, ExitCode> {
+        let mut out = Vec::new();
+        for d in desired {
+            let deployed = api.describe(d).await.map_err(|e| {
+                eprintln!("patchplane: {}: DescribeStackSet failed: {e}", d.name);
+                ExitCode::FAILURE
+            })?;
+            out.push(rollout::plan(d, deployed.as_ref()));
+        }
+        Ok(out)
+    }
+
+    fn print_plan(desired: &[Desired], plans: &[Vec<Change>]) -> usize {
+        let mut pending = 0;
+        for (d, changes) in desired.iter().zip(plans) {
+            if changes.is_empty() {
+                println!("{}: up to date", d.name);
+            }
+            for c in changes {
+                println!("{}: {c}", d.name);
+                pending += 1;
+            }
+        }
+        pending
+    }
+
+    pub fn plan(dir: &Path, endpoint_url: Option<String>) -> Result<(), ExitCode> {
+        let desired = read(dir)?;
+        runtime()?.block_on(async {
+            let api = client(endpoint_url).await;
+            let plans = plans(&api, &desired).await?;
+            if print_plan(&desired, &plans) > 0 {
+                Err(ExitCode::from(2))
+            } else {
+                Ok(())
+            }
+        })
+    }
+
+    /// Spinner per step on a terminal; plain lines otherwise (CI logs).
+    struct Bars {
+        bar: indicatif::ProgressBar,
+        tty: bool,
+    }
+
+    impl Progress for Bars {
+        fn start(&self, stack_set: &str, what: &str) {
+            self.bar.reset();
+            self.bar.set_message(format!("{stack_set}: {what}"));
+            if !self.tty {
+                eprintln!("{stack_set}: {what}");
+            }
+        }
+        fn status(&self, stack_set: &str, status: &str) {
+            self.bar.set_message(format!("{stack_set}: {status}"));
+            self.bar.tick();
+        }
+        fn finish(&self, stack_set: &str, outcome: &str) {
+            self.bar.set_message(String::new());
+            eprintln!("{stack_set}: {outcome}");
+        }
+    }
+
+    async fn status_rows(
+        api: &CloudFormation,
+        desired: &[Desired],
+    ) -> Result<Vec<(String, rollout::Instance)>, ExitCode> {
+        let mut rows = Vec::new();
+        for d in desired {
+            match api.describe(d).await {
+                Ok(Some(dep)) => rows.extend(dep.instances.into_iter().map(|i| (d.name.clone(), i))),
+                Ok(None) => eprintln!("{}: not deployed", d.name),
+                Err(e) => {
+                    eprintln!("patchplane: {}: {e}", d.name);
+                    return Err(ExitCode::FAILURE);
+                }
+            }
+        }
+        rows.sort_by(|a, b| (&a.0, &a.1.account, &a.1.region).cmp(&(&b.0, &b.1.account, &b.1.region)));
+        Ok(rows)
+    }
+
+    pub fn status(dir: &Path, endpoint_url: Option<String>) -> Result<(), ExitCode> {
+        let desired = read(dir)?;
+        runtime()?.block_on(async {
+            let api = client(endpoint_url).await;
+            print!("{}", rollout::instance_table(&status_rows(&api, &desired).await?));
+            Ok(())
+        })
+    }
+
+    pub fn rollout(
+        dir: &Path,
+        yes: bool,
+        dry_run: bool,
+        endpoint_url: Option<String>,
+        poll: f64,
+    ) -> Result<(), ExitCode> {
+        let desired = read(dir)?;
+        runtime()?.block_on(async {
+            let api = client(endpoint_url).await;
+            let plans = plans(&api, &desired).await?;
+            let pending = print_plan(&desired, &plans);
+            if dry_run {
+                for (d, changes) in desired.iter().zip(&plans) {
+                    for r in rollout::requests(d, changes) {
+                        println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+                    }
+                }
+                println!("dry run: {pending} change(s), nothing sent");
+                return Ok(());
+            }
+            if pending == 0 {
+                println!("nothing to do");
+                return Ok(());
+            }
+            if !yes {
+                if !std::io::stdin().is_terminal() {
+                    eprintln!("patchplane: {pending} change(s) pending; pass --yes to apply them without a terminal");
+                    return Err(ExitCode::FAILURE);
+                }
+                eprint!("Apply {pending} change(s)? Type yes: ");
+                let mut answer = String::new();
+                let _ = std::io::stdin().read_line(&mut answer);
+                if answer.trim() != "yes" {
+                    eprintln!("patchplane: nothing applied");
+                    return Err(ExitCode::FAILURE);
+                }
+            }
+            let tty = std::io::stderr().is_terminal();
+            let bar = if tty {
+                indicatif::ProgressBar::new_spinner()
+            } else {
+                indicatif::ProgressBar::hidden()
+            };
+            let bars = Bars { bar, tty };
+            let timing = Timing {
+                poll: std::time::Duration::from_secs_f64(poll.max(0.01)),
+                ..Timing::default()
+            };
+            let mut failures: Vec<RolloutError> = Vec::new();
+            for (d, changes) in desired.iter().zip(&plans) {
+                if let Err(e) = rollout::apply(&api, d, changes, &timing, &bars).await {
+                    failures.push(e);
+                }
+            }
+            bars.bar.finish_and_clear();
+            print!("{}", rollout::instance_table(&status_rows(&api, &desired).await?));
+            if failures.is_empty() {
+                return Ok(());
+            }
+            for f in &failures {
+                eprintln!("patchplane: {f}");
+                if let RolloutError::Failed { instances, .. } = f {
+                    for i in instances {
+                        eprintln!("  {} {} {}: {}", i.account, i.region, i.status, i.reason);
+                    }
+                }
+            }
+            Err(ExitCode::FAILURE)
+        })
     }
 }
 

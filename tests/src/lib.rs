@@ -119,3 +119,112 @@ pub fn cargo_tool(name: &str) -> PathBuf {
     assert!(tool.exists(), "{} is missing: run `just setup`", tool.display());
     tool
 }
+
+/// An organization created in moto: its id and, per OU, the OU id and its accounts.
+pub struct Org {
+    /// `o-…`.
+    pub id: String,
+    /// (OU id, accounts).
+    pub ous: Vec<(String, Vec<String>)>,
+}
+
+impl Moto {
+    /// Creates an organization with one OU per entry of `accounts_per_ou`.
+    pub fn organization(&self, accounts_per_ou: &[usize]) -> Org {
+        let out = std::process::Command::new(venv_tool("python"))
+            .arg(root().join("tests/scripts/moto_org.py"))
+            .arg(&self.endpoint)
+            .args(accounts_per_ou.iter().map(|n| n.to_string()))
+            .output()
+            .expect("python runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let ous = v["ous"]
+            .as_array()
+            .expect("ous")
+            .iter()
+            .map(|o| {
+                let accounts = o["accounts"]
+                    .as_array()
+                    .expect("accounts")
+                    .iter()
+                    .map(|a| a.as_str().expect("id").to_owned())
+                    .collect();
+                (o["id"].as_str().expect("ou").to_owned(), accounts)
+            })
+            .collect();
+        Org {
+            id: v["org"].as_str().expect("org").to_owned(),
+            ous,
+        }
+    }
+}
+
+/// Counts the calls made through the rollout API, by CloudFormation operation name.
+pub struct Counting<A> {
+    inner: A,
+    calls: std::cell::RefCell<std::collections::BTreeMap<&'static str, usize>>,
+}
+
+impl<A> Counting<A> {
+    /// Wraps `inner`.
+    pub fn new(inner: A) -> Self {
+        Self {
+            inner,
+            calls: Default::default(),
+        }
+    }
+    fn count(&self, name: &'static str) {
+        *self.calls.borrow_mut().entry(name).or_default() += 1;
+    }
+    /// Calls so far, by name.
+    pub fn calls(&self) -> std::collections::BTreeMap<&'static str, usize> {
+        self.calls.borrow().clone()
+    }
+    /// Mutating calls so far.
+    pub fn mutating(&self) -> usize {
+        let c = self.calls.borrow();
+        [
+            "CreateStackSet",
+            "UpdateStackSet",
+            "CreateStackInstances",
+            "DeleteStackInstances",
+        ]
+        .iter()
+        .map(|k| c.get(k).copied().unwrap_or(0))
+        .sum()
+    }
+}
+
+use patchplane::rollout::{Api, ApiError, Deployed, Desired, InstanceResult, Operation, Targets};
+
+impl<A: Api> Api for Counting<A> {
+    async fn describe(&self, d: &Desired) -> Result<Option<Deployed>, ApiError> {
+        self.count("Describe+ListStackInstances");
+        self.inner.describe(d).await
+    }
+    async fn create_stack_set(&self, d: &Desired) -> Result<(), ApiError> {
+        self.count("CreateStackSet");
+        self.inner.create_stack_set(d).await
+    }
+    async fn update_stack_set(&self, d: &Desired, t: &Targets, op: &str) -> Result<String, ApiError> {
+        self.count("UpdateStackSet");
+        self.inner.update_stack_set(d, t, op).await
+    }
+    async fn create_instances(&self, d: &Desired, t: &Targets, op: &str) -> Result<String, ApiError> {
+        self.count("CreateStackInstances");
+        self.inner.create_instances(d, t, op).await
+    }
+    async fn delete_instances(&self, d: &Desired, t: &Targets, op: &str) -> Result<String, ApiError> {
+        self.count("DeleteStackInstances");
+        self.inner.delete_instances(d, t, op).await
+    }
+    async fn operation(&self, d: &Desired, op: &str) -> Result<Operation, ApiError> {
+        self.count("DescribeStackSetOperation");
+        self.inner.operation(d, op).await
+    }
+    async fn results(&self, d: &Desired, op: &str) -> Result<Vec<InstanceResult>, ApiError> {
+        self.count("ListStackSetOperationResults");
+        self.inner.results(d, op).await
+    }
+}

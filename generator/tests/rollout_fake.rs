@@ -1,0 +1,323 @@
+//! Rollout against an in-process fake of the StackSets API, for what moto cannot do (see the
+//! `rollout` module doc): delete by OU, failed operations with per-instance reasons, an operation
+//! already in progress, a stale request, and instances reported with their OU.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use patchplane::rollout::{
+    Api, ApiError, Change, Deployed, Desired, ErrorKind, Instance, InstanceResult, Operation, Quiet, RolloutError,
+    Targets, Timing, apply, plan,
+};
+
+#[derive(Default)]
+struct State {
+    template: Option<String>,
+    description: String,
+    tags: Vec<(String, String)>,
+    /// (ou, account, region) → status.
+    instances: BTreeMap<(String, String, String), String>,
+    /// OU → accounts.
+    ous: BTreeMap<String, Vec<String>>,
+    /// Calls by name.
+    calls: BTreeMap<&'static str, usize>,
+    /// Operation ids sent, by call.
+    op_ids: Vec<(&'static str, String)>,
+    /// The next N submissions answer OperationInProgressException.
+    busy: usize,
+    /// Submissions answer StaleRequestException.
+    stale: bool,
+    /// Operations fail in this region, with this reason.
+    fail_region: Option<(String, String)>,
+    /// op id → (status, failed results).
+    ops: BTreeMap<String, (String, Vec<InstanceResult>)>,
+}
+
+#[derive(Default)]
+struct Fake(RefCell<State>);
+
+impl Fake {
+    fn with_ous(ous: &[(&str, usize)]) -> Fake {
+        let f = Fake::default();
+        for (ou, n) in ous {
+            let accounts = (0..*n)
+                .map(|i| format!("{:012}", 100_000 + i + ou.len() * 1000))
+                .collect();
+            f.0.borrow_mut().ous.insert((*ou).to_owned(), accounts);
+        }
+        f
+    }
+    fn count(&self, name: &'static str) {
+        *self.0.borrow_mut().calls.entry(name).or_default() += 1;
+    }
+    fn calls(&self, name: &str) -> usize {
+        self.0.borrow().calls.get(name).copied().unwrap_or(0)
+    }
+    fn mutating(&self) -> usize {
+        [
+            "CreateStackSet",
+            "UpdateStackSet",
+            "CreateStackInstances",
+            "DeleteStackInstances",
+        ]
+        .iter()
+        .map(|c| self.calls(c))
+        .sum()
+    }
+    /// Common submission path: busy / stale answers, then the effect, then an operation record.
+    fn submit(
+        &self,
+        call: &'static str,
+        op: &str,
+        t: &Targets,
+        effect: impl Fn(&mut State, &str, &str, &str),
+    ) -> Result<String, ApiError> {
+        self.count(call);
+        let mut s = self.0.borrow_mut();
+        s.op_ids.push((call, op.to_owned()));
+        if s.stale {
+            return Err(ApiError {
+                kind: ErrorKind::Stale,
+                message: "StaleRequestException: operation too old".into(),
+            });
+        }
+        if s.busy > 0 {
+            s.busy -= 1;
+            return Err(ApiError {
+                kind: ErrorKind::InProgress,
+                message: "OperationInProgressException".into(),
+            });
+        }
+        let mut failed = Vec::new();
+        for ou in &t.ous {
+            let accounts = s.ous.get(ou).cloned().unwrap_or_default();
+            for region in &t.regions {
+                for a in &accounts {
+                    if let Some((r, reason)) = s.fail_region.clone()
+                        && &r == region
+                    {
+                        failed.push(InstanceResult {
+                            account: a.clone(),
+                            region: region.clone(),
+                            status: "FAILED".into(),
+                            reason,
+                        });
+                        continue;
+                    }
+                    effect(&mut s, ou, a, region);
+                }
+            }
+        }
+        let status = if failed.is_empty() { "SUCCEEDED" } else { "FAILED" };
+        s.ops.insert(op.to_owned(), (status.to_owned(), failed));
+        Ok(op.to_owned())
+    }
+}
+
+impl Api for Fake {
+    async fn describe(&self, _: &Desired) -> Result<Option<Deployed>, ApiError> {
+        self.count("DescribeStackSet");
+        self.count("ListStackInstances");
+        let s = self.0.borrow();
+        Ok(s.template.as_ref().map(|t| Deployed {
+            template_body: t.clone(),
+            description: s.description.clone(),
+            tags: s.tags.clone(),
+            instances: s
+                .instances
+                .iter()
+                .map(|((ou, a, r), st)| Instance {
+                    account: a.clone(),
+                    region: r.clone(),
+                    ou: Some(ou.clone()),
+                    status: st.clone(),
+                    reason: String::new(),
+                    drift: String::new(),
+                    last_operation: String::new(),
+                })
+                .collect(),
+        }))
+    }
+    async fn create_stack_set(&self, d: &Desired) -> Result<(), ApiError> {
+        self.count("CreateStackSet");
+        let mut s = self.0.borrow_mut();
+        s.template = Some(d.template_body.clone());
+        s.description = d.description.clone();
+        s.tags = d.tags.clone();
+        Ok(())
+    }
+    async fn update_stack_set(&self, d: &Desired, t: &Targets, op: &str) -> Result<String, ApiError> {
+        let id = self.submit("UpdateStackSet", op, t, |s, ou, a, r| {
+            s.instances.insert((ou.into(), a.into(), r.into()), "CURRENT".into());
+        })?;
+        self.0.borrow_mut().template = Some(d.template_body.clone());
+        Ok(id)
+    }
+    async fn create_instances(&self, _: &Desired, t: &Targets, op: &str) -> Result<String, ApiError> {
+        self.submit("CreateStackInstances", op, t, |s, ou, a, r| {
+            s.instances.insert((ou.into(), a.into(), r.into()), "CURRENT".into());
+        })
+    }
+    async fn delete_instances(&self, _: &Desired, t: &Targets, op: &str) -> Result<String, ApiError> {
+        self.submit("DeleteStackInstances", op, t, |s, ou, a, r| {
+            s.instances.remove(&(ou.into(), a.into(), r.into()));
+        })
+    }
+    async fn operation(&self, _: &Desired, op: &str) -> Result<Operation, ApiError> {
+        self.count("DescribeStackSetOperation");
+        let s = self.0.borrow();
+        let (status, _) = s.ops.get(op).cloned().unwrap_or(("RUNNING".into(), vec![]));
+        let reason = if status == "FAILED" {
+            "The Operation failed because the failure tolerance was exceeded".to_owned()
+        } else {
+            String::new()
+        };
+        Ok(Operation { status, reason })
+    }
+    async fn results(&self, _: &Desired, op: &str) -> Result<Vec<InstanceResult>, ApiError> {
+        self.count("ListStackSetOperationResults");
+        Ok(self.0.borrow().ops.get(op).map(|o| o.1.clone()).unwrap_or_default())
+    }
+}
+
+fn desired(ous: &[&str], regions: &[&str]) -> Desired {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../stacksets/sunday/patching/stackset.json"
+    ))
+    .expect("committed");
+    let mut d = Desired::parse(Path::new("stackset.json"), &text).expect("parses");
+    d.ous = ous.iter().map(|s| (*s).to_owned()).collect();
+    d.regions = regions.iter().map(|s| (*s).to_owned()).collect();
+    d
+}
+
+fn fast() -> Timing {
+    Timing {
+        poll: Duration::from_millis(1),
+        backoff: Duration::from_millis(1),
+        attempts: 5,
+        timeout: Duration::from_secs(5),
+    }
+}
+
+async fn roll(api: &Fake, d: &Desired) -> Result<Vec<Change>, RolloutError> {
+    let deployed = api.describe(d).await.expect("describe");
+    let changes = plan(d, deployed.as_ref());
+    apply(api, d, &changes, &fast(), &Quiet).await.map(|()| changes)
+}
+
+#[tokio::test]
+async fn first_rollout_then_nothing_then_an_ou_removed() {
+    let api = Fake::with_ous(&[("ou-aaaa-11111111", 3), ("ou-bbbb-22222222", 2)]);
+    let d = desired(&["ou-aaaa-11111111", "ou-bbbb-22222222"], &["us-east-1", "eu-west-1"]);
+    roll(&api, &d).await.expect("first rollout");
+    assert_eq!(api.0.borrow().instances.len(), 10);
+    let before = api.mutating();
+    assert_eq!(roll(&api, &d).await.expect("second"), vec![]);
+    assert_eq!(api.mutating(), before, "a second rollout makes no mutating call");
+
+    // The OU leaves the policy: its instances are deleted, by OU, in every region.
+    let d = desired(&["ou-aaaa-11111111"], &["us-east-1", "eu-west-1"]);
+    let changes = roll(&api, &d).await.expect("ou removed");
+    assert_eq!(
+        changes,
+        vec![Change::RemoveInstances(Targets {
+            ous: vec!["ou-bbbb-22222222".into()],
+            regions: vec!["eu-west-1".into(), "us-east-1".into()]
+        })]
+    );
+    let s = api.0.borrow();
+    assert_eq!(s.instances.len(), 6);
+    assert!(s.instances.keys().all(|(ou, ..)| ou == "ou-aaaa-11111111"));
+}
+
+#[tokio::test]
+async fn a_failed_operation_reports_each_instance() {
+    let api = Fake::with_ous(&[("ou-aaaa-11111111", 3)]);
+    api.0.borrow_mut().fail_region = Some((
+        "eu-west-1".into(),
+        "ResourceLogicalId:EventForwardRole, ResourceType:AWS::IAM::Role, ResourceStatusReason:Access Denied".into(),
+    ));
+    let d = desired(&["ou-aaaa-11111111"], &["us-east-1", "eu-west-1"]);
+    let err = roll(&api, &d).await.expect_err("fails");
+    let RolloutError::Failed {
+        status,
+        reason,
+        instances,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(status, "FAILED");
+    assert!(reason.contains("failure tolerance"));
+    assert_eq!(instances.len(), 3);
+    assert!(
+        instances
+            .iter()
+            .all(|i| i.region == "eu-west-1" && i.status == "FAILED" && i.reason.contains("Access Denied"))
+    );
+    assert!(err.to_string().contains("ended FAILED"), "{err}");
+}
+
+#[tokio::test]
+async fn operation_in_progress_is_retried_with_the_same_operation_id() {
+    let api = Fake::with_ous(&[("ou-aaaa-11111111", 2)]);
+    let d = desired(&["ou-aaaa-11111111"], &["us-east-1"]);
+    api.0.borrow_mut().busy = 3;
+    roll(&api, &d).await.expect("succeeds after waiting");
+    let s = api.0.borrow();
+    let ids: Vec<&String> = s
+        .op_ids
+        .iter()
+        .filter(|(c, _)| *c == "CreateStackInstances")
+        .map(|(_, id)| id)
+        .collect();
+    assert_eq!(ids.len(), 4, "three refusals and one success");
+    assert!(
+        ids.iter().all(|id| *id == ids[0]),
+        "every retry reuses the operation id: {ids:?}"
+    );
+    assert_eq!(s.instances.len(), 2);
+}
+
+#[tokio::test]
+async fn retries_are_bounded_and_stale_requests_stop() {
+    let api = Fake::with_ous(&[("ou-aaaa-11111111", 2)]);
+    let d = desired(&["ou-aaaa-11111111"], &["us-east-1"]);
+    api.0.borrow_mut().busy = 100;
+    let err = roll(&api, &d).await.expect_err("gives up");
+    assert!(
+        matches!(&err, RolloutError::Call { error, .. } if error.kind == ErrorKind::InProgress),
+        "{err:?}"
+    );
+    assert_eq!(api.calls("CreateStackInstances"), fast().attempts as usize);
+
+    let api = Fake::with_ous(&[("ou-aaaa-11111111", 2)]);
+    api.0.borrow_mut().stale = true;
+    let err = roll(&api, &d).await.expect_err("stale");
+    assert!(
+        matches!(&err, RolloutError::Call { error, .. } if error.kind == ErrorKind::Stale),
+        "{err:?}"
+    );
+    assert_eq!(api.calls("CreateStackInstances"), 1, "a stale request is not retried");
+}
+
+#[tokio::test]
+async fn calls_do_not_grow_with_accounts() {
+    let mut counts = Vec::new();
+    for n in [3, 30] {
+        let api = Fake::with_ous(&[("ou-aaaa-11111111", n), ("ou-bbbb-22222222", n)]);
+        let d = desired(
+            &["ou-aaaa-11111111", "ou-bbbb-22222222"],
+            &["us-east-1", "eu-west-1", "ap-southeast-2"],
+        );
+        roll(&api, &d).await.expect("rollout");
+        assert_eq!(api.0.borrow().instances.len(), 2 * n * 3);
+        counts.push(api.0.borrow().calls.clone());
+    }
+    assert_eq!(counts[0], counts[1]);
+}
