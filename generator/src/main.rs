@@ -85,6 +85,10 @@ enum Command {
         /// Seconds between two polls of an operation.
         #[arg(long, default_value_t = 5.0)]
         poll_seconds: f64,
+        /// Bucket for templates over the 51,200-byte TemplateBody limit (uploaded, then sent as
+        /// TemplateURL); required when `generate` reported one.
+        #[arg(long)]
+        template_bucket: Option<String>,
     },
     /// The stack instances of the StackSets in DIR: account, region, status, drift, last operation.
     #[cfg(feature = "aws")]
@@ -248,7 +252,8 @@ fn run(cli: Cli) -> Result<(), ExitCode> {
             dry_run,
             endpoint_url,
             poll_seconds,
-        } => stacksets::rollout(&dir, yes, dry_run, endpoint_url, poll_seconds),
+            template_bucket,
+        } => stacksets::rollout(&dir, yes, dry_run, endpoint_url, poll_seconds, template_bucket),
         #[cfg(feature = "aws")]
         Command::Status { dir, endpoint_url } => stacksets::status(&dir, endpoint_url),
         #[cfg(feature = "aws")]
@@ -290,12 +295,16 @@ mod stacksets {
         })
     }
 
-    async fn client(endpoint_url: Option<String>) -> CloudFormation {
+    async fn config(endpoint_url: Option<String>) -> aws_config::SdkConfig {
         let mut loader = aws_config::from_env();
         if let Some(url) = endpoint_url {
             loader = loader.endpoint_url(url);
         }
-        CloudFormation::new(aws_sdk_cloudformation::Client::new(&loader.load().await))
+        loader.load().await
+    }
+
+    async fn client(endpoint_url: Option<String>) -> CloudFormation {
+        CloudFormation::new(aws_sdk_cloudformation::Client::new(&config(endpoint_url).await))
     }
 
     fn read(dir: &Path) -> Result<Vec<Desired>, ExitCode> {
@@ -402,10 +411,39 @@ mod stacksets {
         dry_run: bool,
         endpoint_url: Option<String>,
         poll: f64,
+        template_bucket: Option<String>,
     ) -> Result<(), ExitCode> {
-        let desired = read(dir)?;
+        let mut desired = read(dir)?;
         runtime()?.block_on(async {
-            let api = client(endpoint_url).await;
+            let conf = config(endpoint_url).await;
+            let api = CloudFormation::new(aws_sdk_cloudformation::Client::new(&conf));
+            let oversize: Vec<String> = desired
+                .iter()
+                .filter(|d| d.upload.is_some())
+                .map(|d| d.name.clone())
+                .collect();
+            if !oversize.is_empty() && !dry_run {
+                let Some(bucket) = &template_bucket else {
+                    eprintln!(
+                        "patchplane: {} over the 51,200-byte TemplateBody limit: pass --template-bucket to upload",
+                        oversize.join(", ")
+                    );
+                    return Err(ExitCode::FAILURE);
+                };
+                let s3 = aws_sdk_s3::Client::from_conf(
+                    aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build(),
+                );
+                let region = conf
+                    .region()
+                    .map(|r| r.to_string())
+                    .unwrap_or_else(|| "us-east-1".into());
+                rollout::upload_templates(&s3, bucket, &region, &mut desired)
+                    .await
+                    .map_err(|e| {
+                        eprintln!("patchplane: {e}");
+                        ExitCode::FAILURE
+                    })?;
+            }
             let plans = plans(&api, &desired).await?;
             let pending = print_plan(&desired, &plans);
             if dry_run {

@@ -29,8 +29,12 @@ pub struct Desired {
     pub name: String,
     /// `Description`.
     pub description: String,
-    /// `TemplateBody` (a template over the limit must be uploaded first).
+    /// The template text (from `TemplateBody`, or the file a `TemplateURL` placeholder names).
     pub template_body: String,
+    /// For a template over 51,200 bytes: the file to upload (from the placeholder).
+    pub upload: Option<PathBuf>,
+    /// The uploaded template's URL, once uploaded; sent as `TemplateURL` instead of the body.
+    pub template_url: Option<String>,
     /// `Capabilities`.
     pub capabilities: Vec<String>,
     /// `AutoDeployment.Enabled`, `.RetainStacksOnAccountRemoval`.
@@ -104,13 +108,21 @@ impl Desired {
         let parse = || -> Result<Desired, String> {
             let c = field(&v, "CreateStackSet")?;
             let i = field(&v, "CreateStackInstances")?;
-            if c.get("TemplateURL").is_some() {
-                return Err(
-                    "the template is over 51,200 bytes (`TemplateURL` placeholder): upload it and set \
-                            `TemplateURL`; rollout cannot upload yet"
-                        .to_owned(),
-                );
-            }
+            // A template over the TemplateBody limit is named by a placeholder (ADR 003): read it
+            // from the output directory, to be uploaded by `rollout --template-bucket`.
+            let (template_body, upload) = match c.get("TemplateURL").and_then(Json::as_str) {
+                Some(url) => {
+                    let rel = url
+                        .strip_prefix(crate::render::UPLOAD_PLACEHOLDER)
+                        .ok_or_else(|| format!("`TemplateURL` `{url}` is not a patchplane upload placeholder"))?;
+                    let out_dir = path.parent().and_then(Path::parent).unwrap_or(Path::new("."));
+                    let file = out_dir.join(rel);
+                    let body = std::fs::read_to_string(&file)
+                        .map_err(|e| format!("cannot read {} named by `TemplateURL`: {e}", file.display()))?;
+                    (body, Some(file))
+                }
+                None => (string(c, "TemplateBody")?, None),
+            };
             let int = |p: &str| -> Result<i32, String> {
                 field(i, p)?
                     .as_i64()
@@ -121,7 +133,9 @@ impl Desired {
                 dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
                 name: string(c, "StackSetName")?,
                 description: string(c, "Description").unwrap_or_default(),
-                template_body: string(c, "TemplateBody")?,
+                template_body,
+                upload,
+                template_url: None,
                 capabilities: strings(c, "Capabilities")?,
                 auto_deployment: (
                     field(c, "AutoDeployment.Enabled")?.as_bool().unwrap_or(false),
@@ -671,6 +685,41 @@ pub async fn apply<A: Api>(
     Ok(())
 }
 
+/// Uploads every template that needs it to `bucket` under a key derived from its content (a
+/// changed template gets a new URL; the same one is not uploaded twice), and sets `template_url`.
+pub async fn upload_templates(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    region: &str,
+    desired: &mut [Desired],
+) -> Result<(), String> {
+    for d in desired.iter_mut().filter(|d| d.upload.is_some()) {
+        let hash = {
+            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+            for b in d.template_body.bytes() {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+            h
+        };
+        let key = format!("patchplane/{}/{hash:016x}/template.yaml", d.name);
+        s3.put_object()
+            .bucket(bucket)
+            .key(&key)
+            .body(d.template_body.clone().into_bytes().into())
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "cannot upload s3://{bucket}/{key}: {}",
+                    aws_sdk_s3::error::DisplayErrorContext(e)
+                )
+            })?;
+        d.template_url = Some(format!("https://{bucket}.s3.{region}.amazonaws.com/{key}"));
+    }
+    Ok(())
+}
+
 /// The exact requests `apply` would send, as JSON (for `--dry-run`).
 pub fn requests(d: &Desired, changes: &[Change]) -> Vec<Json> {
     let targets = |t: &Targets| {
@@ -680,6 +729,7 @@ pub fn requests(d: &Desired, changes: &[Change]) -> Vec<Json> {
         }
         v
     };
+    let body = |d: &Desired| d.template_url.is_none().then(|| d.template_body.clone());
     let prefs = serde_json::json!({
         "RegionConcurrencyType": d.preferences.0,
         "MaxConcurrentPercentage": d.preferences.1,
@@ -689,14 +739,14 @@ pub fn requests(d: &Desired, changes: &[Change]) -> Vec<Json> {
         .iter()
         .map(|c| match c {
             Change::CreateStackSet => serde_json::json!({ "CreateStackSet": {
-                "StackSetName": d.name, "Description": d.description, "TemplateBody": d.template_body,
+                "StackSetName": d.name, "Description": d.description, "TemplateBody": body(d), "TemplateURL": d.template_url,
                 "Capabilities": d.capabilities, "PermissionModel": "SERVICE_MANAGED",
                 "AutoDeployment": { "Enabled": d.auto_deployment.0, "RetainStacksOnAccountRemoval": d.auto_deployment.1 },
                 "CallAs": d.call_as, "ManagedExecution": { "Active": d.managed_execution },
                 "Tags": d.tags.iter().map(|(k, v)| serde_json::json!({"Key": k, "Value": v})).collect::<Vec<_>>(),
             }}),
             Change::Update { targets: t, .. } => serde_json::json!({ "UpdateStackSet": {
-                "StackSetName": d.name, "Description": d.description, "TemplateBody": d.template_body,
+                "StackSetName": d.name, "Description": d.description, "TemplateBody": body(d), "TemplateURL": d.template_url,
                 "Capabilities": d.capabilities, "DeploymentTargets": targets(t), "Regions": t.regions,
                 "OperationPreferences": prefs, "CallAs": d.call_as,
             }}),
@@ -886,7 +936,8 @@ pub mod aws {
                 .create_stack_set()
                 .stack_set_name(&d.name)
                 .description(&d.description)
-                .template_body(&d.template_body)
+                .set_template_body(d.template_url.is_none().then(|| d.template_body.clone()))
+                .set_template_url(d.template_url.clone())
                 .set_capabilities(Some(capabilities(d)))
                 .permission_model("SERVICE_MANAGED".into())
                 .auto_deployment(
@@ -917,7 +968,8 @@ pub mod aws {
                 .update_stack_set()
                 .stack_set_name(&d.name)
                 .description(&d.description)
-                .template_body(&d.template_body)
+                .set_template_body(d.template_url.is_none().then(|| d.template_body.clone()))
+                .set_template_url(d.template_url.clone())
                 .set_capabilities(Some(capabilities(d)))
                 .deployment_targets(targets(d, t))
                 .set_regions(Some(t.regions.clone()))
@@ -1024,6 +1076,8 @@ mod tests {
             name: "acme-patching".into(),
             description: "d".into(),
             template_body: "a: 1\n".into(),
+            upload: None,
+            template_url: None,
             capabilities: vec!["CAPABILITY_IAM".into()],
             auto_deployment: (true, false),
             call_as: "SELF".into(),

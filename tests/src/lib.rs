@@ -228,3 +228,43 @@ impl<A: Api> Api for Counting<A> {
         self.inner.results(d, op).await
     }
 }
+
+/// `base` (a policy text with `baselines:`, `rings:`, `scan:` in that order) with its baselines
+/// replaced by 10 (one per OS) and its rings by 6 Patch Tuesday rings: a template over the
+/// 51,200-byte TemplateBody limit. Any `ami_pipeline:` after `scan:` is dropped.
+pub fn ten_baselines_six_rings(base: &str) -> String {
+    let oses = [
+        ("AMAZON_LINUX_2023", "AL2023", "CLASSIFICATION"),
+        ("AMAZON_LINUX_2", "AL2", "CLASSIFICATION"),
+        ("REDHAT_ENTERPRISE_LINUX", "RHEL", "CLASSIFICATION"),
+        ("SUSE", "SLES", "CLASSIFICATION"),
+        ("CENTOS", "CentOS", "CLASSIFICATION"),
+        ("ORACLE_LINUX", "OL", "CLASSIFICATION"),
+        ("ROCKY_LINUX", "Rocky", "CLASSIFICATION"),
+        ("ALMA_LINUX", "Alma", "CLASSIFICATION"),
+        ("WINDOWS", "Win", "CLASSIFICATION"),
+        ("UBUNTU", "Ubuntu", "PRIORITY"),
+    ];
+    let head = &base[..base.find("baselines:").expect("baselines")];
+    let scan = base.find("scan:").expect("scan");
+    let tail = &base[scan..base.find("ami_pipeline:").unwrap_or(base.len())];
+    let mut text = format!("{head}baselines:\n");
+    for (i, (os, prefix, key)) in oses.iter().enumerate() {
+        let delay = if *os == "UBUNTU" {
+            String::new()
+        } else {
+            "\n        approve_after_days: 7".to_owned()
+        };
+        text.push_str(&format!(
+            "  - name: big-{i}\n    operating_system: {os}\n    group_prefix: {prefix}\n    default: true\n    rules:\n      - filters: {{ {key}: [Security] }}{delay}\n        compliance: CRITICAL\n"
+        ));
+    }
+    text.push_str("rings:\n");
+    for r in ["r1", "r2", "r3", "r4", "r5", "r6"] {
+        text.push_str(&format!(
+            "  - {{ name: {r}, schedule: {{ patch_tuesday: {{ offset_days: 1, at: \"02:00\" }} }} }}\n"
+        ));
+    }
+    text.push_str(tail);
+    text
+}

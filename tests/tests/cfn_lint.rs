@@ -147,41 +147,8 @@ fn a_template_over_the_body_limit_is_reported() {
 }
 
 fn big_policy(dir: &Path) -> PathBuf {
-    let oses = [
-        ("AMAZON_LINUX_2023", "AL2023", "CLASSIFICATION"),
-        ("AMAZON_LINUX_2", "AL2", "CLASSIFICATION"),
-        ("REDHAT_ENTERPRISE_LINUX", "RHEL", "CLASSIFICATION"),
-        ("SUSE", "SLES", "CLASSIFICATION"),
-        ("CENTOS", "CentOS", "CLASSIFICATION"),
-        ("ORACLE_LINUX", "OL", "CLASSIFICATION"),
-        ("ROCKY_LINUX", "Rocky", "CLASSIFICATION"),
-        ("ALMA_LINUX", "Alma", "CLASSIFICATION"),
-        ("WINDOWS", "Win", "CLASSIFICATION"),
-        ("UBUNTU", "Ubuntu", "PRIORITY"),
-    ];
     let base = std::fs::read_to_string(root().join("examples/org-policy.yaml")).expect("example");
-    let head = &base[..base.find("baselines:").expect("baselines")];
-    // From `scan:` up to the example's AMI pipeline, which names a baseline this policy lacks.
-    let tail = &base[base.find("scan:").expect("scan")..base.find("ami_pipeline:").expect("ami")];
-    let mut text = format!("{head}baselines:\n");
-    for (i, (os, prefix, key)) in oses.iter().enumerate() {
-        let delay = if *os == "UBUNTU" {
-            String::new()
-        } else {
-            "\n        approve_after_days: 7".to_owned()
-        };
-        text.push_str(&format!(
-            "  - name: big-{i}\n    operating_system: {os}\n    group_prefix: {prefix}\n    default: true\n    rules:\n      - filters: {{ {key}: [Security] }}{delay}\n        compliance: CRITICAL\n"
-        ));
-    }
-    text.push_str("rings:\n");
-    for r in ["r1", "r2", "r3", "r4", "r5", "r6"] {
-        text.push_str(&format!(
-            "  - {{ name: {r}, schedule: {{ patch_tuesday: {{ offset_days: 1, at: \"02:00\" }} }} }}\n"
-        ));
-    }
-    text.push_str(tail);
     let path = dir.join("big.yaml");
-    std::fs::write(&path, text).expect("write");
+    std::fs::write(&path, patchplane_e2e::ten_baselines_six_rings(&base)).expect("write");
     path
 }

@@ -243,3 +243,66 @@ async fn cli_dry_run_rollout_plan_and_status() {
         2
     );
 }
+
+/// A template over the TemplateBody limit: `rollout --template-bucket` uploads it, creates the
+/// StackSet from its URL, and a second plan finds nothing to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversize_templates_are_uploaded_and_deployed_by_url() {
+    let moto = Moto::start();
+    let org = moto.organization(&[1]);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let small = policy(tmp.path(), &org, &["us-east-1"], "01:00");
+    let big = tmp.path().join("big.yaml");
+    std::fs::write(
+        &big,
+        patchplane_e2e::ten_baselines_six_rings(&std::fs::read_to_string(&small).expect("read")),
+    )
+    .expect("write");
+    let out = tmp.path().join("out");
+    let d = generate(&big, &out);
+    assert!(d.upload.is_some(), "the 10 x 6 template needs an upload");
+
+    let refused = cli(&moto, &["rollout", "--yes"], &out);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("pass --template-bucket"));
+
+    let conf = moto.sdk_config("us-east-1").await;
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build());
+    s3.create_bucket()
+        .bucket("acme-templates")
+        .send()
+        .await
+        .expect("bucket");
+    let run = cli(
+        &moto,
+        &[
+            "rollout",
+            "--yes",
+            "--poll-seconds",
+            "0.05",
+            "--template-bucket",
+            "acme-templates",
+        ],
+        &out,
+    );
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let listed = s3
+        .list_objects_v2()
+        .bucket("acme-templates")
+        .send()
+        .await
+        .expect("list");
+    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(keys.len(), 1);
+    assert!(
+        keys[0].starts_with("patchplane/sunday-patching/") && keys[0].ends_with("/template.yaml"),
+        "{keys:?}"
+    );
+    let api = cloudformation(&moto).await;
+    let deployed = api.describe(&d).await.expect("describe").expect("deployed");
+    assert_eq!(
+        deployed.template_body, d.template_body,
+        "moto fetched the uploaded template"
+    );
+    assert_eq!(cli(&moto, &["plan"], &out).status.code(), Some(0));
+}
