@@ -27,6 +27,7 @@ pub mod report;
 #[cfg(feature = "aws")]
 pub mod rollout;
 pub mod schedule;
+pub mod table;
 pub mod validate;
 
 pub use load::{LoadError, Loaded, load_file, load_str};

@@ -494,15 +494,8 @@ mod stacksets {
             if failures.is_empty() {
                 return Ok(());
             }
-            for f in &failures {
-                eprintln!("patchplane: {f}");
-                if let RolloutError::Failed { instances, .. } = f {
-                    for i in instances {
-                        eprintln!("  {} {} {}: {}", i.account, i.region, i.status, i.reason);
-                    }
-                }
-            }
-            Err(ExitCode::FAILURE)
+            eprint!("{}", rollout::failure_report(&failures));
+            Err(ExitCode::from(rollout::exit_code(&failures)))
         })
     }
 }

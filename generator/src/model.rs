@@ -563,6 +563,36 @@ pub struct RequestPlan {
     pub retain_stacks: bool,
 }
 
+impl RequestPlan {
+    /// The member StackSet's targets and preferences, straight from the policy.
+    fn member(p: &Policy) -> RequestPlan {
+        let o = &p.organization;
+        RequestPlan {
+            call_as: match o.call_as {
+                CallAs::SelfAccount => "SELF",
+                CallAs::DelegatedAdmin => "DELEGATED_ADMIN",
+            },
+            organizational_units: o.targets.organizational_units.clone(),
+            accounts: o.targets.accounts.clone(),
+            account_filter: match o.targets.account_filter {
+                AccountFilter::None => "NONE",
+                AccountFilter::Intersection => "INTERSECTION",
+                AccountFilter::Difference => "DIFFERENCE",
+                AccountFilter::Union => "UNION",
+            },
+            regions: o.regions.keys().cloned().collect(),
+            region_concurrency: match o.rollout.region_concurrency {
+                RegionConcurrency::Sequential => "SEQUENTIAL",
+                RegionConcurrency::Parallel => "PARALLEL",
+            },
+            max_concurrent_percentage: o.rollout.max_concurrent_percentage,
+            failure_tolerance_percentage: o.rollout.failure_tolerance_percentage,
+            auto_deployment: o.rollout.auto_deployment,
+            retain_stacks: o.rollout.retain_stacks_on_account_removal,
+        }
+    }
+}
+
 /// SSM's limit on values in one maintenance-window target.
 const MAX_TARGET_VALUES: usize = 50;
 
@@ -792,29 +822,7 @@ impl Plan {
             None => None,
         };
 
-        let request = RequestPlan {
-            call_as: match p.organization.call_as {
-                CallAs::SelfAccount => "SELF",
-                CallAs::DelegatedAdmin => "DELEGATED_ADMIN",
-            },
-            organizational_units: p.organization.targets.organizational_units.clone(),
-            accounts: p.organization.targets.accounts.clone(),
-            account_filter: match p.organization.targets.account_filter {
-                AccountFilter::None => "NONE",
-                AccountFilter::Intersection => "INTERSECTION",
-                AccountFilter::Difference => "DIFFERENCE",
-                AccountFilter::Union => "UNION",
-            },
-            regions: p.organization.regions.keys().cloned().collect(),
-            region_concurrency: match p.organization.rollout.region_concurrency {
-                RegionConcurrency::Sequential => "SEQUENTIAL",
-                RegionConcurrency::Parallel => "PARALLEL",
-            },
-            max_concurrent_percentage: p.organization.rollout.max_concurrent_percentage,
-            failure_tolerance_percentage: p.organization.rollout.failure_tolerance_percentage,
-            auto_deployment: p.organization.rollout.auto_deployment,
-            retain_stacks: p.organization.rollout.retain_stacks_on_account_removal,
-        };
+        let request = RequestPlan::member(p);
 
         Ok(Plan {
             policy_name: p.name.clone(),
@@ -943,26 +951,13 @@ fn build_ami(
             ami_name: format!("{}-{{{{ imagebuilder:buildDate }}}}", img.name),
         });
     }
-    let mut request = RequestPlan {
-        call_as: match p.organization.call_as {
-            CallAs::SelfAccount => "SELF",
-            CallAs::DelegatedAdmin => "DELEGATED_ADMIN",
-        },
-        organizational_units: p.organization.targets.organizational_units.clone(),
-        // Service-managed StackSets target OUs; the build accounts are picked out of them.
+    // Service-managed StackSets target OUs; the build accounts are picked out of them.
+    let request = RequestPlan {
         accounts: a.accounts.clone(),
         account_filter: "INTERSECTION",
         regions: a.regions.clone(),
-        ..RequestPlan::default()
+        ..RequestPlan::member(p)
     };
-    request.region_concurrency = match p.organization.rollout.region_concurrency {
-        RegionConcurrency::Sequential => "SEQUENTIAL",
-        RegionConcurrency::Parallel => "PARALLEL",
-    };
-    request.max_concurrent_percentage = p.organization.rollout.max_concurrent_percentage;
-    request.failure_tolerance_percentage = p.organization.rollout.failure_tolerance_percentage;
-    request.auto_deployment = p.organization.rollout.auto_deployment;
-    request.retain_stacks = p.organization.rollout.retain_stacks_on_account_removal;
     Ok(AmiPlan {
         dir: "ami-pipeline".to_owned(),
         stack_set_name: format!("{}-ami-pipeline", p.name),

@@ -228,6 +228,8 @@ pub struct Deployed {
     pub description: String,
     /// `Tags`.
     pub tags: Vec<(String, String)>,
+    /// `AutoDeployment` (enabled, retain stacks), when CloudFormation reports it (moto does not).
+    pub auto_deployment: Option<(bool, bool)>,
     /// Instances.
     pub instances: Vec<Instance>,
 }
@@ -374,6 +376,14 @@ pub fn plan(d: &Desired, deployed: Option<&Deployed>) -> Vec<Change> {
     b.sort();
     if a != b {
         diff.push_str(&format!("tags: {a:?} → {b:?}\n"));
+    }
+    if let Some(auto) = dep.auto_deployment
+        && auto != d.auto_deployment
+    {
+        diff.push_str(&format!(
+            "auto-deployment (enabled, retain stacks): {auto:?} → {:?}\n",
+            d.auto_deployment
+        ));
     }
     let deployed_regions: BTreeSet<&str> = dep.instances.iter().map(|i| i.region.as_str()).collect();
     if !diff.is_empty() {
@@ -762,21 +772,32 @@ pub fn requests(d: &Desired, changes: &[Change]) -> Vec<Json> {
         .collect()
 }
 
+/// What a failed rollout prints after its table: each error, then each instance that did not
+/// succeed with its reason.
+pub fn failure_report(errors: &[RolloutError]) -> String {
+    let mut out = String::new();
+    for e in errors {
+        out.push_str(&format!("patchplane: {e}\n"));
+        if let RolloutError::Failed { instances, .. } = e {
+            for i in instances {
+                out.push_str(&format!("  {}  {}  {}  {}\n", i.account, i.region, i.status, i.reason));
+            }
+        }
+    }
+    out
+}
+
+/// Exit code of a rollout: 0 when every StackSet converged, 1 otherwise.
+pub fn exit_code(errors: &[RolloutError]) -> u8 {
+    u8::from(!errors.is_empty())
+}
+
 /// The per-instance table (`status`, and the end of `rollout`).
 pub fn instance_table(rows: &[(String, Instance)]) -> String {
-    let header = [
-        "STACKSET",
-        "ACCOUNT",
-        "REGION",
-        "STATUS",
-        "DRIFT",
-        "LAST OPERATION",
-        "REASON",
-    ];
-    let cells: Vec<[String; 7]> = rows
+    let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|(s, i)| {
-            [
+            vec![
                 s.clone(),
                 i.account.clone(),
                 i.region.clone(),
@@ -787,23 +808,18 @@ pub fn instance_table(rows: &[(String, Instance)]) -> String {
             ]
         })
         .collect();
-    let mut widths = header.map(str::len);
-    for r in &cells {
-        for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(c.len());
-        }
-    }
-    let mut out = String::new();
-    let mut line = |cols: &[String]| {
-        let parts: Vec<String> = cols.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
-        out.push_str(parts.join("  ").trim_end());
-        out.push('\n');
-    };
-    line(&header.map(String::from));
-    for r in &cells {
-        line(r);
-    }
-    out
+    crate::table::render(
+        &[
+            "STACKSET",
+            "ACCOUNT",
+            "REGION",
+            "STATUS",
+            "DRIFT",
+            "LAST OPERATION",
+            "REASON",
+        ],
+        &cells,
+    )
 }
 
 /// The real client.
@@ -864,6 +880,20 @@ pub mod aws {
             .max_concurrent_percentage(d.preferences.1)
             .failure_tolerance_percentage(d.preferences.2)
             .build()
+    }
+
+    fn auto_deployment(d: &Desired) -> AutoDeployment {
+        AutoDeployment::builder()
+            .enabled(d.auto_deployment.0)
+            .retain_stacks_on_account_removal(d.auto_deployment.1)
+            .build()
+    }
+
+    fn tags(d: &Desired) -> Vec<Tag> {
+        d.tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect()
     }
 
     fn capabilities(d: &Desired) -> Vec<Capability> {
@@ -927,6 +957,12 @@ pub mod aws {
                         )
                     })
                     .collect(),
+                auto_deployment: set.auto_deployment().map(|a| {
+                    (
+                        a.enabled().unwrap_or(false),
+                        a.retain_stacks_on_account_removal().unwrap_or(false),
+                    )
+                }),
                 instances,
             }))
         }
@@ -940,20 +976,10 @@ pub mod aws {
                 .set_template_url(d.template_url.clone())
                 .set_capabilities(Some(capabilities(d)))
                 .permission_model("SERVICE_MANAGED".into())
-                .auto_deployment(
-                    AutoDeployment::builder()
-                        .enabled(d.auto_deployment.0)
-                        .retain_stacks_on_account_removal(d.auto_deployment.1)
-                        .build(),
-                )
+                .auto_deployment(auto_deployment(d))
                 .call_as(call_as(d))
                 .managed_execution(ManagedExecution::builder().active(d.managed_execution).build())
-                .set_tags(Some(
-                    d.tags
-                        .iter()
-                        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                        .collect(),
-                ))
+                .set_tags(Some(tags(d)))
                 // Idempotent: a retried create with the same token is not a second create.
                 .client_request_token(format!("patchplane-create-{}", d.name))
                 .send()
@@ -974,12 +1000,8 @@ pub mod aws {
                 .deployment_targets(targets(d, t))
                 .set_regions(Some(t.regions.clone()))
                 .operation_preferences(prefs(d))
-                .set_tags(Some(
-                    d.tags
-                        .iter()
-                        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                        .collect(),
-                ))
+                .set_tags(Some(tags(d)))
+                .auto_deployment(auto_deployment(d))
                 .operation_id(op)
                 .call_as(call_as(d))
                 .send()
@@ -1108,8 +1130,26 @@ mod tests {
             template_body: "a: 1\n".into(),
             description: "d".into(),
             tags: vec![("k".into(), "v".into())],
+            auto_deployment: None,
             instances,
         }
+    }
+
+    #[test]
+    fn auto_deployment_is_compared_when_reported() {
+        let d = desired();
+        let mut dep = deployed(vec![inst(None, "eu-west-1", "1"), inst(None, "us-east-1", "1")]);
+        dep.auto_deployment = Some((true, false));
+        assert_eq!(plan(&d, Some(&dep)), vec![]);
+        dep.auto_deployment = Some((false, false));
+        let changes = plan(&d, Some(&dep));
+        let [Change::Update { diff, .. }] = changes.as_slice() else {
+            panic!("{changes:?}")
+        };
+        assert!(
+            diff.contains("auto-deployment (enabled, retain stacks): (false, false) → (true, false)"),
+            "{diff}"
+        );
     }
 
     #[test]

@@ -114,11 +114,10 @@ pub fn preview(plan: &Plan, from: Date, count: usize) -> Vec<Opening> {
 
 /// The preview as an aligned text table.
 pub fn table(rows: &[Opening]) -> String {
-    let header = ["REGION", "WINDOW", "RING", "OS", "LOCAL", "UTC"];
-    let cells: Vec<[String; 6]> = rows
+    let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|o| {
-            [
+            vec![
                 o.region.clone(),
                 o.window.clone(),
                 o.ring.clone().unwrap_or_else(|| "-".into()),
@@ -128,23 +127,7 @@ pub fn table(rows: &[Opening]) -> String {
             ]
         })
         .collect();
-    let mut widths = header.map(str::len);
-    for row in &cells {
-        for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let mut line = |cols: &[String]| {
-        let parts: Vec<String> = cols.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
-        out.push_str(parts.join("  ").trim_end());
-        out.push('\n');
-    };
-    line(&header.map(String::from));
-    for row in &cells {
-        line(row);
-    }
-    out
+    crate::table::render(&["REGION", "WINDOW", "RING", "OS", "LOCAL", "UTC"], &cells)
 }
 
 #[cfg(test)]

@@ -125,6 +125,7 @@ impl Api for Fake {
             template_body: t.clone(),
             description: s.description.clone(),
             tags: s.tags.clone(),
+            auto_deployment: Some((true, false)),
             instances: s
                 .instances
                 .iter()
@@ -261,6 +262,23 @@ async fn a_failed_operation_reports_each_instance() {
             .all(|i| i.region == "eu-west-1" && i.status == "FAILED" && i.reason.contains("Access Denied"))
     );
     assert!(err.to_string().contains("ended FAILED"), "{err}");
+    // What the CLI prints and returns for it: exit 1, and every failed instance with its reason.
+    let errors = [err];
+    assert_eq!(patchplane::rollout::exit_code(&errors), 1);
+    assert_eq!(patchplane::rollout::exit_code(&[]), 0);
+    let report = patchplane::rollout::failure_report(&errors);
+    assert!(
+        report.starts_with("patchplane: sunday-patching: operation patchplane-"),
+        "{report}"
+    );
+    assert_eq!(
+        report
+            .lines()
+            .filter(|l| l.contains("  eu-west-1  FAILED  ResourceLogicalId:EventForwardRole"))
+            .count(),
+        3,
+        "{report}"
+    );
 }
 
 #[tokio::test]

@@ -96,6 +96,21 @@ impl Drop for Moto {
     }
 }
 
+impl Moto {
+    /// `patchplane ARGS --endpoint-url <moto>` with static test credentials and no profile.
+    pub fn patchplane(&self, args: &[&std::ffi::OsStr]) -> std::process::Output {
+        std::process::Command::new(patchplane_bin())
+            .args(args)
+            .args(["--endpoint-url", &self.endpoint])
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env_remove("AWS_PROFILE")
+            .output()
+            .expect("patchplane runs")
+    }
+}
+
 /// The `patchplane` binary cargo built beside this test (`target/<profile>/patchplane`).
 pub fn patchplane_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable");

@@ -3,9 +3,9 @@
 //! three CSVs is checked against values computed here from the same seed description.
 
 use std::collections::BTreeMap;
-use std::process::Command;
+use std::ffi::OsStr;
 
-use patchplane_e2e::{Moto, patchplane_bin};
+use patchplane_e2e::Moto;
 
 const BUCKET: &str = "acme-patch-evidence";
 const PREFIX: &str = "resource-data-sync";
@@ -160,27 +160,21 @@ async fn report_over_three_accounts_two_regions_fifty_nodes() {
 
     let tmp = tempfile::tempdir().expect("tmp");
     let out = tmp.path().join("2026-10.csv");
-    let run = Command::new(patchplane_bin())
-        .args([
-            "report",
-            "--bucket",
-            BUCKET,
-            "--prefix",
-            PREFIX,
-            "--month",
-            "2026-10",
-            "--sla-days",
-            "14",
-        ])
-        .arg("--out")
-        .arg(&out)
-        .args(["--endpoint-url", &moto.endpoint])
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env_remove("AWS_PROFILE")
-        .output()
-        .expect("report runs");
+    let args = [
+        "report",
+        "--bucket",
+        BUCKET,
+        "--prefix",
+        PREFIX,
+        "--month",
+        "2026-10",
+        "--sla-days",
+        "14",
+        "--out",
+    ];
+    let mut args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+    args.push(out.as_os_str());
+    let run = moto.patchplane(&args);
     let stderr = String::from_utf8_lossy(&run.stderr);
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(run.status.success(), "{stderr}");
@@ -298,23 +292,11 @@ async fn report_over_three_accounts_two_regions_fifty_nodes() {
 fn report_fails_clearly_without_the_bucket() {
     let moto = Moto::start();
     let tmp = tempfile::tempdir().expect("tmp");
-    let run = Command::new(patchplane_bin())
-        .args([
-            "report",
-            "--bucket",
-            "no-such-bucket",
-            "--month",
-            "2026-10",
-            "--endpoint-url",
-            &moto.endpoint,
-        ])
-        .arg("--out")
-        .arg(tmp.path().join("r.csv"))
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .output()
-        .expect("runs");
+    let out = tmp.path().join("r.csv");
+    let args = ["report", "--bucket", "no-such-bucket", "--month", "2026-10", "--out"];
+    let mut args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+    args.push(out.as_os_str());
+    let run = moto.patchplane(&args);
     assert_eq!(run.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(

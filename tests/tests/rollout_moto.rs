@@ -164,16 +164,9 @@ async fn calls_do_not_grow_with_the_accounts_of_an_ou() {
 }
 
 fn cli(moto: &Moto, args: &[&str], dir: &Path) -> Output {
-    Command::new(patchplane_bin())
-        .args(args)
-        .arg(dir)
-        .args(["--endpoint-url", &moto.endpoint])
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env_remove("AWS_PROFILE")
-        .output()
-        .expect("runs")
+    let mut all: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+    all.push(dir.as_os_str());
+    moto.patchplane(&all)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
