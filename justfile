@@ -62,4 +62,5 @@ audit:
 # Criterion benchmarks; prints the median of each.
 bench:
     cargo bench -p patchplane --bench render
+    cargo bench -p patchplane-bridge --bench decode
     @python3 tests/scripts/medians.py target/criterion

@@ -1,0 +1,9 @@
+//! patchplane-bridge: patching events from the central queue to the right people (DESIGN §6).
+//!
+//! # Layout
+//! The bridge is a pipeline of small stages, each a module: source (SQS) → [`decode`] → enrich →
+//! route → sinks → ack. This crate holds the stages built so far:
+//! - [`decode`]: an EventBridge envelope into a typed event, with the correlation key its sinks
+//!   use; unknown and malformed messages are errors that name the reason, never panics.
+
+pub mod decode;
