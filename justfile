@@ -26,8 +26,8 @@ demo:
     @echo "== patchplane schedule examples/org-policy.yaml --count 1"
     {{bin}} schedule examples/org-policy.yaml --count 1
     @echo
-    @echo "The member StackSet is in out/demo/acme/patching/: template.yaml (CloudFormation) and"
-    @echo "stackset.json (the CreateStackSet + CreateStackInstances requests)."
+    @echo "Output in out/demo/acme/: patching/ (the member StackSet), central/ (the central account's"
+    @echo "stack) and ami-pipeline/ (golden images), each a template.yaml and its request JSON."
 
 # Every test: unit, property, schedule, CLI, cfn-lint and cfn-guard over every template,
 # generate --check, and the moto integration tests.

@@ -5,5 +5,10 @@
 //! route → sinks → ack. This crate holds the stages built so far:
 //! - [`decode`]: an EventBridge envelope into a typed event, with the correlation key its sinks
 //!   use; unknown and malformed messages are errors that name the reason, never panics.
+//! - [`route`]: rules from `bridge.yaml` (or the defaults) mapping kind, status and severity to
+//!   actions.
+//! - [`outcome`]: the sinks' outcomes combined into the message's fate (delete, retry, DLQ).
 
 pub mod decode;
+pub mod outcome;
+pub mod route;
