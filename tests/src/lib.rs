@@ -6,6 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod servicenow;
+
 /// The workspace root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")

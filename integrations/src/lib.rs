@@ -1,0 +1,10 @@
+//! Clients the bridge delivers through. They know neither the generator nor the bridge.
+//!
+//! # Layout
+//! - [`retry`]: the retry policy shared by every client (bounded attempts, exponential backoff
+//!   with jitter, `Retry-After` honoured) and the retryable / permanent split.
+//! - [`servicenow`]: the ServiceNow Table API incident client (lookup by `correlation_id` before
+//!   create, work notes on repeats, basic or OAuth client-credentials auth).
+
+pub mod retry;
+pub mod servicenow;

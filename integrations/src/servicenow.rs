@@ -1,0 +1,322 @@
+//! ServiceNow Table API incidents, written against the documented API (DESIGN §6):
+//! `POST /api/now/table/incident` (201, `{"result": {…}}`), `GET` with
+//! `sysparm_query=correlation_id=K^active=true`, `PATCH /api/now/table/incident/{sys_id}` for work
+//! notes, basic auth or OAuth client credentials (`/oauth_token.do`), errors as
+//! `{"error": {"message", "detail"}, "status": "failure"}`.
+//!
+//! Idempotency: [`Client::upsert`] looks for an open incident with the correlation key before it
+//! creates one, and checks that the row it gets back really carries that key: ServiceNow ignores
+//! a query term it does not understand and would then return some other incident. A `^` inside
+//! the key is escaped (`^^`) so it cannot split the encoded query.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use serde_json::{Value as Json, json};
+
+use crate::retry::{Failure, RetryPolicy, parse_retry_after};
+
+/// How the client authenticates. Secrets come from the bridge's configuration by reference
+/// (environment or Secrets Manager), never from code or logs; `Debug` prints no secret.
+#[derive(Clone)]
+pub enum Auth {
+    /// HTTP basic.
+    Basic {
+        /// User.
+        user: String,
+        /// Password.
+        password: String,
+    },
+    /// OAuth 2.0 client credentials against `/oauth_token.do`.
+    OAuth {
+        /// Client id.
+        client_id: String,
+        /// Client secret.
+        client_secret: String,
+    },
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::Basic { user, .. } => write!(f, "Basic {{ user: {user:?}, password: <redacted> }}"),
+            Auth::OAuth { client_id, .. } => {
+                write!(f, "OAuth {{ client_id: {client_id:?}, client_secret: <redacted> }}")
+            }
+        }
+    }
+}
+
+/// Client configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Instance URL, e.g. `https://acme.service-now.com`.
+    pub base_url: String,
+    /// Table, normally `incident`.
+    pub table: String,
+    /// Authentication.
+    pub auth: Auth,
+    /// Timeout of one request.
+    pub timeout: Duration,
+    /// Retries of one call.
+    pub retry: RetryPolicy,
+}
+
+/// An incident as the bridge needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Incident {
+    /// Row id.
+    pub sys_id: String,
+    /// `INC…`.
+    pub number: String,
+    /// The correlation key.
+    #[serde(default)]
+    pub correlation_id: String,
+}
+
+/// What to open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewIncident {
+    /// One line.
+    pub short_description: String,
+    /// Details.
+    pub description: String,
+    /// 1 (high) – 3 (low).
+    pub urgency: u8,
+    /// 1 (high) – 3 (low).
+    pub impact: u8,
+    /// Assignment group, when known.
+    pub assignment_group: Option<String>,
+}
+
+/// What [`Client::upsert`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Upserted {
+    /// A new incident.
+    Created(Incident),
+    /// An open incident with the key got a work note.
+    Updated(Incident),
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    detail: Option<String>,
+}
+
+/// The ServiceNow client.
+pub struct Client {
+    http: reqwest::Client,
+    cfg: Config,
+    token: Mutex<Option<(String, Instant)>>,
+}
+
+/// Escapes a value for an encoded query: `^` separates terms, `^^` is a literal caret.
+pub fn query_value(v: &str) -> String {
+    v.replace('^', "^^")
+}
+
+impl Client {
+    /// Builds a client.
+    pub fn new(cfg: Config) -> Result<Client, Failure> {
+        let http = reqwest::Client::builder()
+            .timeout(cfg.timeout)
+            .build()
+            .map_err(|e| Failure {
+                status: None,
+                message: format!("cannot build the HTTP client: {e}"),
+                retry_after: None,
+            })?;
+        Ok(Client {
+            http,
+            cfg,
+            token: Mutex::new(None),
+        })
+    }
+
+    fn table_url(&self) -> String {
+        format!(
+            "{}/api/now/table/{}",
+            self.cfg.base_url.trim_end_matches('/'),
+            self.cfg.table
+        )
+    }
+
+    async fn bearer(&self, client_id: &str, client_secret: &str) -> Result<String, Failure> {
+        if let Ok(guard) = self.token.lock()
+            && let Some((t, until)) = guard.as_ref()
+            && Instant::now() < *until
+        {
+            return Ok(t.clone());
+        }
+        #[derive(Deserialize)]
+        struct Token {
+            access_token: String,
+            #[serde(default)]
+            expires_in: Option<u64>,
+        }
+        let url = format!("{}/oauth_token.do", self.cfg.base_url.trim_end_matches('/'));
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", client_secret),
+        ];
+        let resp = self.http.post(url).form(&form).send().await.map_err(transport)?;
+        let t: Token = parse(resp).await?;
+        // Refresh a minute early, so a token does not expire between check and use.
+        let ttl = Duration::from_secs(t.expires_in.unwrap_or(1800).saturating_sub(60).max(1));
+        if let Ok(mut guard) = self.token.lock() {
+            *guard = Some((t.access_token.clone(), Instant::now() + ttl));
+        }
+        Ok(t.access_token)
+    }
+
+    async fn authed(&self, req: reqwest::RequestBuilder) -> Result<reqwest::RequestBuilder, Failure> {
+        Ok(match &self.cfg.auth {
+            Auth::Basic { user, password } => req.basic_auth(user, Some(password)),
+            Auth::OAuth {
+                client_id,
+                client_secret,
+            } => req.bearer_auth(self.bearer(client_id, client_secret).await?),
+        })
+    }
+
+    /// The open incident carrying `key`, if any (checked: the row must carry exactly that key).
+    pub async fn find_open(&self, key: &str) -> Result<Option<Incident>, Failure> {
+        let query = format!("correlation_id={}^active=true^ORDERBYsys_created_on", query_value(key));
+        self.cfg
+            .retry
+            .run(|| async {
+                let req = self.http.get(self.table_url()).query(&[
+                    ("sysparm_query", query.as_str()),
+                    ("sysparm_limit", "1"),
+                    ("sysparm_fields", "sys_id,number,correlation_id,active"),
+                ]);
+                let resp = self.authed(req).await?.send().await.map_err(transport)?;
+                #[derive(Deserialize)]
+                struct Rows {
+                    result: Vec<Incident>,
+                }
+                let rows: Rows = parse(resp).await?;
+                // ServiceNow silently drops a query term it cannot apply; never trust the filter.
+                Ok(rows.result.into_iter().find(|i| i.correlation_id == key))
+            })
+            .await
+    }
+
+    /// Creates an incident carrying `key`.
+    pub async fn create(&self, key: &str, new: &NewIncident) -> Result<Incident, Failure> {
+        let mut body = json!({
+            "short_description": new.short_description,
+            "description": new.description,
+            "correlation_id": key,
+            "urgency": new.urgency.to_string(),
+            "impact": new.impact.to_string(),
+        });
+        if let Some(g) = &new.assignment_group {
+            body["assignment_group"] = Json::String(g.clone());
+        }
+        self.cfg
+            .retry
+            .run(|| async {
+                let resp = self
+                    .authed(self.http.post(self.table_url()).json(&body))
+                    .await?
+                    .send()
+                    .await
+                    .map_err(transport)?;
+                Ok(parse::<Result1<Incident>>(resp).await?.result)
+            })
+            .await
+    }
+
+    /// Adds a work note to an incident.
+    pub async fn add_work_note(&self, sys_id: &str, note: &str) -> Result<Incident, Failure> {
+        let url = format!("{}/{sys_id}", self.table_url());
+        let body = json!({ "work_notes": note });
+        self.cfg
+            .retry
+            .run(|| async {
+                let resp = self
+                    .authed(self.http.patch(&url).json(&body))
+                    .await?
+                    .send()
+                    .await
+                    .map_err(transport)?;
+                Ok(parse::<Result1<Incident>>(resp).await?.result)
+            })
+            .await
+    }
+
+    /// Opens an incident for `key`, or adds `note` to the open one.
+    ///
+    /// A retry of `create` after a timeout could create a second row if the first request did
+    /// reach ServiceNow; the lookup before each create, and the lookup of the bridge's next
+    /// attempt, find that row instead. Concurrent bridges are serialized per key by SQS
+    /// visibility for one message; different messages with one key are settled by the lookup.
+    pub async fn upsert(&self, key: &str, new: &NewIncident, note: &str) -> Result<Upserted, Failure> {
+        if let Some(open) = self.find_open(key).await? {
+            self.add_work_note(&open.sys_id, note).await?;
+            return Ok(Upserted::Updated(open));
+        }
+        Ok(Upserted::Created(self.create(key, new).await?))
+    }
+}
+
+#[derive(Deserialize)]
+struct Result1<T> {
+    result: T,
+}
+
+fn transport(e: reqwest::Error) -> Failure {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else {
+        "request failed"
+    };
+    Failure {
+        status: None,
+        message: format!("{kind}: {e}"),
+        retry_after: None,
+    }
+}
+
+/// Reads a response: the typed body on 2xx, else a classified failure with ServiceNow's message.
+async fn parse<T: serde::de::DeserializeOwned>(resp: reqwest::Response) -> Result<T, Failure> {
+    let status = resp.status();
+    let retry_after = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_retry_after);
+    let text = resp.text().await.map_err(transport)?;
+    if status.is_success() {
+        return serde_json::from_str(&text).map_err(|e| Failure {
+            status: Some(status.as_u16()),
+            message: format!("unexpected response body: {e}"),
+            retry_after: None,
+        });
+    }
+    let message = match serde_json::from_str::<ErrorBody>(&text) {
+        Ok(b) => match b.error.detail {
+            Some(d) if !d.is_empty() => format!("{}: {d}", b.error.message),
+            _ => b.error.message,
+        },
+        Err(_) => text.chars().take(200).collect(),
+    };
+    Err(Failure {
+        status: Some(status.as_u16()),
+        message,
+        retry_after,
+    })
+}

@@ -1,0 +1,182 @@
+//! The ServiceNow incident client against the Table API emulator: idempotent upserts, the check
+//! of returned rows, auth, and the split of retryable from permanent failures.
+
+use std::time::{Duration, Instant};
+
+use patchplane_e2e::servicenow::Emulator;
+use patchplane_integrations::retry::RetryPolicy;
+use patchplane_integrations::servicenow::{Auth, Client, Config, NewIncident, Upserted};
+
+fn emulator() -> Emulator {
+    Emulator::start("bridge", "s3cret", "bridge-client", "client-s3cret")
+}
+
+fn client(e: &Emulator, auth: Auth) -> Client {
+    Client::new(Config {
+        base_url: e.url.clone(),
+        table: "incident".into(),
+        auth,
+        timeout: Duration::from_secs(5),
+        retry: RetryPolicy {
+            attempts: 3,
+            base: Duration::from_millis(10),
+            cap: Duration::from_secs(2),
+        },
+    })
+    .expect("client")
+}
+
+fn basic() -> Auth {
+    Auth::Basic {
+        user: "bridge".into(),
+        password: "s3cret".into(),
+    }
+}
+
+fn incident(text: &str) -> NewIncident {
+    NewIncident {
+        short_description: text.into(),
+        description: "details".into(),
+        urgency: 2,
+        impact: 2,
+        assignment_group: None,
+    }
+}
+
+#[tokio::test]
+async fn upsert_creates_once_then_adds_work_notes() {
+    let e = emulator();
+    let c = client(&e, basic());
+    let key = "111111111111/us-east-1/mw-0123/exec-1";
+    let first = c
+        .upsert(key, &incident("Patch window timed out"), "first")
+        .await
+        .expect("create");
+    let Upserted::Created(created) = &first else {
+        panic!("{first:?}")
+    };
+    assert!(created.number.starts_with("INC") && created.sys_id.len() == 32);
+    for n in 0..4 {
+        let again = c
+            .upsert(key, &incident("Patch window timed out"), &format!("repeat {n}"))
+            .await
+            .expect("update");
+        assert_eq!(again, Upserted::Updated(created.clone()));
+    }
+    let rows = e.incidents();
+    assert_eq!(rows.len(), 1, "five deliveries, one incident");
+    assert_eq!(rows[0].fields["correlation_id"], key);
+    assert_eq!(rows[0].work_notes, vec!["repeat 0", "repeat 1", "repeat 2", "repeat 3"]);
+}
+
+#[tokio::test]
+async fn rows_from_an_ignored_query_term_are_not_taken_for_a_match() {
+    let e = emulator();
+    let c = client(&e, basic());
+    c.upsert("key-a", &incident("a"), "n").await.expect("a");
+    // Now ServiceNow ignores the correlation_id term (as it does for a field the caller cannot
+    // read): the query returns key-a's row for key-b. The client must not update it.
+    e.hide_field("correlation_id");
+    let b = c.upsert("key-b", &incident("b"), "n").await.expect("b");
+    assert!(matches!(b, Upserted::Created(_)), "{b:?}");
+    let rows = e.incidents();
+    assert_eq!(rows.len(), 2);
+    assert!(rows[0].work_notes.is_empty(), "key-a's incident was not touched");
+}
+
+#[tokio::test]
+async fn carets_in_keys_cannot_split_the_query() {
+    let e = emulator();
+    let c = client(&e, basic());
+    let key = "acct/region/odd^active=false";
+    c.upsert(key, &incident("x"), "n").await.expect("create");
+    assert!(matches!(
+        c.upsert(key, &incident("x"), "n").await.expect("update"),
+        Upserted::Updated(_)
+    ));
+    assert_eq!(e.incidents().len(), 1);
+}
+
+#[tokio::test]
+async fn bad_credentials_are_permanent() {
+    let e = emulator();
+    let c = client(
+        &e,
+        Auth::Basic {
+            user: "bridge".into(),
+            password: "wrong".into(),
+        },
+    );
+    let err = c.find_open("k").await.expect_err("401");
+    assert_eq!(err.status, Some(401));
+    assert!(!err.is_retryable());
+    assert!(err.message.contains("User Not Authenticated"), "{err}");
+    assert_eq!(e.requests().len(), 1, "a permanent failure is not retried");
+}
+
+#[tokio::test]
+async fn rate_limits_wait_for_retry_after_then_succeed() {
+    let e = emulator();
+    let c = client(&e, basic());
+    e.script(429, Some(1), 2);
+    let started = Instant::now();
+    let created = c.create("k", &incident("x")).await.expect("third attempt succeeds");
+    assert!(
+        started.elapsed() >= Duration::from_millis(1900),
+        "waited {:?}, Retry-After said 1 s twice",
+        started.elapsed()
+    );
+    assert_eq!(created.correlation_id, "k");
+    assert_eq!(e.incidents().len(), 1);
+}
+
+#[tokio::test]
+async fn outages_end_retryable_after_the_bounded_attempts() {
+    let e = emulator();
+    let c = client(&e, basic());
+    e.script(503, None, 10);
+    let err = c.create("k", &incident("x")).await.expect_err("still down");
+    assert_eq!(err.status, Some(503));
+    assert!(err.is_retryable(), "the message must come back later");
+    assert_eq!(e.requests().iter().filter(|r| r.starts_with("POST")).count(), 3);
+    assert!(e.incidents().is_empty());
+}
+
+#[tokio::test]
+async fn oauth_client_credentials() {
+    let e = emulator();
+    let c = client(
+        &e,
+        Auth::OAuth {
+            client_id: "bridge-client".into(),
+            client_secret: "client-s3cret".into(),
+        },
+    );
+    c.upsert("k", &incident("x"), "n").await.expect("create");
+    c.upsert("k", &incident("x"), "n").await.expect("update");
+    let tokens = e
+        .requests()
+        .iter()
+        .filter(|r| r.as_str() == "POST /oauth_token.do")
+        .count();
+    assert_eq!(tokens, 1, "the token is reused until it expires");
+    let bad = client(
+        &e,
+        Auth::OAuth {
+            client_id: "bridge-client".into(),
+            client_secret: "nope".into(),
+        },
+    );
+    let err = bad.find_open("k").await.expect_err("denied");
+    assert_eq!(err.status, Some(401));
+    assert!(!err.is_retryable());
+    // Secrets never appear in Debug output.
+    let shown = format!(
+        "{:?}",
+        Auth::OAuth {
+            client_id: "id".into(),
+            client_secret: "hunter2".into()
+        }
+    );
+    assert!(!shown.contains("hunter2") && shown.contains("<redacted>"), "{shown}");
+}
