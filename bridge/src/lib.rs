@@ -8,7 +8,11 @@
 //! - [`route`]: rules from `bridge.yaml` (or the defaults) mapping kind, status and severity to
 //!   actions.
 //! - [`outcome`]: the sinks' outcomes combined into the message's fate (delete, retry, DLQ).
+//! - [`sink`]: ServiceNow incidents and Inspector-linked tickets, idempotent by correlation key.
+//! - [`pipeline`]: SQS workers tying the stages together, with visibility heartbeats.
 
 pub mod decode;
 pub mod outcome;
+pub mod pipeline;
 pub mod route;
+pub mod sink;

@@ -2,7 +2,7 @@
 //!
 //! Rules come from `bridge.yaml` (`routes:`) or [`RouteConfig::defaults`]: failed and timed-out
 //! patch runs and non-compliant patch state open an incident; active critical and high Inspector
-//! findings open an Inspector-linked ticket and notify the owner. Matching is case-insensitive and
+//! findings open an Inspector-linked ticket. Matching is case-insensitive and
 //! an empty list matches anything. Every rule that matches adds its actions; an action is taken
 //! once per event however many rules name it.
 
@@ -102,7 +102,7 @@ fn strings(v: &[&str]) -> Vec<String> {
 
 impl RouteConfig {
     /// The default rules (issue #5): failed or timed-out patch runs and non-compliant patch state
-    /// open an incident; active critical and high findings open a ticket and notify the owner.
+    /// open an incident; active critical and high findings open a ticket.
     pub fn defaults() -> RouteConfig {
         let patch_docs = strings(&["AWS-RunPatchBaseline", "AWS-RunPatchBaselineWithHooks"]);
         RouteConfig {
@@ -144,7 +144,8 @@ impl RouteConfig {
                         severity: strings(&["CRITICAL", "HIGH"]),
                         ..Match::default()
                     },
-                    actions: vec![Action::InspectorTicket, Action::NotifyOwner],
+                    // Owner notification joins this rule when its sink exists.
+                    actions: vec![Action::InspectorTicket],
                 },
             ],
         }

@@ -70,13 +70,7 @@ fn failed_patch_commands_and_active_critical_findings() {
         .replace("\"status\": \"CLOSED\"", "\"status\": \"ACTIVE\"");
     assert_ne!(critical, finding);
     let routed = rules.route(&decoded(&critical), 1);
-    assert_eq!(
-        routed,
-        vec![
-            (Action::InspectorTicket, "critical-finding"),
-            (Action::NotifyOwner, "critical-finding")
-        ]
-    );
+    assert_eq!(routed, vec![(Action::InspectorTicket, "critical-finding")]);
 }
 
 #[test]

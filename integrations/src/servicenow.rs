@@ -191,13 +191,20 @@ impl Client {
 
     /// The open incident carrying `key`, if any (checked: the row must carry exactly that key).
     pub async fn find_open(&self, key: &str) -> Result<Option<Incident>, Failure> {
+        Ok(self.open_with_key(key, 1).await?.into_iter().next())
+    }
+
+    /// Open incidents carrying `key`, oldest first (at most `limit`; rows not carrying exactly
+    /// `key` are dropped).
+    pub async fn open_with_key(&self, key: &str, limit: usize) -> Result<Vec<Incident>, Failure> {
         let query = format!("correlation_id={}^active=true^ORDERBYsys_created_on", query_value(key));
+        let limit = limit.to_string();
         self.cfg
             .retry
             .run(|| async {
                 let req = self.http.get(self.table_url()).query(&[
                     ("sysparm_query", query.as_str()),
-                    ("sysparm_limit", "1"),
+                    ("sysparm_limit", limit.as_str()),
                     ("sysparm_fields", "sys_id,number,correlation_id,active"),
                 ]);
                 let resp = self.authed(req).await?.send().await.map_err(transport)?;
@@ -207,7 +214,11 @@ impl Client {
                 }
                 let rows: Rows = parse(resp).await?;
                 // ServiceNow silently drops a query term it cannot apply; never trust the filter.
-                Ok(rows.result.into_iter().find(|i| i.correlation_id == key))
+                Ok(rows
+                    .result
+                    .into_iter()
+                    .filter(|i| i.correlation_id == key)
+                    .collect::<Vec<_>>())
             })
             .await
     }
@@ -256,18 +267,52 @@ impl Client {
             .await
     }
 
+    /// Closes `dup` as a duplicate of `of`.
+    async fn close_duplicate(&self, dup: &Incident, of: &Incident) -> Result<(), Failure> {
+        let url = format!("{}/{}", self.table_url(), dup.sys_id);
+        let body = json!({
+            "active": "false",
+            "state": "8",
+            "close_code": "Duplicate",
+            "work_notes": format!("Duplicate of {}: opened concurrently for the same correlation key", of.number),
+        });
+        self.cfg
+            .retry
+            .run(|| async {
+                let resp = self
+                    .authed(self.http.patch(&url).json(&body))
+                    .await?
+                    .send()
+                    .await
+                    .map_err(transport)?;
+                parse::<Result1<Json>>(resp).await.map(|_| ())
+            })
+            .await
+    }
+
     /// Opens an incident for `key`, or adds `note` to the open one.
     ///
-    /// A retry of `create` after a timeout could create a second row if the first request did
-    /// reach ServiceNow; the lookup before each create, and the lookup of the bridge's next
-    /// attempt, find that row instead. Concurrent bridges are serialized per key by SQS
-    /// visibility for one message; different messages with one key are settled by the lookup.
+    /// The Table API has no create-if-absent, so two bridges can both find nothing and both
+    /// create. After creating, the client lists the open incidents with the key, oldest first: if
+    /// another one is older, it closes its own as a duplicate and adds the note to the oldest.
+    /// Every bridge agrees on the oldest, so exactly one incident per key stays open. (Within one
+    /// process the sink also serializes deliveries per key, so this only settles races between
+    /// processes, and retries of a create whose first attempt did reach ServiceNow.)
     pub async fn upsert(&self, key: &str, new: &NewIncident, note: &str) -> Result<Upserted, Failure> {
         if let Some(open) = self.find_open(key).await? {
             self.add_work_note(&open.sys_id, note).await?;
             return Ok(Upserted::Updated(open));
         }
-        Ok(Upserted::Created(self.create(key, new).await?))
+        let created = self.create(key, new).await?;
+        let open = self.open_with_key(key, 10).await?;
+        match open.first() {
+            Some(oldest) if oldest.sys_id != created.sys_id => {
+                self.close_duplicate(&created, oldest).await?;
+                self.add_work_note(&oldest.sys_id, note).await?;
+                Ok(Upserted::Updated(oldest.clone()))
+            }
+            _ => Ok(Upserted::Created(created)),
+        }
     }
 }
 

@@ -180,3 +180,36 @@ async fn oauth_client_credentials() {
     );
     assert!(!shown.contains("hunter2") && shown.contains("<redacted>"), "{shown}");
 }
+
+/// Two bridges (two clients, no shared lock) upserting one key at once: exactly one incident stays
+/// open; a row created in the race is closed as a duplicate of the oldest, which gets the notes.
+#[tokio::test]
+async fn concurrent_bridges_leave_one_open_incident_per_key() {
+    let e = emulator();
+    let (a, b) = (client(&e, basic()), client(&e, basic()));
+    let key = "111111111111/us-east-1/mw-1/exec-9";
+    let new = incident("x");
+    for round in 0..3 {
+        let (na, nb) = (format!("a{round}"), format!("b{round}"));
+        let (x, y) = tokio::join!(a.upsert(key, &new, &na), b.upsert(key, &new, &nb));
+        x.expect("a");
+        y.expect("b");
+    }
+    let rows = e.incidents();
+    // The first round always races (join! sends both lookups before either create), so the
+    // duplicate-closing path really ran.
+    assert!(rows.len() >= 2, "no race happened: {rows:?}");
+    let open: Vec<_> = rows.iter().filter(|r| r.fields["active"] == "true").collect();
+    assert_eq!(open.len(), 1, "{rows:?}");
+    for r in rows.iter().filter(|r| r.fields["active"] != "true") {
+        assert_eq!(r.fields.get("close_code").map(String::as_str), Some("Duplicate"));
+        assert!(
+            r.work_notes
+                .iter()
+                .any(|n| n.starts_with(&format!("Duplicate of {}", open[0].fields["number"]))),
+            "{r:?}"
+        );
+    }
+    // Each of the six upserts but the one that created the survivor left its note there.
+    assert_eq!(open[0].work_notes.len(), 5, "{:?}", open[0].work_notes);
+}

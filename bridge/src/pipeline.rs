@@ -1,0 +1,269 @@
+//! The SQS pipeline: receive → decode → route → sinks → ack, with N workers.
+//!
+//! At least once, never duplicated, never lost:
+//! - a message is deleted only when every routed action delivered ([`crate::outcome::ack`]);
+//! - while its actions run, its visibility is extended (a heartbeat), so a slow ServiceNow does
+//!   not hand the message to another worker mid-delivery;
+//! - a retry is left invisible for a backoff, a rejection is released (visibility 0) so the
+//!   queue's redrive policy moves it to the dead-letter queue after `maxReceiveCount`;
+//! - deletes go in batches; an entry the batch fails to delete is logged and simply comes back,
+//!   which the idempotent sinks absorb;
+//! - on shutdown, workers stop receiving and finish the messages they hold within the drain
+//!   budget; whatever is unfinished then is released at once rather than waiting out its timeout.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::{
+    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry, MessageSystemAttributeName,
+};
+use tokio::sync::watch;
+
+use crate::decode::{DecodeError, decode};
+use crate::outcome::{Ack, Outcome, ack};
+use crate::route::RouteConfig;
+use crate::sink::Sink;
+
+/// Pipeline settings.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Queue URL.
+    pub queue_url: String,
+    /// Concurrent receive loops.
+    pub workers: usize,
+    /// Long-poll wait (20 s in production; less in tests).
+    pub wait_seconds: i32,
+    /// Visibility set by each heartbeat.
+    pub heartbeat_visibility: i32,
+    /// Interval between heartbeats (well below `heartbeat_visibility`).
+    pub heartbeat_every: Duration,
+}
+
+/// What happened to messages, for metrics and tests.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Counters {
+    /// Messages received.
+    pub received: u64,
+    /// Deleted after every action delivered (or nothing to do).
+    pub delivered: u64,
+    /// Left for a retry.
+    pub retried: u64,
+    /// Released towards the dead-letter queue.
+    pub rejected: u64,
+    /// Decoded to an event patchplane does not handle (deleted).
+    pub unknown: u64,
+}
+
+/// The pipeline.
+pub struct Pipeline<S> {
+    sqs: Client,
+    routes: RouteConfig,
+    sink: S,
+    opts: Options,
+    counters: std::sync::Mutex<Counters>,
+}
+
+impl<S: Sink + Send + Sync + 'static> Pipeline<S> {
+    /// Builds a pipeline.
+    pub fn new(sqs: Client, routes: RouteConfig, sink: S, opts: Options) -> Arc<Self> {
+        Arc::new(Self {
+            sqs,
+            routes,
+            sink,
+            opts,
+            counters: Default::default(),
+        })
+    }
+
+    /// Counters so far.
+    pub fn counters(&self) -> Counters {
+        self.counters.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    fn count(&self, f: impl FnOnce(&mut Counters)) {
+        if let Ok(mut c) = self.counters.lock() {
+            f(&mut c);
+        }
+    }
+
+    /// Runs the workers until `shutdown` turns true.
+    pub async fn run(self: &Arc<Self>, shutdown: watch::Receiver<bool>) {
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..self.opts.workers.max(1) {
+            let (me, stop) = (self.clone(), shutdown.clone());
+            tasks.spawn(async move { me.worker(stop).await });
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+
+    async fn worker(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            let received = tokio::select! {
+                r = self
+                    .sqs
+                    .receive_message()
+                    .queue_url(&self.opts.queue_url)
+                    .max_number_of_messages(10)
+                    .wait_time_seconds(self.opts.wait_seconds)
+                    .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+                    .send() => r,
+                _ = stop.changed() => return,
+            };
+            let messages = match received {
+                Ok(out) => out.messages.unwrap_or_default(),
+                Err(e) => {
+                    tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "Receive failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            if !messages.is_empty() {
+                self.batch(messages).await;
+            }
+        }
+    }
+
+    /// Processes one received batch; every message ends deleted, delayed or released.
+    async fn batch(&self, messages: Vec<aws_sdk_sqs::types::Message>) {
+        let handles: Vec<String> = messages.iter().filter_map(|m| m.receipt_handle.clone()).collect();
+        let heartbeat = self.heartbeat(handles);
+        tokio::pin!(heartbeat);
+        let work = async {
+            let mut acks = Vec::new();
+            for m in &messages {
+                let receives: u32 = m
+                    .attributes()
+                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(1);
+                self.count(|c| c.received += 1);
+                acks.push((
+                    m.receipt_handle.clone().unwrap_or_default(),
+                    m.message_id.clone().unwrap_or_default(),
+                    self.process(m.body().unwrap_or_default(), receives).await,
+                ));
+            }
+            acks
+        };
+        let acks = tokio::select! {
+            a = work => a,
+            _ = &mut heartbeat => Vec::new(),
+        };
+        self.apply(acks).await;
+    }
+
+    /// Keeps the batch invisible while it is worked on. Never completes by itself.
+    async fn heartbeat(&self, handles: Vec<String>) {
+        loop {
+            tokio::time::sleep(self.opts.heartbeat_every).await;
+            let entries: Vec<_> = handles
+                .iter()
+                .enumerate()
+                .filter_map(|(i, h)| {
+                    ChangeMessageVisibilityBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(h)
+                        .visibility_timeout(self.opts.heartbeat_visibility)
+                        .build()
+                        .ok()
+                })
+                .collect();
+            let _ = self
+                .sqs
+                .change_message_visibility_batch()
+                .queue_url(&self.opts.queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await;
+        }
+    }
+
+    /// Decode, route, deliver: the message's fate.
+    async fn process(&self, body: &str, receives: u32) -> Ack {
+        let d = match decode(body.as_bytes()) {
+            Ok(d) => d,
+            Err(DecodeError::Unknown {
+                source_name,
+                detail_type,
+            }) => {
+                tracing::info!(%source_name, %detail_type, "Unhandled event kind, acknowledged");
+                self.count(|c| c.unknown += 1);
+                return Ack::Delete;
+            }
+            Err(e) => return Ack::DeadLetter { reason: e.to_string() },
+        };
+        let mut outcomes = Vec::new();
+        for (action, rule) in self.routes.route(&d, receives) {
+            let o = self.sink.deliver(&d, action).await;
+            if o != Outcome::Delivered {
+                tracing::warn!(event_id = %d.envelope.id, account = %d.envelope.account, region = %d.envelope.region, ?action, rule, outcome = ?o, "Delivery did not succeed");
+            }
+            outcomes.push(o);
+        }
+        ack(&outcomes, receives)
+    }
+
+    async fn apply(&self, acks: Vec<(String, String, Ack)>) {
+        let mut deletes = Vec::new();
+        for (i, (handle, id, a)) in acks.into_iter().enumerate() {
+            match a {
+                Ack::Delete => {
+                    self.count(|c| c.delivered += 1);
+                    if let Ok(e) = DeleteMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(handle)
+                        .build()
+                    {
+                        deletes.push(e);
+                    }
+                }
+                Ack::RetryLater { after_seconds, reason } => {
+                    self.count(|c| c.retried += 1);
+                    tracing::warn!(message_id = %id, after_seconds, %reason, "Retrying later");
+                    self.visibility(&handle, after_seconds as i32).await;
+                }
+                Ack::DeadLetter { reason } => {
+                    self.count(|c| c.rejected += 1);
+                    tracing::error!(message_id = %id, %reason, "Rejected: the redrive policy moves it to the dead-letter queue");
+                    self.visibility(&handle, 0).await;
+                }
+            }
+        }
+        if deletes.is_empty() {
+            return;
+        }
+        match self
+            .sqs
+            .delete_message_batch()
+            .queue_url(&self.opts.queue_url)
+            .set_entries(Some(deletes))
+            .send()
+            .await
+        {
+            Ok(out) => {
+                for f in out.failed() {
+                    // It comes back; the sinks are idempotent, so it costs a lookup, not a duplicate.
+                    tracing::warn!(entry = %f.id(), code = %f.code(), "Delete failed; the message will be redelivered");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "Delete batch failed; messages will be redelivered")
+            }
+        }
+    }
+
+    async fn visibility(&self, handle: &str, seconds: i32) {
+        let _ = self
+            .sqs
+            .change_message_visibility()
+            .queue_url(&self.opts.queue_url)
+            .receipt_handle(handle)
+            .visibility_timeout(seconds)
+            .send()
+            .await;
+    }
+}

@@ -1,0 +1,111 @@
+//! Sinks: deliver an action for a decoded event and report an [`Outcome`].
+//!
+//! Incidents and Inspector-linked tickets both go to ServiceNow, keyed by the event's correlation
+//! key (an Inspector ticket by its finding ARN), so a redelivered or repeated event updates the
+//! open incident with a work note instead of opening another. A failure the client classifies as
+//! retryable (429, 5xx, timeouts) is [`Outcome::Retry`]; any other is [`Outcome::Reject`].
+
+use patchplane_integrations::retry::Failure;
+use patchplane_integrations::servicenow::{Client, NewIncident, Upserted};
+
+use crate::decode::{Decoded, Event};
+use crate::outcome::Outcome;
+use crate::route::Action;
+
+/// Delivers actions.
+pub trait Sink {
+    /// Delivers `action` for `d`.
+    fn deliver(&self, d: &Decoded, action: Action) -> impl Future<Output = Outcome> + Send;
+}
+
+/// ServiceNow incidents for `incident` and `inspector-ticket` actions.
+pub struct ServiceNowSink {
+    client: Client,
+    /// One lock per correlation key in flight: workers of this process deliver one key at a time,
+    /// so they never race each other into two creates.
+    keys: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl ServiceNowSink {
+    /// Wraps a client.
+    pub fn new(client: Client) -> Self {
+        Self {
+            client,
+            keys: Default::default(),
+        }
+    }
+
+    fn lock_for(&self, key: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+        match self.keys.lock() {
+            Ok(mut m) => {
+                // Forget locks nobody holds, so the map stays as small as the work in flight.
+                m.retain(|_, l| std::sync::Arc::strong_count(l) > 1);
+                m.entry(key.to_owned()).or_default().clone()
+            }
+            Err(_) => std::sync::Arc::default(),
+        }
+    }
+}
+
+/// One line for the incident, saying what and where.
+pub fn summary(d: &Decoded) -> String {
+    let e = &d.envelope;
+    let what = match &d.event {
+        Event::Command(c) => format!("Command {} ({}) {}", c.command_id, c.document_name, c.status),
+        Event::CommandInvocation(c) => format!("{} on {} {}", c.document_name, c.instance_id, c.status),
+        Event::WindowExecution(w) => format!("Maintenance window {} {}", w.window_id, w.status),
+        Event::WindowTaskExecution(w) => format!("Maintenance window {} task {}", w.window_id, w.status),
+        Event::WindowTargetInvocation(w) => format!("Maintenance window {} target {}", w.window_id, w.status),
+        Event::Compliance(c) => format!("{} is {} for {}", c.resource_id, c.compliance_status, c.compliance_type),
+        Event::Association(a) | Event::InstanceAssociation(a) => {
+            format!("Association {} {}", a.association_id, a.status)
+        }
+        Event::Finding(f) => format!("{} {}: {}", f.severity, f.kind, f.title),
+    };
+    format!("[patchplane] {what} ({} {})", e.account, e.region)
+}
+
+fn outcome(r: Result<Upserted, Failure>) -> Outcome {
+    match r {
+        Ok(_) => Outcome::Delivered,
+        Err(f) if f.is_retryable() => Outcome::Retry(f.to_string()),
+        Err(f) => Outcome::Reject(f.to_string()),
+    }
+}
+
+impl Sink for ServiceNowSink {
+    async fn deliver(&self, d: &Decoded, action: Action) -> Outcome {
+        let (urgency, impact) = match (&d.event, d.event.severity()) {
+            (_, Some(s)) if s.eq_ignore_ascii_case("critical") => (1, 1),
+            (Event::Finding(_), _) => (2, 2),
+            _ => (2, 2),
+        };
+        let new = NewIncident {
+            short_description: summary(d),
+            description: format!(
+                "Event {} ({}) from account {} in {} at {}.\nResources: {}",
+                d.envelope.id,
+                d.envelope.detail_type,
+                d.envelope.account,
+                d.envelope.region,
+                d.envelope.time,
+                d.envelope.resources.join(", ")
+            ),
+            urgency,
+            impact,
+            assignment_group: None,
+        };
+        let note = format!("{} (event {} at {})", summary(d), d.envelope.id, d.envelope.time);
+        match action {
+            Action::Incident | Action::InspectorTicket => {
+                let key = d.correlation_key();
+                let lock = self.lock_for(&key);
+                let _held = lock.lock().await;
+                outcome(self.client.upsert(&key, &new, &note).await)
+            }
+            // Routing configuration is checked against the sinks at start-up; reaching this is a
+            // configuration the bridge cannot honour, so retrying would not help.
+            Action::NotifyOwner => Outcome::Reject("no owner-notification sink is configured".into()),
+        }
+    }
+}
