@@ -38,6 +38,12 @@ pub struct Options {
     pub heartbeat_visibility: i32,
     /// Interval between heartbeats (well below `heartbeat_visibility`).
     pub heartbeat_every: Duration,
+    /// Longest retry backoff (900 s in production, where the backoff is 30 s doubling; tests
+    /// shorten it). Keep `maxReceiveCount` × backoff longer than the outages to ride out.
+    pub retry_cap_seconds: u32,
+    /// How long workers may finish the batch they hold after shutdown is asked; what is still
+    /// unfinished then is released (visibility 0) for another bridge.
+    pub drain: Duration,
 }
 
 /// What happened to messages, for metrics and tests.
@@ -53,6 +59,8 @@ pub struct Counters {
     pub rejected: u64,
     /// Decoded to an event patchplane does not handle (deleted).
     pub unknown: u64,
+    /// Released unfinished at shutdown.
+    pub released: u64,
 }
 
 /// The pipeline.
@@ -122,13 +130,14 @@ impl<S: Sink + Send + Sync + 'static> Pipeline<S> {
                 }
             };
             if !messages.is_empty() {
-                self.batch(messages).await;
+                self.batch(messages, stop.clone()).await;
             }
         }
     }
 
-    /// Processes one received batch; every message ends deleted, delayed or released.
-    async fn batch(&self, messages: Vec<aws_sdk_sqs::types::Message>) {
+    /// Processes one received batch; every message ends deleted, delayed or released. If shutdown
+    /// is asked while it runs, it gets `drain` to finish; then its messages are released.
+    async fn batch(&self, messages: Vec<aws_sdk_sqs::types::Message>, mut stop: watch::Receiver<bool>) {
         let handles: Vec<String> = messages.iter().filter_map(|m| m.receipt_handle.clone()).collect();
         let heartbeat = self.heartbeat(handles);
         tokio::pin!(heartbeat);
@@ -149,9 +158,32 @@ impl<S: Sink + Send + Sync + 'static> Pipeline<S> {
             }
             acks
         };
+        tokio::pin!(work);
+        let drain = self.opts.drain;
+        let deadline = async move {
+            // Resolves `drain` after shutdown is asked (or never, if the sender is gone).
+            while !*stop.borrow() {
+                if stop.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+            tokio::time::sleep(drain).await;
+        };
         let acks = tokio::select! {
-            a = work => a,
+            a = &mut work => a,
             _ = &mut heartbeat => Vec::new(),
+            _ = deadline => {
+                // Out of time: hand every message of the batch to another bridge at once. Those
+                // already delivered come back as a work note, not a duplicate (idempotent sinks).
+                tracing::warn!(messages = messages.len(), "Drain budget spent; releasing the batch");
+                for m in &messages {
+                    if let Some(h) = m.receipt_handle() {
+                        self.visibility(h, 0).await;
+                    }
+                }
+                self.count(|c| c.released += messages.len() as u64);
+                return;
+            }
         };
         self.apply(acks).await;
     }
@@ -222,6 +254,7 @@ impl<S: Sink + Send + Sync + 'static> Pipeline<S> {
                     }
                 }
                 Ack::RetryLater { after_seconds, reason } => {
+                    let after_seconds = after_seconds.min(self.opts.retry_cap_seconds);
                     self.count(|c| c.retried += 1);
                     tracing::warn!(message_id = %id, after_seconds, %reason, "Retrying later");
                     self.visibility(&handle, after_seconds as i32).await;

@@ -34,6 +34,8 @@ struct State {
     oauth: (String, String),
     tokens: BTreeSet<String>,
     script: VecDeque<(u16, Option<u64>)>,
+    outage_until: Option<std::time::Instant>,
+    delay: std::time::Duration,
     hidden_fields: BTreeSet<String>,
     requests: Vec<String>,
     counter: u64,
@@ -180,6 +182,20 @@ impl Emulator {
         }
     }
 
+    /// Every table request takes at least `d` (a slow instance).
+    pub fn slow(&self, d: std::time::Duration) {
+        if let Ok(mut s) = self.state.lock() {
+            s.delay = d;
+        }
+    }
+
+    /// Every table request answers 503 for `d` from now.
+    pub fn outage(&self, d: std::time::Duration) {
+        if let Ok(mut s) = self.state.lock() {
+            s.outage_until = Some(std::time::Instant::now() + d);
+        }
+    }
+
     /// Makes `field` unreadable: query terms on it are ignored, as ServiceNow does under ACLs.
     pub fn hide_field(&self, field: &str) {
         if let Ok(mut s) = self.state.lock() {
@@ -227,6 +243,11 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
     let len: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
     let mut body = vec![0; len.min(1 << 20)];
     reader.read_exact(&mut body)?;
+    // Sleep outside the lock, so a slow instance still serves requests in parallel.
+    let delay = state.lock().map(|s| s.delay).unwrap_or_default();
+    if target.starts_with("/api/") && !delay.is_zero() {
+        std::thread::sleep(delay);
+    }
     let (status, json, retry_after) = match state.lock() {
         Ok(mut s) => handle(&mut s, &method, &target, &headers, &String::from_utf8_lossy(&body)),
         Err(_) => error(500, "emulator state poisoned", ""),
@@ -289,6 +310,9 @@ fn handle(
     let authed = auth == s.basic || auth.strip_prefix("Bearer ").is_some_and(|t| s.tokens.contains(t));
     if !authed {
         return error(401, "User Not Authenticated", "Required to provide Auth information");
+    }
+    if s.outage_until.is_some_and(|t| std::time::Instant::now() < t) {
+        return error(503, "Service Unavailable", "instance is down (emulated outage)");
     }
     if let Some((status, retry_after)) = s.script.pop_front() {
         let (st, b, _) = error(

@@ -16,6 +16,10 @@ use patchplane_integrations::retry::RetryPolicy;
 use patchplane_integrations::servicenow::{Auth, Client, Config};
 
 async fn queue_with_dlq(sqs: &aws_sdk_sqs::Client) -> (String, String) {
+    queue_with_dlq_after(sqs, 2).await
+}
+
+async fn queue_with_dlq_after(sqs: &aws_sdk_sqs::Client, max_receive_count: u32) -> (String, String) {
     let dlq = sqs.create_queue().queue_name("bridge-dlq").send().await.expect("dlq");
     let dlq_url = dlq.queue_url().expect("url").to_owned();
     let arn = sqs
@@ -33,7 +37,7 @@ async fn queue_with_dlq(sqs: &aws_sdk_sqs::Client) -> (String, String) {
         .queue_name("bridge")
         .attributes(
             QueueAttributeName::RedrivePolicy,
-            format!("{{\"deadLetterTargetArn\":\"{arn}\",\"maxReceiveCount\":\"2\"}}"),
+            format!("{{\"deadLetterTargetArn\":\"{arn}\",\"maxReceiveCount\":\"{max_receive_count}\"}}"),
         )
         .attributes(QueueAttributeName::VisibilityTimeout, "30")
         .send()
@@ -135,6 +139,8 @@ async fn fixtures_flow_once_each_and_poison_goes_to_the_dlq() {
             wait_seconds: 1,
             heartbeat_visibility: 30,
             heartbeat_every: Duration::from_secs(10),
+            retry_cap_seconds: 900,
+            drain: Duration::from_secs(5),
         },
     );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -186,4 +192,206 @@ async fn fixtures_flow_once_each_and_poison_goes_to_the_dlq() {
         "the poison message was rejected on each of its receives: {c:?}"
     );
     assert_eq!(c.retried, 0);
+}
+
+fn client(snow: &Emulator) -> Client {
+    Client::new(Config {
+        base_url: snow.url.clone(),
+        table: "incident".into(),
+        auth: Auth::Basic {
+            user: "bridge".into(),
+            password: "s3cret".into(),
+        },
+        timeout: Duration::from_secs(5),
+        retry: RetryPolicy {
+            attempts: 2,
+            base: Duration::from_millis(20),
+            cap: Duration::from_secs(1),
+        },
+    })
+    .expect("client")
+}
+
+fn options(queue: &str) -> Options {
+    Options {
+        queue_url: queue.to_owned(),
+        workers: 2,
+        wait_seconds: 1,
+        heartbeat_visibility: 30,
+        heartbeat_every: Duration::from_secs(10),
+        retry_cap_seconds: 2,
+        drain: Duration::from_secs(5),
+    }
+}
+
+/// Sends every fixture `copies` times; returns how many messages.
+async fn send_fixtures(sqs: &aws_sdk_sqs::Client, queue: &str, copies: usize) -> u64 {
+    let mut n = 0;
+    for _ in 0..copies {
+        for entry in std::fs::read_dir(root().join("tests/fixtures/events")).expect("fixtures") {
+            let body = std::fs::read_to_string(entry.expect("entry").path()).expect("read");
+            sqs.send_message()
+                .queue_url(queue)
+                .message_body(body)
+                .send()
+                .await
+                .expect("send");
+            n += 1;
+        }
+    }
+    n
+}
+
+async fn drain(sqs: &aws_sdk_sqs::Client, queue: &str, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline && depth(sqs, queue).await > 0 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// One open incident per routed key: the four the default rules open for the fixtures.
+fn assert_one_incident_per_key(snow: &Emulator) {
+    let rows = snow.incidents();
+    let mut open: Vec<String> = rows
+        .iter()
+        .filter(|r| r.fields["active"] == "true")
+        .map(|r| r.fields["correlation_id"].clone())
+        .collect();
+    open.sort();
+    let before = open.len();
+    open.dedup();
+    assert_eq!(before, open.len(), "two open incidents for one key: {rows:?}");
+    assert_eq!(open.len(), 4, "{open:?}");
+}
+
+/// Two bridges (two pipelines, two sinks, no shared lock) on one queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_bridges_on_one_queue_open_one_incident_per_key() {
+    let moto = Moto::start();
+    let snow = Emulator::start("bridge", "s3cret", "id", "secret");
+    let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config("us-east-1").await);
+    let (queue, _) = queue_with_dlq_after(&sqs, 5).await;
+    let sent = send_fixtures(&sqs, &queue, 4).await;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let bridges: Vec<_> = (0..2)
+        .map(|_| {
+            Pipeline::new(
+                sqs.clone(),
+                RouteConfig::defaults(),
+                ServiceNowSink::new(client(&snow)),
+                options(&queue),
+            )
+        })
+        .collect();
+    let runs: Vec<_> = bridges
+        .iter()
+        .map(|b| {
+            let (b, rx) = (Arc::clone(b), stop_rx.clone());
+            tokio::spawn(async move { b.run(rx).await })
+        })
+        .collect();
+    drain(&sqs, &queue, Duration::from_secs(60)).await;
+    let _ = stop_tx.send(true);
+    for r in runs {
+        r.await.expect("stops");
+    }
+    assert_eq!(depth(&sqs, &queue).await, 0);
+    assert_one_incident_per_key(&snow);
+    let delivered: u64 = bridges.iter().map(|b| b.counters().delivered).sum();
+    assert_eq!(delivered, sent);
+    assert!(bridges.iter().all(|b| b.counters().received > 0), "both bridges worked");
+}
+
+/// A 60 s ServiceNow outage, then a stream of 429s: everything is delivered afterwards, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_and_rate_limits_lose_nothing_and_duplicate_nothing() {
+    let moto = Moto::start();
+    let snow = Emulator::start("bridge", "s3cret", "id", "secret");
+    let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config("us-east-1").await);
+    // Enough receives to ride out the outage with 2 s backoffs.
+    let (queue, dlq) = queue_with_dlq_after(&sqs, 100).await;
+    snow.outage(Duration::from_secs(60));
+    let sent = send_fixtures(&sqs, &queue, 2).await;
+    let pipeline = Pipeline::new(
+        sqs.clone(),
+        RouteConfig::defaults(),
+        ServiceNowSink::new(client(&snow)),
+        options(&queue),
+    );
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let run = {
+        let p = Arc::clone(&pipeline);
+        tokio::spawn(async move { p.run(stop_rx).await })
+    };
+    // After the outage, ServiceNow rate-limits the next 20 requests.
+    tokio::time::sleep(Duration::from_secs(55)).await;
+    snow.script(429, Some(0), 20);
+    drain(&sqs, &queue, Duration::from_secs(90)).await;
+    let _ = stop_tx.send(true);
+    run.await.expect("stops");
+
+    assert_eq!(depth(&sqs, &queue).await, 0, "everything delivered");
+    assert_eq!(depth(&sqs, &dlq).await, 0, "nothing dead-lettered");
+    assert_one_incident_per_key(&snow);
+    let c = pipeline.counters();
+    assert!(c.retried > 0, "the outage forced retries: {c:?}");
+    assert_eq!(c.delivered, sent, "{c:?}");
+}
+
+/// Shutdown in the middle of a batch against a slow ServiceNow: the bridge stops within its drain
+/// budget, releases what it holds, and a second bridge delivers everything, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_mid_batch_loses_nothing() {
+    let moto = Moto::start();
+    let snow = Emulator::start("bridge", "s3cret", "id", "secret");
+    let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config("us-east-1").await);
+    let (queue, dlq) = queue_with_dlq_after(&sqs, 5).await;
+    let sent = send_fixtures(&sqs, &queue, 2).await;
+    snow.slow(Duration::from_millis(400));
+    let mut opts = options(&queue);
+    opts.drain = Duration::from_secs(1);
+    let first = Pipeline::new(
+        sqs.clone(),
+        RouteConfig::defaults(),
+        ServiceNowSink::new(client(&snow)),
+        opts,
+    );
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let run = {
+        let p = Arc::clone(&first);
+        tokio::spawn(async move { p.run(stop_rx).await })
+    };
+    // Let it take a batch and start on it, then ask it to stop (what SIGTERM does).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let asked = Instant::now();
+    let _ = stop_tx.send(true);
+    run.await.expect("stops");
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "stopped within the drain budget: {:?}",
+        asked.elapsed()
+    );
+    let c = first.counters();
+    assert!(c.released > 0, "a batch was in flight and released: {c:?}");
+
+    // A second bridge finishes the work; nothing was lost, nothing duplicated.
+    snow.slow(Duration::ZERO);
+    let second = Pipeline::new(
+        sqs.clone(),
+        RouteConfig::defaults(),
+        ServiceNowSink::new(client(&snow)),
+        options(&queue),
+    );
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let run = {
+        let p = Arc::clone(&second);
+        tokio::spawn(async move { p.run(stop_rx).await })
+    };
+    drain(&sqs, &queue, Duration::from_secs(60)).await;
+    let _ = stop_tx.send(true);
+    run.await.expect("stops");
+    assert_eq!(depth(&sqs, &queue).await, 0);
+    assert_eq!(depth(&sqs, &dlq).await, 0);
+    assert_eq!(first.counters().delivered + second.counters().delivered, sent);
+    assert_one_incident_per_key(&snow);
 }
