@@ -5,6 +5,7 @@
 //! route → sinks → ack. This crate holds the stages built so far:
 //! - [`decode`]: an EventBridge envelope into a typed event, with the correlation key its sinks
 //!   use; unknown and malformed messages are errors that name the reason, never panics.
+//! - [`enrich`]: a node's tags and what they imply (patch group, ring, owner), cached with a TTL.
 //! - [`route`]: rules from `bridge.yaml` (or the defaults) mapping kind, status and severity to
 //!   actions.
 //! - [`outcome`]: the sinks' outcomes combined into the message's fate (delete, retry, DLQ).
@@ -12,6 +13,7 @@
 //! - [`pipeline`]: SQS workers tying the stages together, with visibility heartbeats.
 
 pub mod decode;
+pub mod enrich;
 pub mod outcome;
 pub mod pipeline;
 pub mod route;

@@ -1,0 +1,255 @@
+//! Enrich: the node an event is about, its tags, and what they imply (patch group, ring, owner).
+//!
+//! Tags come from a [`TagSource`] (EC2 instances and `mi-` managed nodes have different tagging
+//! APIs; the source hides which). Results are cached per node for a TTL, so a burst of events
+//! about one node costs one lookup; failures are not cached, and a retryable failure makes the
+//! message come back rather than opening an incident without its owner.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::decode::{Decoded, Event};
+
+/// Tags of one node.
+pub type Tags = BTreeMap<String, String>;
+
+/// Why tags could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot read the tags of {node}: {message}")]
+pub struct EnrichError {
+    /// Node id.
+    pub node: String,
+    /// What failed.
+    pub message: String,
+    /// Throttling, timeouts, 5xx: try again later.
+    pub retryable: bool,
+}
+
+/// Where tags come from.
+pub trait TagSource {
+    /// Tags of `node` (`i-…` or `mi-…`) in `account` and `region`.
+    fn tags(&self, account: &str, region: &str, node: &str) -> impl Future<Output = Result<Tags, EnrichError>> + Send;
+}
+
+/// What enrichment adds to an event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Context {
+    /// The node the event is about, when it is about one.
+    pub node: Option<String>,
+    /// Its patch group (`<group_prefix>-<ring>`).
+    pub patch_group: Option<String>,
+    /// The ring: the patch group's part after its last `-`.
+    pub ring: Option<String>,
+    /// The owner, from the first owner tag present.
+    pub owner: Option<String>,
+    /// All its tags.
+    pub tags: Tags,
+}
+
+/// The node an event is about, if one.
+pub fn node_of(d: &Decoded) -> Option<&str> {
+    match &d.event {
+        Event::CommandInvocation(c) => Some(&c.instance_id),
+        Event::Compliance(c) => Some(&c.resource_id),
+        Event::InstanceAssociation(a) => a.instance_id.as_deref(),
+        Event::Finding(f) => f
+            .resources
+            .iter()
+            .find(|r| r.kind == "AWS_EC2_INSTANCE")
+            .map(|r| r.id.as_str()),
+        _ => None,
+    }
+}
+
+/// (account, region, node).
+type NodeKey = (String, String, String);
+/// When the tags were read, and the tags.
+type Cached = (Instant, Arc<Tags>);
+
+/// Enrichment with a per-node TTL cache.
+pub struct Enricher<T> {
+    source: T,
+    ttl: Duration,
+    patch_group_tag: String,
+    owner_tags: Vec<String>,
+    cache: Mutex<HashMap<NodeKey, Cached>>,
+}
+
+impl<T: TagSource> Enricher<T> {
+    /// `patch_group_tag` as in the policy; `owner_tags` tried in order.
+    pub fn new(source: T, ttl: Duration, patch_group_tag: &str, owner_tags: &[&str]) -> Self {
+        Self {
+            source,
+            ttl,
+            patch_group_tag: patch_group_tag.to_owned(),
+            owner_tags: owner_tags.iter().map(|s| (*s).to_owned()).collect(),
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn tags(&self, account: &str, region: &str, node: &str) -> Result<Arc<Tags>, EnrichError> {
+        let key = (account.to_owned(), region.to_owned(), node.to_owned());
+        if let Ok(cache) = self.cache.lock()
+            && let Some((at, tags)) = cache.get(&key)
+            && at.elapsed() < self.ttl
+        {
+            return Ok(tags.clone());
+        }
+        let tags = Arc::new(self.source.tags(account, region, node).await?);
+        if let Ok(mut cache) = self.cache.lock() {
+            // Bound the cache: expired entries go whenever a new node is added.
+            let ttl = self.ttl;
+            cache.retain(|_, (at, _)| at.elapsed() < ttl);
+            cache.insert(key, (Instant::now(), tags.clone()));
+        }
+        Ok(tags)
+    }
+
+    /// The context of `d`; events about no single node get an empty one.
+    pub async fn enrich(&self, d: &Decoded) -> Result<Context, EnrichError> {
+        let Some(node) = node_of(d) else {
+            return Ok(Context::default());
+        };
+        let tags = self.tags(&d.envelope.account, &d.envelope.region, node).await?;
+        let patch_group = tags.get(&self.patch_group_tag).cloned();
+        Ok(Context {
+            node: Some(node.to_owned()),
+            ring: patch_group
+                .as_deref()
+                .and_then(|g| g.rsplit_once('-'))
+                .map(|(_, r)| r.to_owned()),
+            patch_group,
+            owner: self.owner_tags.iter().find_map(|t| tags.get(t).cloned()),
+            tags: (*tags).clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::decode::decode;
+
+    struct Fake {
+        calls: AtomicUsize,
+        fail: Option<bool>,
+    }
+
+    impl TagSource for Fake {
+        async fn tags(&self, _: &str, _: &str, node: &str) -> Result<Tags, EnrichError> {
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            if let Some(retryable) = self.fail {
+                return Err(EnrichError {
+                    node: node.into(),
+                    message: "ThrottlingException".into(),
+                    retryable,
+                });
+            }
+            Ok([
+                ("PatchGroup", "AL2023-early"),
+                ("Owner", "team-payments"),
+                ("Name", "web-1"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect())
+        }
+    }
+
+    fn compliance() -> Decoded {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/events/ssm-compliance-patch-non-compliant.json"
+        ))
+        .expect("fixture");
+        decode(text.as_bytes()).expect("decodes")
+    }
+
+    #[tokio::test]
+    async fn tags_imply_group_ring_and_owner_and_are_cached() {
+        let e = Enricher::new(
+            Fake {
+                calls: AtomicUsize::new(0),
+                fail: None,
+            },
+            Duration::from_secs(60),
+            "PatchGroup",
+            &["patchplane:owner", "Owner"],
+        );
+        let d = compliance();
+        let c = e.enrich(&d).await.expect("enriched");
+        assert_eq!(c.patch_group.as_deref(), Some("AL2023-early"));
+        assert_eq!(c.ring.as_deref(), Some("early"));
+        assert_eq!(c.owner.as_deref(), Some("team-payments"), "the first owner tag present");
+        for _ in 0..10 {
+            assert_eq!(e.enrich(&d).await.expect("cached"), c);
+        }
+        assert_eq!(
+            e.source.calls.load(Ordering::Relaxed),
+            1,
+            "one lookup for eleven events"
+        );
+    }
+
+    #[tokio::test]
+    async fn expired_entries_are_read_again_and_failures_are_not_cached() {
+        let e = Enricher::new(
+            Fake {
+                calls: AtomicUsize::new(0),
+                fail: None,
+            },
+            Duration::ZERO,
+            "PatchGroup",
+            &["Owner"],
+        );
+        let d = compliance();
+        e.enrich(&d).await.expect("a");
+        e.enrich(&d).await.expect("b");
+        assert_eq!(e.source.calls.load(Ordering::Relaxed), 2);
+
+        let e = Enricher::new(
+            Fake {
+                calls: AtomicUsize::new(0),
+                fail: Some(true),
+            },
+            Duration::from_secs(60),
+            "PatchGroup",
+            &["Owner"],
+        );
+        let err = e.enrich(&d).await.expect_err("throttled");
+        assert!(
+            err.retryable && err.to_string().contains("i-01234567890abcdef"),
+            "{err}"
+        );
+        let _ = e.enrich(&d).await;
+        assert_eq!(
+            e.source.calls.load(Ordering::Relaxed),
+            2,
+            "a failure is asked again, not cached"
+        );
+    }
+
+    #[tokio::test]
+    async fn events_about_no_single_node_get_an_empty_context() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/events/ssm-mw-execution-state-change.json"
+        ))
+        .expect("fixture");
+        let d = decode(text.as_bytes()).expect("decodes");
+        let e = Enricher::new(
+            Fake {
+                calls: AtomicUsize::new(0),
+                fail: None,
+            },
+            Duration::from_secs(60),
+            "PatchGroup",
+            &["Owner"],
+        );
+        assert_eq!(e.enrich(&d).await.expect("empty"), Context::default());
+        assert_eq!(e.source.calls.load(Ordering::Relaxed), 0);
+    }
+}
