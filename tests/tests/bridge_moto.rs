@@ -298,7 +298,7 @@ async fn two_bridges_on_one_queue_open_one_incident_per_key() {
     assert_eq!(depth(&sqs, &queue).await, 0);
     assert_one_incident_per_key(&snow);
     let delivered: u64 = bridges.iter().map(|b| b.counters().delivered).sum();
-    assert_eq!(delivered, sent);
+    assert!(delivered >= sent, "nothing lost: {delivered} of {sent}");
     assert!(bridges.iter().all(|b| b.counters().received > 0), "both bridges worked");
 }
 
@@ -335,7 +335,9 @@ async fn an_outage_and_rate_limits_lose_nothing_and_duplicate_nothing() {
     assert_one_incident_per_key(&snow);
     let c = pipeline.counters();
     assert!(c.retried > 0, "the outage forced retries: {c:?}");
-    assert_eq!(c.delivered, sent, "{c:?}");
+    // At least once: under hundreds of retries SQS may hand a message out twice (a delete racing
+    // a visibility change); the sink absorbs it, which the one-incident-per-key check proves.
+    assert!(c.delivered >= sent, "{c:?}");
 }
 
 /// Shutdown in the middle of a batch against a slow ServiceNow: the bridge stops within its drain
