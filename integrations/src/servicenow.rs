@@ -249,10 +249,9 @@ impl Client {
             .await
     }
 
-    /// Adds a work note to an incident.
-    pub async fn add_work_note(&self, sys_id: &str, note: &str) -> Result<Incident, Failure> {
+    /// PATCHes fields of one incident (with retries) and returns the updated row.
+    async fn patch(&self, sys_id: &str, body: Json) -> Result<Incident, Failure> {
         let url = format!("{}/{sys_id}", self.table_url());
-        let body = json!({ "work_notes": note });
         self.cfg
             .retry
             .run(|| async {
@@ -267,27 +266,22 @@ impl Client {
             .await
     }
 
+    /// Adds a work note to an incident.
+    pub async fn add_work_note(&self, sys_id: &str, note: &str) -> Result<Incident, Failure> {
+        self.patch(sys_id, json!({ "work_notes": note })).await
+    }
+
     /// Closes `dup` as a duplicate of `of`.
-    async fn close_duplicate(&self, dup: &Incident, of: &Incident) -> Result<(), Failure> {
-        let url = format!("{}/{}", self.table_url(), dup.sys_id);
-        let body = json!({
-            "active": "false",
-            "state": "8",
-            "close_code": "Duplicate",
-            "work_notes": format!("Duplicate of {}: opened concurrently for the same correlation key", of.number),
-        });
-        self.cfg
-            .retry
-            .run(|| async {
-                let resp = self
-                    .authed(self.http.patch(&url).json(&body))
-                    .await?
-                    .send()
-                    .await
-                    .map_err(transport)?;
-                parse::<Result1<Json>>(resp).await.map(|_| ())
-            })
-            .await
+    async fn close_duplicate(&self, dup: &Incident, of: &Incident) -> Result<Incident, Failure> {
+        let note = format!(
+            "Duplicate of {}: opened concurrently for the same correlation key",
+            of.number
+        );
+        self.patch(
+            &dup.sys_id,
+            json!({ "active": "false", "state": "8", "close_code": "Duplicate", "work_notes": note }),
+        )
+        .await
     }
 
     /// Opens an incident for `key`, or adds `note` to the open one.
