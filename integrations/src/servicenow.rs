@@ -235,15 +235,17 @@ impl Client {
         if let Some(g) = &new.assignment_group {
             body["assignment_group"] = Json::String(g.clone());
         }
+        let url = self.table_url();
+        self.write(|| self.http.post(&url).json(&body)).await
+    }
+
+    /// Sends a write (`POST` or `PATCH`, built afresh for every attempt) with auth and retries,
+    /// and returns the row ServiceNow answers with.
+    async fn write(&self, request: impl Fn() -> reqwest::RequestBuilder) -> Result<Incident, Failure> {
         self.cfg
             .retry
             .run(|| async {
-                let resp = self
-                    .authed(self.http.post(self.table_url()).json(&body))
-                    .await?
-                    .send()
-                    .await
-                    .map_err(transport)?;
+                let resp = self.authed(request()).await?.send().await.map_err(transport)?;
                 Ok(parse::<Result1<Incident>>(resp).await?.result)
             })
             .await
@@ -252,18 +254,7 @@ impl Client {
     /// PATCHes fields of one incident (with retries) and returns the updated row.
     async fn patch(&self, sys_id: &str, body: Json) -> Result<Incident, Failure> {
         let url = format!("{}/{sys_id}", self.table_url());
-        self.cfg
-            .retry
-            .run(|| async {
-                let resp = self
-                    .authed(self.http.patch(&url).json(&body))
-                    .await?
-                    .send()
-                    .await
-                    .map_err(transport)?;
-                Ok(parse::<Result1<Incident>>(resp).await?.result)
-            })
-            .await
+        self.write(|| self.http.patch(&url).json(&body)).await
     }
 
     /// Adds a work note to an incident.
