@@ -32,6 +32,16 @@ pub trait TagSource {
     fn tags(&self, account: &str, region: &str, node: &str) -> impl Future<Output = Result<Tags, EnrichError>> + Send;
 }
 
+/// No tags at all (`enrich.enabled: false`, replays without AWS access).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoTags;
+
+impl TagSource for NoTags {
+    async fn tags(&self, _: &str, _: &str, _: &str) -> Result<Tags, EnrichError> {
+        Ok(Tags::new())
+    }
+}
+
 /// What enrichment adds to an event.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Context {
@@ -78,12 +88,12 @@ pub struct Enricher<T> {
 
 impl<T: TagSource> Enricher<T> {
     /// `patch_group_tag` as in the policy; `owner_tags` tried in order.
-    pub fn new(source: T, ttl: Duration, patch_group_tag: &str, owner_tags: &[&str]) -> Self {
+    pub fn new(source: T, ttl: Duration, patch_group_tag: &str, owner_tags: &[impl AsRef<str>]) -> Self {
         Self {
             source,
             ttl,
             patch_group_tag: patch_group_tag.to_owned(),
-            owner_tags: owner_tags.iter().map(|s| (*s).to_owned()).collect(),
+            owner_tags: owner_tags.iter().map(|s| s.as_ref().to_owned()).collect(),
             cache: Mutex::new(HashMap::new()),
         }
     }

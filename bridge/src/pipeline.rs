@@ -12,7 +12,8 @@
 //!   budget; whatever is unfinished then is released at once rather than waiting out its timeout.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{
@@ -20,9 +21,10 @@ use aws_sdk_sqs::types::{
 };
 use tokio::sync::watch;
 
-use crate::decode::{DecodeError, decode};
-use crate::outcome::{Ack, Outcome, ack};
-use crate::route::RouteConfig;
+use crate::decode::{DecodeError, Decoded, decode};
+use crate::enrich::{Context, Enricher, TagSource};
+use crate::outcome::{Ack, Outcome, ack, backoff_seconds};
+use crate::route::{Action, RouteConfig};
 use crate::sink::Sink;
 
 /// Pipeline settings.
@@ -61,27 +63,148 @@ pub struct Counters {
     pub unknown: u64,
     /// Released unfinished at shutdown.
     pub released: u64,
+    /// Time from receive to the message's fate (delete, retry, reject).
+    pub latency: Latency,
+}
+
+/// Upper bounds (ms) of the latency buckets; a last bucket holds the rest.
+pub const LATENCY_BOUNDS_MS: [u64; 9] = [10, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000];
+
+/// A latency histogram.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Latency {
+    /// Observations.
+    pub count: u64,
+    /// Their sum, in milliseconds.
+    pub sum_ms: u64,
+    /// Observations per bucket (not cumulative): `[i]` ≤ `LATENCY_BOUNDS_MS[i]`, the last above all.
+    pub buckets: [u64; 10],
+}
+
+impl Latency {
+    /// Records one observation.
+    pub fn observe(&mut self, d: Duration) {
+        let ms = d.as_millis().min(u64::MAX as u128) as u64;
+        self.count += 1;
+        self.sum_ms = self.sum_ms.saturating_add(ms);
+        let i = LATENCY_BOUNDS_MS
+            .iter()
+            .position(|b| ms <= *b)
+            .unwrap_or(LATENCY_BOUNDS_MS.len());
+        self.buckets[i] += 1;
+    }
+}
+
+/// What one message came to: its fate and each action taken, for logs and `replay`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Processed {
+    /// Delete, retry or reject.
+    pub ack: Ack,
+    /// The event's kind and correlation key, when it decoded to one patchplane handles.
+    pub event: Option<(String, String)>,
+    /// Actions taken: action, the rule that asked, the one-line summary, the outcome.
+    pub actions: Vec<(Action, String, String, Outcome)>,
+    /// What enrichment found.
+    pub context: Context,
+}
+
+/// decode → enrich → route → sinks → ack, for one message body: shared by the SQS pipeline and
+/// `replay`.
+pub struct Stages<S, T> {
+    /// Routing rules.
+    pub routes: RouteConfig,
+    /// Tags and what they imply.
+    pub enricher: Enricher<T>,
+    /// Where actions go.
+    pub sink: S,
+}
+
+impl<S: Sink, T: TagSource> Stages<S, T> {
+    /// The fate of one message body received `receives` times.
+    pub async fn process(&self, body: &[u8], receives: u32) -> Processed {
+        let mut p = Processed {
+            ack: Ack::Delete,
+            event: None,
+            actions: Vec::new(),
+            context: Context::default(),
+        };
+        let d: Decoded = match decode(body) {
+            Ok(d) => d,
+            Err(DecodeError::Unknown {
+                source_name,
+                detail_type,
+            }) => {
+                tracing::info!(%source_name, %detail_type, "Unhandled event kind, acknowledged");
+                return p;
+            }
+            Err(e) => {
+                p.ack = Ack::DeadLetter { reason: e.to_string() };
+                return p;
+            }
+        };
+        p.event = Some((d.event.kind().to_owned(), d.correlation_key()));
+        let routed = self.routes.route(&d, receives);
+        if routed.is_empty() {
+            return p;
+        }
+        // Only events that lead somewhere cost a tag lookup.
+        p.context = match self.enricher.enrich(&d).await {
+            Ok(c) => c,
+            Err(e) if e.retryable => {
+                tracing::warn!(event_id = %d.envelope.id, error = %e, "Enrichment failed; retrying later");
+                p.ack = Ack::RetryLater {
+                    after_seconds: backoff_seconds(receives),
+                    reason: e.to_string(),
+                };
+                return p;
+            }
+            Err(e) => {
+                // An incident without its owner beats no incident: go on, and say why.
+                tracing::warn!(event_id = %d.envelope.id, error = %e, "Tags unavailable; delivering without them");
+                Context {
+                    node: crate::enrich::node_of(&d).map(str::to_owned),
+                    ..Context::default()
+                }
+            }
+        };
+        let mut outcomes = Vec::new();
+        for (action, rule) in routed {
+            let o = self.sink.deliver(&d, &p.context, action).await;
+            if o != Outcome::Delivered {
+                tracing::warn!(event_id = %d.envelope.id, account = %d.envelope.account, region = %d.envelope.region, ?action, rule, outcome = ?o, "Delivery did not succeed");
+            }
+            outcomes.push(o.clone());
+            p.actions.push((action, rule.to_owned(), crate::sink::summary(&d), o));
+        }
+        p.ack = ack(&outcomes, receives);
+        p
+    }
 }
 
 /// The pipeline.
-pub struct Pipeline<S> {
+pub struct Pipeline<S, T> {
     sqs: Client,
-    routes: RouteConfig,
-    sink: S,
+    stages: Stages<S, T>,
     opts: Options,
     counters: std::sync::Mutex<Counters>,
+    ready: AtomicBool,
 }
 
-impl<S: Sink + Send + Sync + 'static> Pipeline<S> {
+impl<S: Sink + Send + Sync + 'static, T: TagSource + Send + Sync + 'static> Pipeline<S, T> {
     /// Builds a pipeline.
-    pub fn new(sqs: Client, routes: RouteConfig, sink: S, opts: Options) -> Arc<Self> {
+    pub fn new(sqs: Client, stages: Stages<S, T>, opts: Options) -> Arc<Self> {
         Arc::new(Self {
             sqs,
-            routes,
-            sink,
+            stages,
             opts,
             counters: Default::default(),
+            ready: AtomicBool::new(false),
         })
+    }
+
+    /// Ready: a receive has succeeded and shutdown has not begun (`/readyz`).
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
     }
 
     /// Counters so far.
@@ -103,11 +226,13 @@ impl<S: Sink + Send + Sync + 'static> Pipeline<S> {
             tasks.spawn(async move { me.worker(stop).await });
         }
         while tasks.join_next().await.is_some() {}
+        self.ready.store(false, Ordering::Relaxed);
     }
 
     async fn worker(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         loop {
             if *stop.borrow() {
+                self.ready.store(false, Ordering::Relaxed);
                 return;
             }
             let received = tokio::select! {
@@ -119,11 +244,20 @@ impl<S: Sink + Send + Sync + 'static> Pipeline<S> {
                     .wait_time_seconds(self.opts.wait_seconds)
                     .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
                     .send() => r,
-                _ = stop.changed() => return,
+                _ = stop.changed() => {
+                    self.ready.store(false, Ordering::Relaxed);
+                    return;
+                }
             };
             let messages = match received {
-                Ok(out) => out.messages.unwrap_or_default(),
+                Ok(out) => {
+                    if !*stop.borrow() {
+                        self.ready.store(true, Ordering::Relaxed);
+                    }
+                    out.messages.unwrap_or_default()
+                }
                 Err(e) => {
+                    self.ready.store(false, Ordering::Relaxed);
                     tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "Receive failed; retrying");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     continue;
@@ -143,6 +277,7 @@ impl<S: Sink + Send + Sync + 'static> Pipeline<S> {
         tokio::pin!(heartbeat);
         let work = async {
             let mut acks = Vec::new();
+            let started = Instant::now();
             for m in &messages {
                 let receives: u32 = m
                     .attributes()
@@ -150,10 +285,20 @@ impl<S: Sink + Send + Sync + 'static> Pipeline<S> {
                     .and_then(|v| v.parse().ok())
                     .unwrap_or(1);
                 self.count(|c| c.received += 1);
+                let p = self
+                    .stages
+                    .process(m.body().unwrap_or_default().as_bytes(), receives)
+                    .await;
+                if p.event.is_none() && p.ack == Ack::Delete {
+                    self.count(|c| c.unknown += 1);
+                }
+                // Latency counts from the batch's receive: a message waits for those before it.
+                let elapsed = started.elapsed();
+                self.count(|c| c.latency.observe(elapsed));
                 acks.push((
                     m.receipt_handle.clone().unwrap_or_default(),
                     m.message_id.clone().unwrap_or_default(),
-                    self.process(m.body().unwrap_or_default(), receives).await,
+                    p.ack,
                 ));
             }
             acks
@@ -212,31 +357,6 @@ impl<S: Sink + Send + Sync + 'static> Pipeline<S> {
                 .send()
                 .await;
         }
-    }
-
-    /// Decode, route, deliver: the message's fate.
-    async fn process(&self, body: &str, receives: u32) -> Ack {
-        let d = match decode(body.as_bytes()) {
-            Ok(d) => d,
-            Err(DecodeError::Unknown {
-                source_name,
-                detail_type,
-            }) => {
-                tracing::info!(%source_name, %detail_type, "Unhandled event kind, acknowledged");
-                self.count(|c| c.unknown += 1);
-                return Ack::Delete;
-            }
-            Err(e) => return Ack::DeadLetter { reason: e.to_string() },
-        };
-        let mut outcomes = Vec::new();
-        for (action, rule) in self.routes.route(&d, receives) {
-            let o = self.sink.deliver(&d, action).await;
-            if o != Outcome::Delivered {
-                tracing::warn!(event_id = %d.envelope.id, account = %d.envelope.account, region = %d.envelope.region, ?action, rule, outcome = ?o, "Delivery did not succeed");
-            }
-            outcomes.push(o);
-        }
-        ack(&outcomes, receives)
     }
 
     async fn apply(&self, acks: Vec<(String, String, Ack)>) {

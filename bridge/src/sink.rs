@@ -8,19 +8,53 @@
 use patchplane_integrations::retry::Failure;
 use patchplane_integrations::servicenow::{Client, NewIncident, Upserted};
 
+use std::collections::BTreeMap;
+
 use crate::decode::{Decoded, Event};
+use crate::enrich::Context;
 use crate::outcome::Outcome;
 use crate::route::Action;
 
 /// Delivers actions.
 pub trait Sink {
-    /// Delivers `action` for `d`.
-    fn deliver(&self, d: &Decoded, action: Action) -> impl Future<Output = Outcome> + Send;
+    /// Delivers `action` for `d`, enriched with `ctx`.
+    fn deliver(&self, d: &Decoded, ctx: &Context, action: Action) -> impl Future<Output = Outcome> + Send;
+}
+
+/// Delivers nothing and reports success: `replay --dry-run` prints what would have been done.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DryRun;
+
+impl Sink for DryRun {
+    async fn deliver(&self, _: &Decoded, _: &Context, _: Action) -> Outcome {
+        Outcome::Delivered
+    }
+}
+
+/// Who incidents are assigned to.
+#[derive(Debug, Clone, Default)]
+pub struct Assignment {
+    /// When the owner has no entry in `owner_groups` (or there is no owner).
+    pub default_group: Option<String>,
+    /// Owner tag value → assignment group.
+    pub owner_groups: BTreeMap<String, String>,
+}
+
+impl Assignment {
+    /// The group for `ctx`.
+    pub fn group(&self, ctx: &Context) -> Option<String> {
+        ctx.owner
+            .as_ref()
+            .and_then(|o| self.owner_groups.get(o))
+            .or(self.default_group.as_ref())
+            .cloned()
+    }
 }
 
 /// ServiceNow incidents for `incident` and `inspector-ticket` actions.
 pub struct ServiceNowSink {
     client: Client,
+    assignment: Assignment,
     /// One lock per correlation key in flight: workers of this process deliver one key at a time,
     /// so they never race each other into two creates.
     keys: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
@@ -28,9 +62,10 @@ pub struct ServiceNowSink {
 
 impl ServiceNowSink {
     /// Wraps a client.
-    pub fn new(client: Client) -> Self {
+    pub fn new(client: Client, assignment: Assignment) -> Self {
         Self {
             client,
+            assignment,
             keys: Default::default(),
         }
     }
@@ -65,6 +100,33 @@ pub fn summary(d: &Decoded) -> String {
     format!("[patchplane] {what} ({} {})", e.account, e.region)
 }
 
+/// The incident's body: the event, and what enrichment knows of the node.
+pub fn description(d: &Decoded, ctx: &Context) -> String {
+    let e = &d.envelope;
+    let mut out = format!(
+        "Event {} ({}) from account {} in {} at {}.\nResources: {}",
+        e.id,
+        e.detail_type,
+        e.account,
+        e.region,
+        e.time,
+        e.resources.join(", ")
+    );
+    let known = |v: &Option<String>| v.clone().unwrap_or_else(|| "unknown".into());
+    if let Some(node) = &ctx.node {
+        out.push_str(&format!(
+            "\nNode: {node}\nPatch group: {}\nRing: {}\nOwner: {}",
+            known(&ctx.patch_group),
+            known(&ctx.ring),
+            known(&ctx.owner)
+        ));
+        if let Some(name) = ctx.tags.get("Name") {
+            out.push_str(&format!("\nName: {name}"));
+        }
+    }
+    out
+}
+
 fn outcome(r: Result<Upserted, Failure>) -> Outcome {
     match r {
         Ok(_) => Outcome::Delivered,
@@ -74,7 +136,7 @@ fn outcome(r: Result<Upserted, Failure>) -> Outcome {
 }
 
 impl Sink for ServiceNowSink {
-    async fn deliver(&self, d: &Decoded, action: Action) -> Outcome {
+    async fn deliver(&self, d: &Decoded, ctx: &Context, action: Action) -> Outcome {
         let (urgency, impact) = match (&d.event, d.event.severity()) {
             (_, Some(s)) if s.eq_ignore_ascii_case("critical") => (1, 1),
             (Event::Finding(_), _) => (2, 2),
@@ -82,18 +144,10 @@ impl Sink for ServiceNowSink {
         };
         let new = NewIncident {
             short_description: summary(d),
-            description: format!(
-                "Event {} ({}) from account {} in {} at {}.\nResources: {}",
-                d.envelope.id,
-                d.envelope.detail_type,
-                d.envelope.account,
-                d.envelope.region,
-                d.envelope.time,
-                d.envelope.resources.join(", ")
-            ),
+            description: description(d, ctx),
             urgency,
             impact,
-            assignment_group: None,
+            assignment_group: self.assignment.group(ctx),
         };
         let note = format!("{} (event {} at {})", summary(d), d.envelope.id, d.envelope.time);
         match action {

@@ -47,26 +47,7 @@ pub fn load_file(file: &Path) -> Result<Loaded, LoadError> {
 
 /// Loads policy text; `file` names it in diagnostics.
 pub fn load_str(text: &str, file: &Path) -> Result<Loaded, LoadError> {
-    let de = serde_yaml::Deserializer::from_str(text);
-    let policy: Policy = match serde_path_to_error::deserialize(de) {
-        Ok(p) => p,
-        Err(e) => {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            let index = LineIndex::new(text);
-            // serde_yaml knows the line of a syntax or type error; the index knows where the key is.
-            let line = inner.location().map(|l| l.line()).or_else(|| index.line_of(&path));
-            let path = if path == "." { String::new() } else { path };
-            let message = clean_serde_message(&inner.to_string(), &path);
-            return Err(LoadError::Invalid(vec![Diagnostic {
-                severity: Severity::Error,
-                file: file.to_path_buf(),
-                line,
-                path,
-                message,
-            }]));
-        }
-    };
+    let policy: Policy = parse_yaml(text, file).map_err(|d| LoadError::Invalid(vec![d]))?;
     let index = LineIndex::new(text);
     let findings: Vec<Diagnostic> = validate(&policy).into_iter().map(|f| f.locate(file, &index)).collect();
     if findings.iter().any(|d| d.severity == Severity::Error) {
@@ -87,6 +68,30 @@ pub fn load_str(text: &str, file: &Path) -> Result<Loaded, LoadError> {
             message: e.message,
         }])),
     }
+}
+
+/// Deserializes YAML `text` into `T`, or the one diagnostic that says where and why it cannot be:
+/// the file, the line, the key path and serde's message. Also used for the bridge's `bridge.yaml`.
+pub fn parse_yaml<T: serde::de::DeserializeOwned>(text: &str, file: &Path) -> Result<T, Diagnostic> {
+    let de = serde_yaml::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        // serde_yaml knows the line of a syntax or type error; the index knows where the key is.
+        let line = inner
+            .location()
+            .map(|l| l.line())
+            .or_else(|| LineIndex::new(text).line_of(&path));
+        let path = if path == "." { String::new() } else { path };
+        let message = clean_serde_message(&inner.to_string(), &path);
+        Diagnostic {
+            severity: Severity::Error,
+            file: file.to_path_buf(),
+            line,
+            path,
+            message,
+        }
+    })
 }
 
 /// serde_yaml prefixes its messages with the path and appends " at line L column C"; the

@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod bridge;
 pub mod servicenow;
 
 /// The workspace root.
@@ -115,16 +116,23 @@ impl Moto {
 
 /// The `patchplane` binary cargo built beside this test (`target/<profile>/patchplane`).
 pub fn patchplane_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable");
-    // target/<profile>/deps/<test> → target/<profile>/patchplane
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target dir")
-        .join("patchplane");
+    workspace_bin("patchplane")
+}
+
+/// A workspace binary cargo built beside the running executable: a test in
+/// `target/<profile>/deps/` or a binary in `target/<profile>/`.
+pub fn workspace_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("executable");
+    let dir = exe.parent().expect("target dir");
+    let dir = if dir.ends_with("deps") {
+        dir.parent().expect("profile dir")
+    } else {
+        dir
+    };
+    let bin = dir.join(name);
     assert!(
         bin.exists(),
-        "{} is missing: run `cargo build -p patchplane` (cargo test --workspace builds it)",
+        "{} is missing: run `cargo build --workspace` (cargo test --workspace builds it)",
         bin.display()
     );
     bin

@@ -147,7 +147,12 @@ impl Emulator {
     /// Starts on a free loopback port, accepting basic `user:password` and OAuth
     /// `client_id`/`client_secret`.
     pub fn start(user: &str, password: &str, client_id: &str, client_secret: &str) -> Emulator {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        Self::start_on(0, user, password, client_id, client_secret)
+    }
+
+    /// Starts on 127.0.0.1:`port` (0: a free one). Loopback only, always.
+    pub fn start_on(port: u16, user: &str, password: &str, client_id: &str, client_secret: &str) -> Emulator {
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind loopback");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let state = Arc::new(Mutex::new(State {
             basic: format!("Basic {}", base64(format!("{user}:{password}").as_bytes())),

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::QueueAttributeName;
-use patchplane_bridge::pipeline::{Options, Pipeline};
+use patchplane_bridge::enrich::{Enricher, NoTags};
+use patchplane_bridge::pipeline::{Options, Pipeline, Stages};
 use patchplane_bridge::route::RouteConfig;
-use patchplane_bridge::sink::ServiceNowSink;
+use patchplane_bridge::sink::{Assignment, ServiceNowSink};
 use patchplane_e2e::servicenow::Emulator;
 use patchplane_e2e::{Moto, root};
 use patchplane_integrations::retry::RetryPolicy;
@@ -192,13 +193,15 @@ fn options(queue: &str) -> Options {
 }
 
 /// A bridge on `snow` with `opts`.
-fn bridge(sqs: &aws_sdk_sqs::Client, snow: &Emulator, opts: Options) -> Arc<Pipeline<ServiceNowSink>> {
-    Pipeline::new(
-        sqs.clone(),
-        RouteConfig::defaults(),
-        ServiceNowSink::new(client(snow)),
-        opts,
-    )
+type Bridge = Arc<Pipeline<ServiceNowSink, NoTags>>;
+
+fn bridge(sqs: &aws_sdk_sqs::Client, snow: &Emulator, opts: Options) -> Bridge {
+    let stages = Stages {
+        routes: RouteConfig::defaults(),
+        enricher: Enricher::new(NoTags, Duration::from_secs(60), "PatchGroup", &["Owner"]),
+        sink: ServiceNowSink::new(client(snow), Assignment::default()),
+    };
+    Pipeline::new(sqs.clone(), stages, opts)
 }
 
 /// Bridges running under one stop signal (what SIGTERM triggers in the service).
@@ -207,7 +210,7 @@ struct Running {
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
-fn start(bridges: &[&Arc<Pipeline<ServiceNowSink>>]) -> Running {
+fn start(bridges: &[&Bridge]) -> Running {
     let (stop, rx) = tokio::sync::watch::channel(false);
     let tasks = bridges
         .iter()

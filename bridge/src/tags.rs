@@ -1,0 +1,178 @@
+//! The AWS [`TagSource`]: one Resource Groups Tagging API `GetResources` call per node.
+//!
+//! `GetResources` reads every resource type (DESIGN §8), so EC2 instances
+//! (`arn:aws:ec2:R:A:instance/i-…`) and hybrid managed nodes
+//! (`arn:aws:ssm:R:A:managed-instance/mi-…`) take the same path, and the crate compiles in seconds
+//! where `aws-sdk-ec2` takes minutes. Events come from member accounts: with `member_role_name`
+//! set, the source assumes `arn:aws:iam::ACCOUNT:role/NAME` (created by the member StackSet, allowed
+//! `tag:GetResources` only) in the event's account and keeps one client per account and region;
+//! the SDK caches and refreshes the role's credentials.
+//!
+//! A node without tags, or unknown to the API, has no tags (an empty map): the incident still
+//! opens, without an owner. Throttling, timeouts and 5xx are retryable; an access error is not.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use aws_config::SdkConfig;
+use aws_sdk_resourcegroupstagging::Client;
+use aws_sdk_resourcegroupstagging::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+use crate::enrich::{EnrichError, NoTags, TagSource, Tags};
+
+/// The partition of a region.
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+/// The ARN the tagging API knows a node by, or `None` for an id that is not a node.
+pub fn node_arn(account: &str, region: &str, node: &str) -> Option<String> {
+    let p = partition(region);
+    let ok = |rest: &str| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_hexdigit());
+    if let Some(rest) = node.strip_prefix("mi-")
+        && ok(rest)
+    {
+        Some(format!("arn:{p}:ssm:{region}:{account}:managed-instance/{node}"))
+    } else if let Some(rest) = node.strip_prefix("i-")
+        && ok(rest)
+    {
+        Some(format!("arn:{p}:ec2:{region}:{account}:instance/{node}"))
+    } else {
+        None
+    }
+}
+
+/// Error codes that mean "try again later".
+fn retryable_code(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some(
+            "ThrottlingException"
+                | "Throttling"
+                | "InternalServiceException"
+                | "ServiceUnavailable"
+                | "RequestLimitExceeded"
+        )
+    )
+}
+
+/// Tags through the Resource Groups Tagging API.
+pub struct AwsTags {
+    base: SdkConfig,
+    member_role_name: Option<String>,
+    clients: Mutex<HashMap<(String, String), Client>>,
+}
+
+impl AwsTags {
+    /// `base` carries the endpoint, retry and the bridge's own credentials.
+    pub fn new(base: SdkConfig, member_role_name: Option<String>) -> Self {
+        Self {
+            base,
+            member_role_name,
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn client(&self, account: &str, region: &str) -> Client {
+        let key = (account.to_owned(), region.to_owned());
+        if let Ok(m) = self.clients.lock()
+            && let Some(c) = m.get(&key)
+        {
+            return c.clone();
+        }
+        let mut b = aws_sdk_resourcegroupstagging::config::Builder::from(&self.base)
+            .region(aws_config::Region::new(region.to_owned()));
+        if let Some(role) = &self.member_role_name {
+            let arn = format!("arn:{}:iam::{account}:role/{role}", partition(region));
+            let provider = aws_config::sts::AssumeRoleProvider::builder(arn)
+                .session_name("patchplane-bridge")
+                .configure(&self.base)
+                .build()
+                .await;
+            b = b.credentials_provider(provider);
+        }
+        let c = Client::from_conf(b.build());
+        if let Ok(mut m) = self.clients.lock() {
+            m.insert(key, c.clone());
+        }
+        c
+    }
+}
+
+impl TagSource for AwsTags {
+    async fn tags(&self, account: &str, region: &str, node: &str) -> Result<Tags, EnrichError> {
+        let Some(arn) = node_arn(account, region, node) else {
+            return Ok(Tags::new());
+        };
+        let client = self.client(account, region).await;
+        match client.get_resources().resource_arn_list(&arn).send().await {
+            Ok(out) => Ok(out
+                .resource_tag_mapping_list()
+                .iter()
+                .filter(|m| m.resource_arn() == Some(arn.as_str()))
+                .flat_map(|m| m.tags())
+                .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                .collect()),
+            Err(e) => {
+                let retryable = match &e {
+                    SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
+                    SdkError::ResponseError(r) => r.raw().status().is_server_error(),
+                    SdkError::ServiceError(s) => s.raw().status().is_server_error() || retryable_code(e.code()),
+                    _ => false,
+                };
+                Err(EnrichError {
+                    node: node.to_owned(),
+                    message: DisplayErrorContext(&e).to_string(),
+                    retryable,
+                })
+            }
+        }
+    }
+}
+
+/// The tag source `bridge.yaml` asks for.
+pub enum Source {
+    /// The Resource Groups Tagging API.
+    Aws(Box<AwsTags>),
+    /// None (`enrich.enabled: false`, or a replay without AWS).
+    None(NoTags),
+}
+
+impl TagSource for Source {
+    async fn tags(&self, account: &str, region: &str, node: &str) -> Result<Tags, EnrichError> {
+        match self {
+            Source::Aws(a) => a.tags(account, region, node).await,
+            Source::None(n) => n.tags(account, region, node).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arns_for_ec2_and_managed_nodes_in_every_partition() {
+        assert_eq!(
+            node_arn("111111111111", "eu-west-1", "i-0abc123").as_deref(),
+            Some("arn:aws:ec2:eu-west-1:111111111111:instance/i-0abc123")
+        );
+        assert_eq!(
+            node_arn("111111111111", "cn-north-1", "mi-0123456789abcdef0").as_deref(),
+            Some("arn:aws-cn:ssm:cn-north-1:111111111111:managed-instance/mi-0123456789abcdef0")
+        );
+        assert_eq!(
+            node_arn("1", "us-gov-west-1", "i-1").as_deref(),
+            Some("arn:aws-us-gov:ec2:us-gov-west-1:1:instance/i-1")
+        );
+        for not_a_node in ["", "i-", "mi-", "i-xyz", "i-1/../x", "arn:aws:ec2:…", "db-1"] {
+            assert_eq!(node_arn("1", "us-east-1", not_a_node), None, "{not_a_node}");
+        }
+    }
+}

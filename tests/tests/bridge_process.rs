@@ -1,0 +1,326 @@
+//! The `patchplane-bridge` binary as ECS runs it, against moto (SQS, EventBridge, STS, EC2 tags
+//! through the Resource Groups Tagging API) and the ServiceNow emulator: configuration from
+//! `bridge.yaml` with secrets from the environment, tags read through a role assumed in the
+//! event's account, `/healthz`, `/readyz`, `/metrics`, EMF lines, JSON logs, and SIGTERM.
+//!
+//! moto has no tags for `mi-` managed nodes (DESIGN §8): their ARN form is unit-tested in
+//! `bridge/src/tags.rs`, and the tagging call is the same one exercised here for EC2.
+
+use std::time::Duration;
+
+use patchplane_e2e::bridge::{
+    BridgeProcess, Queues, central_bus, config, depth, drained, fixtures, free_port, put_events, queue_with_dlq,
+    tagged_instance,
+};
+use patchplane_e2e::servicenow::Emulator;
+use patchplane_e2e::{Moto, root, workspace_bin};
+
+const PASSWORD: &str = "s3cret-only-in-env";
+
+fn spawn(moto: &Moto, snow: &Emulator, queues: &Queues, workers: usize) -> BridgeProcess {
+    let port = free_port();
+    BridgeProcess::spawn(
+        &config(moto, &snow.url, port, workers),
+        port,
+        &[
+            ("PATCHPLANE_QUEUE_URL", queues.queue.as_str()),
+            ("SERVICENOW_PASSWORD", PASSWORD),
+        ],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_enriches_across_accounts_reports_health_and_stops_on_sigterm() {
+    let moto = Moto::start();
+    let snow = Emulator::start("bridge", PASSWORD, "id", "unused");
+    let sdk = moto.sdk_config("us-east-1").await;
+    let (sqs, eb) = (aws_sdk_sqs::Client::new(&sdk), aws_sdk_eventbridge::Client::new(&sdk));
+    let queues = queue_with_dlq(&sqs, "central", 3).await;
+    central_bus(&eb, "central", &queues).await;
+
+    // A member account's instance: only a role in that account can read its tags.
+    let member = "210987654321";
+    let node = tagged_instance(
+        &moto,
+        member,
+        "us-east-1",
+        &[
+            ("PatchGroup", "AL2023-early"),
+            ("Owner", "team-payments"),
+            ("Name", "pay-1"),
+        ],
+    );
+    let events: Vec<serde_json::Value> = fixtures().into_iter().map(|(_, e)| e).collect();
+    put_events(&eb, "central", &events).await;
+    let mut member_event = fixtures()
+        .into_iter()
+        .find(|(n, _)| n == "ssm-compliance-patch-non-compliant.json")
+        .expect("fixture")
+        .1;
+    member_event["account"] = member.into();
+    member_event["region"] = "us-east-1".into();
+    member_event["detail"]["resource-id"] = node.clone().into();
+    sqs.send_message()
+        .queue_url(&queues.queue)
+        .message_body(member_event.to_string())
+        .send()
+        .await
+        .expect("send");
+
+    let mut bridge = spawn(&moto, &snow, &queues, 2);
+    assert!(
+        bridge.wait_ready(Duration::from_secs(30)),
+        "never ready:\n{}",
+        bridge.logs()
+    );
+    assert_eq!(bridge.get("/healthz").map(|(s, _)| s), Some(200));
+    assert!(
+        drained(&sqs, &queues.queue, Duration::from_secs(60)).await,
+        "{}",
+        bridge.logs()
+    );
+    assert_eq!(depth(&sqs, &queues.dlq).await, 0, "nothing rejected");
+
+    let rows = snow.incidents();
+    let keyed = |k: &str| rows.iter().find(|r| r.fields["correlation_id"] == k);
+    let member_row = keyed(&format!("{member}/us-east-1/{node}/compliance/patch")).expect("the member's incident");
+    assert_eq!(
+        member_row.fields["assignment_group"], "Payments Operations",
+        "owner → group"
+    );
+    for want in [
+        "Owner: team-payments",
+        "Ring: early",
+        "Patch group: AL2023-early",
+        "Name: pay-1",
+    ] {
+        assert!(
+            member_row.fields["description"].contains(want),
+            "{want}: {member_row:?}"
+        );
+    }
+    // The sample compliance event is about an instance nobody tagged: no owner, default group.
+    let untagged = keyed("123456789012/us-east-1/i-01234567890abcdef/compliance/patch").expect("sample's incident");
+    assert_eq!(untagged.fields["assignment_group"], "Cloud Platform");
+    assert!(
+        untagged.fields["description"].contains("Owner: unknown"),
+        "{untagged:?}"
+    );
+    // Four from the samples through EventBridge (one sample's source is `aws.123456789012`, which
+    // the rule rightly drops) and the member's.
+    assert_eq!(rows.len(), 5, "{rows:?}");
+
+    let counter = |n: &str| bridge.metric(&format!("patchplane_bridge_messages_{n}_total"));
+    assert_eq!(counter("received"), Some(12), "11 through EventBridge, 1 direct");
+    assert_eq!(counter("delivered"), Some(12));
+    assert_eq!(counter("rejected"), Some(0));
+    assert_eq!(bridge.metric("patchplane_bridge_latency_seconds_count"), Some(12));
+
+    let status = bridge.terminate(Duration::from_secs(15)).expect("exits after SIGTERM");
+    assert!(status.success(), "{status:?}\n{}", bridge.logs());
+    assert!(bridge.get("/readyz").is_none(), "the port closes with the process");
+
+    let logs = bridge.logs();
+    for line in logs.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(v["level"].is_string() && v["message"].is_string(), "{line}");
+    }
+    assert!(logs.contains("Bridge stopped"), "{logs}");
+    let emf = bridge.emf();
+    let last: serde_json::Value = serde_json::from_str(emf.lines().last().expect("an EMF line")).expect("json");
+    assert_eq!(last["_aws"]["CloudWatchMetrics"][0]["Namespace"], "patchplane/bridge");
+    assert_eq!(last["Delivered"], 12, "the final line carries the totals: {emf}");
+    assert!(
+        !logs.contains(PASSWORD) && !emf.contains(PASSWORD),
+        "the secret never reaches a log"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_servicenow_stuck_releases_the_batch_for_the_next_task() {
+    let moto = Moto::start();
+    let snow = Emulator::start("bridge", PASSWORD, "id", "unused");
+    let sdk = moto.sdk_config("us-east-1").await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let queues = queue_with_dlq(&sqs, "central", 5).await;
+    for (_, e) in fixtures() {
+        sqs.send_message()
+            .queue_url(&queues.queue)
+            .message_body(e.to_string())
+            .send()
+            .await
+            .expect("send");
+    }
+    // ServiceNow hangs: every request takes longer than the drain budget (5 s).
+    snow.slow(Duration::from_secs(20));
+    let mut first = spawn(&moto, &snow, &queues, 2);
+    assert!(first.wait_ready(Duration::from_secs(30)), "{}", first.logs());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(depth(&sqs, &queues.queue).await > 0, "work is in flight");
+    let started = std::time::Instant::now();
+    let status = first
+        .terminate(Duration::from_secs(20))
+        .expect("exits within the drain budget");
+    assert!(status.success(), "{status:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(12),
+        "drain 5 s, not the 20 s request: {:?}",
+        started.elapsed()
+    );
+    assert!(
+        first.logs().contains("Drain budget spent; releasing the batch"),
+        "{}",
+        first.logs()
+    );
+
+    // The next task gets every message at once (released, not waiting out 30 s of visibility).
+    snow.slow(Duration::ZERO);
+    let second = spawn(&moto, &snow, &queues, 2);
+    assert!(second.wait_ready(Duration::from_secs(30)), "{}", second.logs());
+    assert!(
+        drained(&sqs, &queues.queue, Duration::from_secs(25)).await,
+        "{}",
+        second.logs()
+    );
+    let open: Vec<String> = snow
+        .incidents()
+        .iter()
+        .filter(|r| r.fields["active"] == "true")
+        .map(|r| r.fields["correlation_id"].clone())
+        .collect();
+    let mut unique = open.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 4, "every incident: {open:?}");
+    assert_eq!(open.len(), unique.len(), "none twice: {open:?}");
+}
+
+#[test]
+fn check_and_replay_from_the_command_line() {
+    let bin = workspace_bin("patchplane-bridge");
+    let out = std::process::Command::new(&bin)
+        .args(["check", "--config"])
+        .arg(root().join("examples/bridge.yaml"))
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let bad = dir.path().join("bridge.yaml");
+    std::fs::write(
+        &bad,
+        std::fs::read_to_string(root().join("examples/bridge.yaml"))
+            .expect("example")
+            .replace("workers: 8", "workers: 0"),
+    )
+    .expect("write");
+    let out = std::process::Command::new(&bin)
+        .args(["check", "--config"])
+        .arg(&bad)
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        err.contains("bridge.yaml:9: error: `queue.workers`: must be 1–64"),
+        "{err}"
+    );
+
+    let fixtures = root().join("tests/fixtures/events");
+    let out = std::process::Command::new(&bin)
+        .args(["replay", "--dry-run"])
+        .args(
+            std::fs::read_dir(&fixtures)
+                .expect("fixtures")
+                .map(|e| e.expect("entry").path()),
+        )
+        .env_remove("PATCHPLANE_BRIDGE_CONFIG")
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert_eq!(text.matches("-> would open or update").count(), 4, "{text}");
+    assert!(
+        text.contains("Incident [failed-patch-window] [patchplane] Maintenance window mw-0ed7251d3fcf6e0c2 TIMED_OUT")
+    );
+
+    let poison = dir.path().join("poison.json");
+    std::fs::write(&poison, r#"{"source": "aws.ssm"}"#).expect("write");
+    let out = std::process::Command::new(&bin)
+        .args(["replay", "--dry-run"])
+        .arg(&poison)
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a message that would be dead-lettered fails the replay"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("dead-letter: "));
+
+    let out = std::process::Command::new(&bin)
+        .arg("replay")
+        .arg(&poison)
+        .env_remove("PATCHPLANE_BRIDGE_CONFIG")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "delivering needs a configuration");
+}
+
+/// Resident memory at 8 workers under load: a measurement, not a test (`just bench` runs it with
+/// the release binary). Sends `PATCHPLANE_RSS_MESSAGES` (default 3000) sample events straight to
+/// the queue, runs the bridge until the queue is empty, and prints its peak and final RSS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement; `just bench` runs it"]
+async fn measure_resident_memory_at_8_workers() {
+    let moto = Moto::start();
+    let snow = Emulator::start("bridge", PASSWORD, "id", "unused");
+    let sdk = moto.sdk_config("us-east-1").await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let queues = queue_with_dlq(&sqs, "central", 5).await;
+    let total: usize = std::env::var("PATCHPLANE_RSS_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3000);
+    let bodies: Vec<String> = fixtures().into_iter().map(|(_, e)| e.to_string()).collect();
+    let mut sent = 0;
+    while sent < total {
+        let entries: Vec<_> = (0..10.min(total - sent))
+            .map(|i| {
+                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(&bodies[(sent + i) % bodies.len()])
+                    .build()
+                    .expect("entry")
+            })
+            .collect();
+        sent += entries.len();
+        sqs.send_message_batch()
+            .queue_url(&queues.queue)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .expect("batch");
+    }
+    let mut bridge = spawn(&moto, &snow, &queues, 8);
+    let started = std::time::Instant::now();
+    assert!(bridge.wait_ready(Duration::from_secs(30)), "{}", bridge.logs());
+    let mut peak = 0;
+    while depth(&sqs, &queues.queue).await > 0 && started.elapsed() < Duration::from_secs(600) {
+        if let Some((hwm, _)) = bridge.memory_kib() {
+            peak = peak.max(hwm);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (hwm, rss) = bridge.memory_kib().expect("/proc status");
+    let elapsed = started.elapsed();
+    let received = bridge.metric("patchplane_bridge_messages_received_total").unwrap_or(0);
+    println!(
+        "bridge RSS at 8 workers: peak {:.1} MiB, at the end {:.1} MiB; {received} messages in {:.1} s ({:.0}/s, bound by moto and the emulator)",
+        peak.max(hwm) as f64 / 1024.0,
+        rss as f64 / 1024.0,
+        elapsed.as_secs_f64(),
+        received as f64 / elapsed.as_secs_f64()
+    );
+    assert!(bridge.terminate(Duration::from_secs(15)).is_some_and(|s| s.success()));
+}
