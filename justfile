@@ -16,9 +16,10 @@ setup:
     tests/scripts/setup-venv.sh
     tests/scripts/setup-tools.sh cfn-guard
 
-# Build, then validate, generate and preview the schedule of the example policy.
-demo:
-    cargo build -q -p patchplane
+# Part 1: validate, generate and preview the example policy. Part 2: the bridge end to end
+# (moto + the ServiceNow emulator; the sample events through EventBridge → SQS → incidents).
+demo: setup
+    cargo build -q -p patchplane -p patchplane-bridge -p patchplane-e2e --bins
     @echo "== patchplane validate examples/org-policy.yaml"
     {{bin}} validate examples/org-policy.yaml
     @echo "== patchplane generate examples/org-policy.yaml --out out/demo/acme"
@@ -28,6 +29,12 @@ demo:
     @echo
     @echo "Output in out/demo/acme/: patching/ (the member StackSet), central/ (the central account's"
     @echo "stack) and ami-pipeline/ (golden images), each a template.yaml and its request JSON."
+    @echo
+    @echo "== patchplane-bridge replay --dry-run tests/fixtures/events/ssm-mw-execution-state-change.json"
+    target/debug/patchplane-bridge replay --dry-run tests/fixtures/events/ssm-mw-execution-state-change.json
+    @echo
+    @echo "== the bridge end to end: moto + ServiceNow emulator"
+    target/debug/bridge-demo
 
 # Every test: unit, property, schedule, CLI, cfn-lint and cfn-guard over every template,
 # generate --check, and the moto integration tests.
@@ -59,8 +66,11 @@ audit:
     tests/scripts/setup-tools.sh cargo-audit
     .tools/bin/cargo-audit audit --db {{advisory_db}} --no-fetch --stale --deny warnings
 
-# Criterion benchmarks; prints the median of each.
-bench:
+# Criterion benchmarks (prints the median of each), then the bridge's resident memory at 8
+# workers under load (release build, against moto and the emulator).
+bench: setup
     cargo bench -p patchplane --bench render
     cargo bench -p patchplane-bridge --bench decode
     @python3 tests/scripts/medians.py target/criterion
+    cargo build --release -p patchplane-bridge
+    PATCHPLANE_BRIDGE_BIN=target/release/patchplane-bridge cargo test -p patchplane-e2e --test bridge_process measure_resident_memory -- --ignored --nocapture

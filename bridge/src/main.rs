@@ -47,6 +47,13 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Exit 0 when the bridge on this host answers /healthz (the ECS container health check; the
+    /// image has no shell or curl).
+    Health {
+        /// Operations address.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+    },
     /// Run decode → enrich → route → sinks over event files (EventBridge JSON) instead of SQS.
     Replay {
         /// bridge.yaml; optional with --dry-run (the default rules, no tags).
@@ -110,6 +117,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Run { config } => run(config.as_deref()).await,
             Command::Check { config } => check(config.as_deref()),
+            Command::Health { addr } => health(&addr).await,
             Command::Replay {
                 config,
                 dry_run,
@@ -131,6 +139,26 @@ fn required(config: Option<&Path>) -> Result<BridgeConfig, ExitCode> {
         Err(e) => {
             eprintln!("{e}");
             Err(ExitCode::from(2))
+        }
+    }
+}
+
+async fn health(addr: &str) -> ExitCode {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let probe = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await
+            .ok()?;
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).await.ok()?;
+        Some(out.starts_with(b"HTTP/1.1 200 "))
+    };
+    match tokio::time::timeout(Duration::from_secs(4), probe).await {
+        Ok(Some(true)) => ExitCode::SUCCESS,
+        _ => {
+            eprintln!("unhealthy: no 200 from http://{addr}/healthz");
+            ExitCode::from(1)
         }
     }
 }

@@ -269,6 +269,8 @@ pub struct Plan {
     pub evidence: EvidencePlan,
     /// The central account's stack.
     pub central: CentralPlan,
+    /// The role the bridge assumes in member accounts, when the policy has `central.bridge`.
+    pub bridge_tags_role: Option<BridgeTagsRolePlan>,
     /// The AMI pipeline StackSet, when the policy has `ami_pipeline`.
     pub ami: Option<AmiPlan>,
     /// StackSet request written to `stackset.json`.
@@ -465,6 +467,122 @@ pub struct CentralPlan {
     pub account: String,
     /// Region.
     pub region: String,
+    /// The bridge service, when the policy has `central.bridge`.
+    pub bridge: Option<BridgePlan>,
+}
+
+/// `patchplane-bridge` on ECS Fargate in the central account.
+#[derive(Debug, Clone, Serialize)]
+pub struct BridgePlan {
+    /// Cluster, service, task family and log group name.
+    pub name: String,
+    /// Task role name, fixed so member accounts can trust exactly it.
+    pub task_role_name: String,
+    /// Image.
+    pub image: String,
+    /// ECR repository to pull from, when the image is in ECR.
+    pub ecr: Option<EcrRepository>,
+    /// Subnets.
+    pub subnets: Vec<String>,
+    /// Security groups.
+    pub security_groups: Vec<String>,
+    /// Tasks.
+    pub desired_count: u32,
+    /// CPU units, as the string ECS wants.
+    pub cpu: String,
+    /// Memory MiB, as a string.
+    pub memory: String,
+    /// Role assumed in member accounts.
+    pub member_role_name: String,
+    /// ECS-injected secrets.
+    pub secrets: Vec<NamedSecret>,
+    /// `bridge.yaml` as one line of JSON (JSON is YAML).
+    pub config_json: String,
+    /// ECS stop timeout (s); the bridge's drain budget must stay below it.
+    pub stop_timeout: u32,
+}
+
+/// An ECR repository, from an image reference.
+#[derive(Debug, Clone, Serialize)]
+pub struct EcrRepository {
+    /// Account.
+    pub account: String,
+    /// Region.
+    pub region: String,
+    /// Repository name.
+    pub name: String,
+}
+
+/// One environment variable from Secrets Manager.
+#[derive(Debug, Clone, Serialize)]
+pub struct NamedSecret {
+    /// Variable.
+    pub name: String,
+    /// Secret ARN.
+    pub arn: String,
+}
+
+/// The role the bridge assumes in a member account to read tags. IAM is global while the StackSet
+/// deploys per region, so only the stack in `home_region` creates it.
+#[derive(Debug, Clone, Serialize)]
+pub struct BridgeTagsRolePlan {
+    /// Role name.
+    pub role_name: String,
+    /// Region whose stack instance creates the role.
+    pub home_region: String,
+    /// Central account.
+    pub central_account: String,
+    /// The bridge's task role there.
+    pub task_role_name: String,
+}
+
+/// `ACCOUNT.dkr.ecr.REGION.amazonaws.com/NAME[:TAG|@DIGEST]` → its repository.
+pub fn ecr_repository(image: &str) -> Option<EcrRepository> {
+    let (host, path) = image.split_once('/')?;
+    let mut h = host.split('.');
+    let (account, dkr, ecr, region) = (h.next()?, h.next()?, h.next()?, h.next()?);
+    if dkr != "dkr" || ecr != "ecr" || !crate::validate::is_account_id(account) {
+        return None;
+    }
+    let name = path.split('@').next()?;
+    let name = match name.rsplit_once(':') {
+        Some((n, _)) => n,
+        None => name,
+    };
+    Some(EcrRepository {
+        account: account.to_owned(),
+        region: region.to_owned(),
+        name: name.to_owned(),
+    })
+}
+
+fn build_bridge(p: &Policy, b: &crate::policy::BridgeService) -> BridgePlan {
+    let name = format!("{}-bridge", p.name);
+    BridgePlan {
+        task_role_name: format!("{name}-task"),
+        image: b.image.clone(),
+        ecr: ecr_repository(&b.image),
+        subnets: b.subnets.clone(),
+        security_groups: b.security_groups.clone(),
+        desired_count: b.desired_count,
+        cpu: b.cpu.to_string(),
+        memory: b.memory.to_string(),
+        member_role_name: b.member_role_name.clone(),
+        secrets: b
+            .secrets
+            .iter()
+            .map(|(name, arn)| NamedSecret {
+                name: name.clone(),
+                arn: arn.clone(),
+            })
+            .collect(),
+        // serde_yaml::Value to JSON cannot fail for a mapping that came from YAML text, except
+        // for non-string keys, which JSON cannot hold; those become an empty object, and the
+        // bridge refuses to start on it with a clear error.
+        config_json: serde_json::to_string(&b.config).unwrap_or_else(|_| "{}".to_owned()),
+        stop_timeout: 30,
+        name,
+    }
 }
 
 /// The AMI pipeline StackSet: per image a recipe, infrastructure, distribution and pipeline with
@@ -815,7 +933,18 @@ impl Plan {
             retention_days: p.evidence.retention_days,
             account: p.central.account.clone(),
             region: p.central.region.clone(),
+            bridge: p.central.bridge.as_ref().map(|b| build_bridge(p, b)),
         };
+        let bridge_tags_role = central.bridge.as_ref().map(|b| BridgeTagsRolePlan {
+            role_name: b.member_role_name.clone(),
+            home_region: if p.organization.regions.contains_key(&p.central.region) {
+                p.central.region.clone()
+            } else {
+                p.organization.regions.keys().next().cloned().unwrap_or_default()
+            },
+            central_account: p.central.account.clone(),
+            task_role_name: b.task_role_name.clone(),
+        });
 
         let ami = match &p.ami_pipeline {
             Some(a) => Some(build_ami(p, a, cutoff_behavior)?),
@@ -848,6 +977,7 @@ impl Plan {
             events,
             evidence,
             central,
+            bridge_tags_role,
             ami,
             request,
         })

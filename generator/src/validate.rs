@@ -379,6 +379,10 @@ pub fn validate(p: &Policy) -> Vec<Finding> {
         );
     }
 
+    if let Some(b) = &p.central.bridge {
+        check_bridge(&mut c, b);
+    }
+
     if !matches!(p.patch_group_tag.as_str(), "PatchGroup" | "Patch Group") {
         c.error(
             "patch_group_tag",
@@ -701,6 +705,134 @@ pub fn validate(p: &Policy) -> Vec<Finding> {
         c.warn("rings", format!("{windows} maintenance windows per account and region exceed SSM's default quota of {WINDOW_QUOTA}: raise the quota before rollout"));
     }
     c.out
+}
+
+/// Lowercase hex ids like `subnet-0abc…`: the prefix, then 8 or 17 hex digits.
+fn is_aws_id(s: &str, prefix: &str) -> bool {
+    s.strip_prefix(prefix)
+        .is_some_and(|h| matches!(h.len(), 8 | 17) && h.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)))
+}
+
+/// `FOO_BAR`: what ECS accepts as an environment variable name and a shell can read.
+fn is_env_name(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME`.
+fn is_secret_arn(s: &str) -> bool {
+    let parts: Vec<&str> = s.splitn(7, ':').collect();
+    parts.len() == 7
+        && parts[0] == "arn"
+        && matches!(parts[1], "aws" | "aws-cn" | "aws-us-gov")
+        && parts[2] == "secretsmanager"
+        && KNOWN_REGIONS.contains(&parts[3])
+        && is_account_id(parts[4])
+        && parts[5] == "secret"
+        && !parts[6].is_empty()
+        && !parts[6].contains(char::is_whitespace)
+}
+
+fn check_bridge(c: &mut Checker, b: &crate::policy::BridgeService) {
+    let image = &b.image;
+    let name_part = image.rsplit('/').next().unwrap_or_default();
+    if image.is_empty() || image.len() > 255 || image.contains(|ch: char| ch.is_whitespace() || ch.is_control()) {
+        c.error(
+            "central.bridge.image",
+            "must be an image reference (1-255 characters, no spaces)",
+        );
+    } else if !(name_part.contains(':') || image.contains('@')) {
+        c.error(
+            "central.bridge.image",
+            format!(
+                "`{}` has no tag or digest; pin one, so a deployment is reproducible",
+                shorten(image)
+            ),
+        );
+    } else if name_part.ends_with(":latest") {
+        c.warn(
+            "central.bridge.image",
+            "`:latest` moves under you; pin a version or a digest",
+        );
+    }
+    if !(1..=16).contains(&b.subnets.len()) {
+        c.error("central.bridge.subnets", "name 1-16 subnets");
+    }
+    for (i, s) in b.subnets.iter().enumerate() {
+        if !is_aws_id(s, "subnet-") {
+            c.error(
+                format!("central.bridge.subnets[{i}]"),
+                format!("`{}` is not a subnet id", shorten(s)),
+            );
+        }
+    }
+    if !(1..=5).contains(&b.security_groups.len()) {
+        c.error("central.bridge.security_groups", "name 1-5 security groups");
+    }
+    for (i, s) in b.security_groups.iter().enumerate() {
+        if !is_aws_id(s, "sg-") {
+            c.error(
+                format!("central.bridge.security_groups[{i}]"),
+                format!("`{}` is not a security group id", shorten(s)),
+            );
+        }
+    }
+    if b.desired_count > 10 {
+        c.error("central.bridge.desired_count", "must be 0-10");
+    }
+    let memory_ok = match b.cpu {
+        256 => matches!(b.memory, 512 | 1024 | 2048),
+        512 => (1024..=4096).contains(&b.memory) && b.memory.is_multiple_of(1024),
+        1024 => (2048..=8192).contains(&b.memory) && b.memory.is_multiple_of(1024),
+        _ => {
+            c.error("central.bridge.cpu", "must be 256, 512 or 1024 (Fargate CPU units)");
+            true
+        }
+    };
+    if !memory_ok {
+        c.error(
+            "central.bridge.memory",
+            format!("{} MiB is not a Fargate size for {} CPU units", b.memory, b.cpu),
+        );
+    }
+    let role = &b.member_role_name;
+    if role.is_empty()
+        || role.len() > 64
+        || !role
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || "+=,.@_-".contains(ch))
+    {
+        c.error(
+            "central.bridge.member_role_name",
+            "must be an IAM role name (1-64 of letters, digits and +=,.@_-)",
+        );
+    }
+    for (name, arn) in &b.secrets {
+        if !is_env_name(name) {
+            c.error(
+                format!("central.bridge.secrets.{name}"),
+                "the key must be an environment variable name (letters, digits, `_`)",
+            );
+        }
+        if !is_secret_arn(arn) {
+            c.error(
+                format!("central.bridge.secrets.{name}"),
+                format!(
+                    "`{}` is not a Secrets Manager ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)",
+                    shorten(arn)
+                ),
+            );
+        }
+    }
+    match b.config.get("version") {
+        _ if !b.config.is_mapping() => c.error(
+            "central.bridge.config",
+            "must be the bridge's configuration (a mapping, as in examples/bridge.yaml)",
+        ),
+        Some(v) if v.as_u64() == Some(1) => {}
+        _ => c.error("central.bridge.config.version", "the bridge reads `version: 1`"),
+    }
 }
 
 #[cfg(test)]

@@ -478,7 +478,12 @@ fn rate_control_patterns() {
 #[test]
 fn account_and_ou_ids() {
     let t = edit(BASE, "account: \"111111111111\"", "account: \"11111111111\"");
-    expect(&t, "central.account", "not a 12-digit account id", "11111111111");
+    expect(
+        &t,
+        "central.account",
+        "not a 12-digit account id",
+        "account: \"11111111111\"",
+    );
     let t = edit(
         BASE,
         "organizational_units: [ou-ab12-34cd56ef]",
@@ -559,7 +564,7 @@ fn every_problem_is_reported_in_one_pass() {
 
 #[test]
 fn version_and_structure() {
-    let t = edit(BASE, "version: 1", "version: 2");
+    let t = edit(BASE, "version: 1\nname:", "version: 2\nname:");
     expect(&t, "version", "version 2 is not supported", "version: 2");
     let t = edit(BASE, "  call_as: DELEGATED_ADMIN", "  call_as: ROOT");
     expect(&t, "organization.call_as", "unknown variant `ROOT`", "call_as: ROOT");
@@ -593,4 +598,64 @@ fn too_many_windows_is_a_warning_not_an_error() {
         "{}",
         l.warnings[0]
     );
+}
+
+#[test]
+fn bridge_service_fields_are_checked() {
+    let t = edit(
+        BASE,
+        "image: 111111111111.dkr.ecr.us-east-1.amazonaws.com/patchplane-bridge:0.1.0",
+        "image: 111111111111.dkr.ecr.us-east-1.amazonaws.com/patchplane-bridge",
+    );
+    expect(
+        &t,
+        "central.bridge.image",
+        "has no tag or digest",
+        "amazonaws.com/patchplane-bridge",
+    );
+    let t = edit(BASE, "subnet-0a1b2c3d4e5f60719]", "subnet-XYZ]");
+    expect(
+        &t,
+        "central.bridge.subnets[1]",
+        "`subnet-XYZ` is not a subnet id",
+        "subnet-XYZ",
+    );
+    let t = edit(BASE, "security_groups: [sg-0a1b2c3d4e5f60718]", "security_groups: []");
+    expect(
+        &t,
+        "central.bridge.security_groups",
+        "name 1-5 security groups",
+        "security_groups: []",
+    );
+    let t = edit(BASE, "    memory: 512\n", "    memory: 4096\n");
+    expect(
+        &t,
+        "central.bridge.memory",
+        "4096 MiB is not a Fargate size for 256 CPU units",
+        "memory: 4096",
+    );
+    let t = edit(
+        BASE,
+        "SERVICENOW_PASSWORD: \"arn:aws:secretsmanager",
+        "SERVICENOW_PASSWORD: \"arn:aws:ssm",
+    );
+    expect(
+        &t,
+        "central.bridge.secrets.SERVICENOW_PASSWORD",
+        "is not a Secrets Manager ARN",
+        "SERVICENOW_PASSWORD: \"arn:aws:ssm",
+    );
+    let t = edit(BASE, "      version: 1\n      queue:", "      version: 2\n      queue:");
+    expect(
+        &t,
+        "central.bridge.config.version",
+        "the bridge reads `version: 1`",
+        "version: 2",
+    );
+    let t = edit(
+        BASE,
+        "    desired_count: 2\n",
+        "    desired_count: 2\n    replicas: 3\n",
+    );
+    expect(&t, "central.bridge.replicas", "unknown field `replicas`", "replicas: 3");
 }

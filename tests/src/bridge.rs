@@ -276,8 +276,9 @@ impl BridgeProcess {
         std::fs::write(&file, config).expect("config");
         let (stdout, stderr) = (dir.join("stdout.log"), dir.join("stderr.log"));
         // `PATCHPLANE_BRIDGE_BIN` picks another build (the release binary, for the RSS figure).
+        // A relative path is taken from the workspace root (tests run in tests/).
         let bin = std::env::var_os("PATCHPLANE_BRIDGE_BIN")
-            .map(PathBuf::from)
+            .map(|p| root().join(p))
             .unwrap_or_else(|| workspace_bin("patchplane-bridge"));
         let child = Command::new(bin)
             .arg("run")

@@ -2,15 +2,14 @@
 //! → ack. Every fixture flows; the same event delivered six times yields one incident; a
 //! malformed message reaches the dead-letter queue after `maxReceiveCount` without blocking others.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_sqs::types::QueueAttributeName;
 use patchplane_bridge::enrich::{Enricher, NoTags};
 use patchplane_bridge::pipeline::{Options, Pipeline, Stages};
 use patchplane_bridge::route::RouteConfig;
 use patchplane_bridge::sink::{Assignment, ServiceNowSink};
+use patchplane_e2e::bridge::depth;
 use patchplane_e2e::servicenow::Emulator;
 use patchplane_e2e::{Moto, root};
 use patchplane_integrations::retry::RetryPolicy;
@@ -21,49 +20,8 @@ async fn queue_with_dlq(sqs: &aws_sdk_sqs::Client) -> (String, String) {
 }
 
 async fn queue_with_dlq_after(sqs: &aws_sdk_sqs::Client, max_receive_count: u32) -> (String, String) {
-    let dlq = sqs.create_queue().queue_name("bridge-dlq").send().await.expect("dlq");
-    let dlq_url = dlq.queue_url().expect("url").to_owned();
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&dlq_url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("arn")
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-        .expect("arn");
-    let q = sqs
-        .create_queue()
-        .queue_name("bridge")
-        .attributes(
-            QueueAttributeName::RedrivePolicy,
-            format!("{{\"deadLetterTargetArn\":\"{arn}\",\"maxReceiveCount\":\"{max_receive_count}\"}}"),
-        )
-        .attributes(QueueAttributeName::VisibilityTimeout, "30")
-        .send()
-        .await
-        .expect("queue");
-    (q.queue_url().expect("url").to_owned(), dlq_url)
-}
-
-async fn depth(sqs: &aws_sdk_sqs::Client, url: &str) -> u64 {
-    let a = sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-        .send()
-        .await
-        .expect("attributes");
-    let attrs: HashMap<QueueAttributeName, String> = a.attributes().cloned().unwrap_or_default();
-    [
-        QueueAttributeName::ApproximateNumberOfMessages,
-        QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
-    ]
-    .iter()
-    .map(|k| attrs.get(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0))
-    .sum()
+    let q = patchplane_e2e::bridge::queue_with_dlq(sqs, "bridge", max_receive_count).await;
+    (q.queue, q.dlq)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -154,7 +112,9 @@ async fn fixtures_flow_once_each_and_poison_goes_to_the_dlq() {
         "six deliveries: one incident, five work notes"
     );
     let c = pipeline.counters();
-    assert_eq!(c.delivered, sent, "{c:?}");
+    // At least once: SQS may hand a message out twice (it did, rarely, under a loaded CI host);
+    // the incidents and the exact work-note count above prove nothing was duplicated.
+    assert!(c.delivered >= sent, "{c:?}");
     assert!(
         c.rejected >= 2,
         "the poison message was rejected on each of its receives: {c:?}"
@@ -251,10 +211,7 @@ async fn send_fixtures(sqs: &aws_sdk_sqs::Client, queue: &str, copies: usize) ->
 }
 
 async fn drain(sqs: &aws_sdk_sqs::Client, queue: &str, limit: Duration) {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline && depth(sqs, queue).await > 0 {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    patchplane_e2e::bridge::drained(sqs, queue, limit).await;
 }
 
 /// One open incident per routed key: the four the default rules open for the fixtures.

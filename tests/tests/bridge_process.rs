@@ -74,6 +74,15 @@ async fn the_binary_enriches_across_accounts_reports_health_and_stops_on_sigterm
         bridge.logs()
     );
     assert_eq!(bridge.get("/healthz").map(|(s, _)| s), Some(200));
+    let probe = |port: u16| {
+        std::process::Command::new(workspace_bin("patchplane-bridge"))
+            .args(["health", "--addr", &format!("127.0.0.1:{port}")])
+            .status()
+            .expect("runs")
+            .success()
+    };
+    assert!(probe(bridge.ops_port), "the container health check passes");
+    assert!(!probe(free_port()), "and fails where nothing listens");
     assert!(
         drained(&sqs, &queues.queue, Duration::from_secs(60)).await,
         "{}",
@@ -323,4 +332,50 @@ async fn measure_resident_memory_at_8_workers() {
         received as f64 / elapsed.as_secs_f64()
     );
     assert!(bridge.terminate(Duration::from_secs(15)).is_some_and(|s| s.success()));
+}
+
+/// The `bridge.yaml` the generator renders into the ECS task definition is one the bridge accepts,
+/// hostile characters and all, and the binary reads it from `PATCHPLANE_BRIDGE_CONFIG`.
+#[test]
+fn the_task_definition_carries_a_configuration_the_bridge_accepts() {
+    for (policy, user) in [
+        ("examples/org-policy.yaml", "svc-patchplane"),
+        ("tests/fixtures/policies/moto.yaml", "svc \"patch\" {{else}}"),
+        ("tests/fixtures/policies/every-option.yaml", "id\" !Ref x {{else}}"),
+    ] {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (files, _) = patchplane_e2e::generate(policy, dir.path());
+        let central = files
+            .iter()
+            .find(|f| f.ends_with("central/template.yaml"))
+            .expect("central template");
+        let t: serde_yaml::Value =
+            serde_yaml::from_str(&std::fs::read_to_string(central).expect("read")).expect("yaml");
+        let container = &t["Resources"]["BridgeTaskDefinition"]["Properties"]["ContainerDefinitions"][0];
+        let env = container["Environment"].as_sequence().expect("environment");
+        let text = env
+            .iter()
+            .find(|e| e["Name"] == "PATCHPLANE_BRIDGE_CONFIG")
+            .and_then(|e| e["Value"].as_str())
+            .unwrap_or_else(|| panic!("{policy}: no PATCHPLANE_BRIDGE_CONFIG"));
+        let cfg = patchplane_bridge::config::load_str(text, std::path::Path::new(policy))
+            .unwrap_or_else(|e| panic!("{policy}: {e}"));
+        let got = match &cfg.servicenow.auth {
+            patchplane_bridge::config::AuthConfig::Basic { user, .. } => user.clone(),
+            patchplane_bridge::config::AuthConfig::Oauth { client_id, .. } => client_id.clone(),
+        };
+        assert_eq!(got, user, "{policy}: the value survives rendering byte for byte");
+        assert!(env.iter().any(|e| e["Name"] == "PATCHPLANE_QUEUE_URL"), "{policy}");
+
+        let out = std::process::Command::new(workspace_bin("patchplane-bridge"))
+            .arg("check")
+            .env("PATCHPLANE_BRIDGE_CONFIG", text)
+            .output()
+            .expect("runs");
+        assert!(
+            out.status.success(),
+            "{policy}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

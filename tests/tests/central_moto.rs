@@ -71,6 +71,23 @@ async fn stacks_deploy_and_events_reach_the_central_queue() {
     };
     create_stack(&cfn, "motoorg-patching", &read("patching/template.yaml")).await;
 
+    // The bridge service and its task role; the member stack in the home region (us-east-1)
+    // created the tag-reading role the task role may assume.
+    assert!(output("BridgeTaskRoleArn").ends_with(":role/motoorg-bridge-task"));
+    assert!(output("BridgeServiceArn").contains("motoorg-bridge"), "{outputs:?}");
+    let member = cfn
+        .list_stack_resources()
+        .stack_name("motoorg-patching")
+        .send()
+        .await
+        .expect("resources");
+    let role = member
+        .stack_resource_summaries()
+        .iter()
+        .find(|r| r.logical_resource_id() == Some("BridgeTagsRole"))
+        .unwrap_or_else(|| panic!("no BridgeTagsRole in {member:?}"));
+    assert_eq!(role.physical_resource_id(), Some("patchplane-bridge-tags"));
+
     // The evidence bucket exists, encrypted (the one bucket property moto applies).
     let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build());
     let bucket = output("EvidenceBucketName");

@@ -86,8 +86,8 @@ fn each_rule_can_fail() {
         ),
         (
             "central",
-            "aws:PrincipalOrgID: o-a1b2c3d4e5\nOutputs:",
-            "aws:SourceAccount: \"111111111111\"\nOutputs:",
+            "aws:PrincipalOrgID: o-a1b2c3d4e5\n  BridgeLogGroup:",
+            "aws:SourceAccount: \"111111111111\"\n  BridgeLogGroup:",
             "open_principals_are_narrowed_to_the_organization",
         ),
         (
@@ -112,6 +112,24 @@ fn each_rule_can_fail() {
             "patching",
             "Fn::Sub: \"arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:instance/*\"\n",
             "\"*\"\n",
+            "role_policies_justify_wildcard_resources",
+        ),
+        (
+            "central",
+            "            - sqs:ReceiveMessage\n",
+            "            - sqs:*\n",
+            "role_policies_grant_no_wildcard_action",
+        ),
+        (
+            "central",
+            "Sid: RegistryLoginNoResourceLevelPermissions",
+            "Sid: RegistryLogin",
+            "role_policies_justify_wildcard_resources",
+        ),
+        (
+            "patching",
+            "Sid: ReadTagsNoResourceLevelPermissions",
+            "Sid: ReadTags",
             "role_policies_justify_wildcard_resources",
         ),
     ];
