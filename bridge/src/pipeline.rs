@@ -275,34 +275,33 @@ impl<S: Sink + Send + Sync + 'static, T: TagSource + Send + Sync + 'static> Pipe
         let handles: Vec<String> = messages.iter().filter_map(|m| m.receipt_handle.clone()).collect();
         let heartbeat = self.heartbeat(handles);
         tokio::pin!(heartbeat);
-        let work = async {
-            let mut acks = Vec::new();
-            let started = Instant::now();
-            for m in &messages {
-                let receives: u32 = m
-                    .attributes()
-                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(1);
-                self.count(|c| c.received += 1);
-                let p = self
-                    .stages
-                    .process(m.body().unwrap_or_default().as_bytes(), receives)
-                    .await;
-                if p.event.is_none() && p.ack == Ack::Delete {
-                    self.count(|c| c.unknown += 1);
-                }
-                // Latency counts from the batch's receive: a message waits for those before it.
-                let elapsed = started.elapsed();
-                self.count(|c| c.latency.observe(elapsed));
-                acks.push((
-                    m.receipt_handle.clone().unwrap_or_default(),
-                    m.message_id.clone().unwrap_or_default(),
-                    p.ack,
-                ));
+        // The messages of a batch run concurrently: a slow ServiceNow call for one does not hold
+        // up the other nine. Two messages with one correlation key still deliver one after the
+        // other (the sink's per-key lock), so concurrency never opens a second incident.
+        let started = Instant::now();
+        let work = futures_util::future::join_all(messages.iter().map(|m| async move {
+            let receives: u32 = m
+                .attributes()
+                .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1);
+            self.count(|c| c.received += 1);
+            let p = self
+                .stages
+                .process(m.body().unwrap_or_default().as_bytes(), receives)
+                .await;
+            if p.event.is_none() && p.ack == Ack::Delete {
+                self.count(|c| c.unknown += 1);
             }
-            acks
-        };
+            // Latency counts from the batch's receive.
+            let elapsed = started.elapsed();
+            self.count(|c| c.latency.observe(elapsed));
+            (
+                m.receipt_handle.clone().unwrap_or_default(),
+                m.message_id.clone().unwrap_or_default(),
+                p.ack,
+            )
+        }));
         tokio::pin!(work);
         let drain = self.opts.drain;
         let deadline = async move {

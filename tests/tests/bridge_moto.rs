@@ -288,7 +288,9 @@ async fn shutdown_mid_batch_loses_nothing() {
     let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config("us-east-1").await);
     let (queue, dlq) = queue_with_dlq_after(&sqs, 5).await;
     let sent = send_fixtures(&sqs, &queue, 2).await;
-    snow.slow(Duration::from_millis(400));
+    // Every ServiceNow call takes 3 s: an incident (lookup + create) cannot finish within 1.5 s
+    // plus the 1 s drain, even though a batch's messages run concurrently.
+    snow.slow(Duration::from_secs(3));
     let mut opts = options(&queue);
     opts.drain = Duration::from_secs(1);
     let first = bridge(&sqs, &snow, opts);
