@@ -348,6 +348,17 @@ impl BridgeProcess {
         Some((field("VmHWM:")?, field("VmRSS:")?))
     }
 
+    /// CPU time used so far (user + system), from /proc/PID/stat (clock ticks of 1/100 s, the
+    /// Linux default `CLK_TCK`).
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
+        // Fields after the command name (which may hold spaces) start at state (field 3).
+        let rest = stat.rsplit_once(')')?.1;
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+        Some(ticks as f64 / 100.0)
+    }
+
     /// Sends SIGTERM and waits at most `limit` for the exit; `None` if it did not exit.
     pub fn terminate(&mut self, limit: Duration) -> Option<ExitStatus> {
         // The shell's `kill` builtin: std cannot send a signal, and procps may not be installed.

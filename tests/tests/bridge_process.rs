@@ -324,12 +324,14 @@ async fn measure_resident_memory_at_8_workers() {
     let (hwm, rss) = bridge.memory_kib().expect("/proc status");
     let elapsed = started.elapsed();
     let received = bridge.metric("patchplane_bridge_messages_received_total").unwrap_or(0);
+    let cpu = bridge.cpu_seconds().unwrap_or(f64::NAN);
     println!(
-        "bridge RSS at 8 workers: peak {:.1} MiB, at the end {:.1} MiB; {received} messages in {:.1} s ({:.0}/s, bound by moto and the emulator)",
+        "bridge RSS at 8 workers: peak {:.1} MiB, at the end {:.1} MiB; {received} messages in {:.1} s ({:.0}/s); the bridge used {cpu:.1} s of CPU ({:.0}% of the wall time: the rest is waiting on moto and the emulator)",
         peak.max(hwm) as f64 / 1024.0,
         rss as f64 / 1024.0,
         elapsed.as_secs_f64(),
-        received as f64 / elapsed.as_secs_f64()
+        received as f64 / elapsed.as_secs_f64(),
+        100.0 * cpu / elapsed.as_secs_f64()
     );
     assert!(bridge.terminate(Duration::from_secs(15)).is_some_and(|s| s.success()));
 }
