@@ -97,7 +97,8 @@ pub fn stages<S: Sink>(cfg: &BridgeConfig, aws: Option<&SdkConfig>, sink: S) -> 
             Duration::from_secs(e.ttl_seconds),
             &e.patch_group_tag,
             &e.owner_tags,
-        ),
+        )
+        .with_baselines(e.baselines.clone()),
         sink,
     }
 }

@@ -159,6 +159,10 @@ pub struct EnrichConfig {
     /// How long a node's tags are cached. Default 300.
     #[serde(default = "default_ttl")]
     pub ttl_seconds: u64,
+    /// Group prefix → patch baseline name (the policy's `baselines[].group_prefix` and `name`),
+    /// so an incident names the node's baseline. The generator fills it in from the policy.
+    #[serde(default)]
+    pub baselines: BTreeMap<String, String>,
     /// Role assumed in the event's account to read tags (the member StackSet creates it);
     /// without it the bridge's own credentials are used, which only see its own account.
     #[serde(default)]
@@ -172,6 +176,7 @@ impl Default for EnrichConfig {
             patch_group_tag: default_patch_group_tag(),
             owner_tags: default_owner_tags(),
             ttl_seconds: default_ttl(),
+            baselines: BTreeMap::new(),
             member_role_name: None,
         }
     }

@@ -51,6 +51,9 @@ pub struct Context {
     pub patch_group: Option<String>,
     /// The ring: the patch group's part after its last `-`.
     pub ring: Option<String>,
+    /// The patch baseline the group implies: the baseline whose `group_prefix` is the part
+    /// before the last `-` (from `enrich.baselines`).
+    pub baseline: Option<String>,
     /// The owner, from the first owner tag present.
     pub owner: Option<String>,
     /// All its tags.
@@ -83,6 +86,7 @@ pub struct Enricher<T> {
     ttl: Duration,
     patch_group_tag: String,
     owner_tags: Vec<String>,
+    baselines: BTreeMap<String, String>,
     cache: Mutex<HashMap<NodeKey, Cached>>,
 }
 
@@ -94,8 +98,15 @@ impl<T: TagSource> Enricher<T> {
             ttl,
             patch_group_tag: patch_group_tag.to_owned(),
             owner_tags: owner_tags.iter().map(|s| s.as_ref().to_owned()).collect(),
+            baselines: BTreeMap::new(),
             cache: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Group prefix → baseline name, so a patch group names its baseline.
+    pub fn with_baselines(mut self, baselines: BTreeMap<String, String>) -> Self {
+        self.baselines = baselines;
+        self
     }
 
     async fn tags(&self, account: &str, region: &str, node: &str) -> Result<Arc<Tags>, EnrichError> {
@@ -123,12 +134,11 @@ impl<T: TagSource> Enricher<T> {
         };
         let tags = self.tags(&d.envelope.account, &d.envelope.region, node).await?;
         let patch_group = tags.get(&self.patch_group_tag).cloned();
+        let split = patch_group.as_deref().and_then(|g| g.rsplit_once('-'));
         Ok(Context {
             node: Some(node.to_owned()),
-            ring: patch_group
-                .as_deref()
-                .and_then(|g| g.rsplit_once('-'))
-                .map(|(_, r)| r.to_owned()),
+            ring: split.map(|(_, r)| r.to_owned()),
+            baseline: split.and_then(|(prefix, _)| self.baselines.get(prefix).cloned()),
             patch_group,
             owner: self.owner_tags.iter().find_map(|t| tags.get(t).cloned()),
             tags: (*tags).clone(),
@@ -188,11 +198,13 @@ mod tests {
             Duration::from_secs(60),
             "PatchGroup",
             &["patchplane:owner", "Owner"],
-        );
+        )
+        .with_baselines([("AL2023".to_owned(), "plat-al2023-baseline".to_owned())].into());
         let d = compliance();
         let c = e.enrich(&d).await.expect("enriched");
         assert_eq!(c.patch_group.as_deref(), Some("AL2023-early"));
         assert_eq!(c.ring.as_deref(), Some("early"));
+        assert_eq!(c.baseline.as_deref(), Some("plat-al2023-baseline"));
         assert_eq!(c.owner.as_deref(), Some("team-payments"), "the first owner tag present");
         for _ in 0..10 {
             assert_eq!(e.enrich(&d).await.expect("cached"), c);

@@ -115,9 +115,10 @@ pub fn description(d: &Decoded, ctx: &Context) -> String {
     let known = |v: &Option<String>| v.clone().unwrap_or_else(|| "unknown".into());
     if let Some(node) = &ctx.node {
         out.push_str(&format!(
-            "\nNode: {node}\nPatch group: {}\nRing: {}\nOwner: {}",
+            "\nNode: {node}\nPatch group: {}\nRing: {}\nBaseline: {}\nOwner: {}",
             known(&ctx.patch_group),
             known(&ctx.ring),
+            known(&ctx.baseline),
             known(&ctx.owner)
         ));
         if let Some(name) = ctx.tags.get("Name") {

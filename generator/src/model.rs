@@ -556,6 +556,30 @@ pub fn ecr_repository(image: &str) -> Option<EcrRepository> {
     })
 }
 
+/// The bridge's configuration as the policy gives it, plus `enrich.baselines` (group prefix →
+/// baseline name) from the policy's own baselines when the configuration does not set it: one
+/// source of truth for what a patch group means.
+pub fn bridge_config(p: &Policy, b: &crate::policy::BridgeService) -> serde_yaml::Value {
+    use serde_yaml::{Mapping, Value};
+    let mut config = b.config.clone();
+    if let Some(root) = config.as_mapping_mut() {
+        let enrich = root
+            .entry(Value::from("enrich"))
+            .or_insert_with(|| Value::Mapping(Mapping::new()));
+        if let Some(enrich) = enrich.as_mapping_mut()
+            && !enrich.contains_key("baselines")
+        {
+            let map: Mapping = p
+                .baselines
+                .iter()
+                .map(|bl| (Value::from(bl.group_prefix.clone()), Value::from(bl.name.clone())))
+                .collect();
+            enrich.insert(Value::from("baselines"), Value::Mapping(map));
+        }
+    }
+    config
+}
+
 fn build_bridge(p: &Policy, b: &crate::policy::BridgeService) -> BridgePlan {
     let name = format!("{}-bridge", p.name);
     BridgePlan {
@@ -579,7 +603,7 @@ fn build_bridge(p: &Policy, b: &crate::policy::BridgeService) -> BridgePlan {
         // serde_yaml::Value to JSON cannot fail for a mapping that came from YAML text, except
         // for non-string keys, which JSON cannot hold; those become an empty object, and the
         // bridge refuses to start on it with a clear error.
-        config_json: serde_json::to_string(&b.config).unwrap_or_else(|_| "{}".to_owned()),
+        config_json: serde_json::to_string(&bridge_config(p, b)).unwrap_or_else(|_| "{}".to_owned()),
         stop_timeout: 30,
         name,
     }

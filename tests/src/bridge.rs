@@ -243,6 +243,7 @@ servicenow:
     team-payments: Payments Operations
 enrich:
   member_role_name: patchplane-bridge-tags
+  baselines: {{AL2023: plat-al2023-baseline}}
 operations:
   drain_seconds: 5
   listen: 127.0.0.1:{ops_port}

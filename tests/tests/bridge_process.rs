@@ -101,6 +101,7 @@ async fn the_binary_enriches_across_accounts_reports_health_and_stops_on_sigterm
         "Owner: team-payments",
         "Ring: early",
         "Patch group: AL2023-early",
+        "Baseline: plat-al2023-baseline",
         "Name: pay-1",
     ] {
         assert!(
@@ -367,6 +368,16 @@ fn the_task_definition_carries_a_configuration_the_bridge_accepts() {
             patchplane_bridge::config::AuthConfig::Oauth { client_id, .. } => client_id.clone(),
         };
         assert_eq!(got, user, "{policy}: the value survives rendering byte for byte");
+        // The policy's baselines reach the bridge: a patch group names its baseline.
+        let loaded = patchplane::load_file(&root().join(policy)).expect("policy");
+        for b in &loaded.policy.baselines {
+            assert_eq!(
+                cfg.enrich.baselines.get(&b.group_prefix),
+                Some(&b.name),
+                "{policy}: {}",
+                b.group_prefix
+            );
+        }
         assert!(env.iter().any(|e| e["Name"] == "PATCHPLANE_QUEUE_URL"), "{policy}");
 
         let out = std::process::Command::new(workspace_bin("patchplane-bridge"))
