@@ -336,7 +336,18 @@ pub fn load_file(file: &Path) -> Result<BridgeConfig, ConfigError> {
 
 /// Parses and validates configuration text; `file` names it in errors.
 pub fn load_str(text: &str, file: &Path) -> Result<BridgeConfig, ConfigError> {
-    let cfg: BridgeConfig = patchplane::load::parse_yaml(text, file).map_err(|d| ConfigError::Invalid(vec![d]))?;
+    let cfg: BridgeConfig = patchplane::load::parse_yaml(text, file).map_err(|mut d| {
+        // serde would quote the offending value, and a literal password is exactly the mistake
+        // that lands here: never echo it.
+        let secret_field = ["password", "client_secret"]
+            .iter()
+            .any(|f| d.path.ends_with(f) || d.path.contains(&format!("{f}.")));
+        if secret_field {
+            d.message =
+                "a secret must be a reference, `{env: NAME}` or `{secret_arn: ARN}` (the value is not shown)".into();
+        }
+        ConfigError::Invalid(vec![d])
+    })?;
     let index = LineIndex::new(text);
     let problems: Vec<Diagnostic> = cfg.validate().into_iter().map(|f| f.locate(file, &index)).collect();
     if problems.is_empty() {
@@ -605,7 +616,11 @@ servicenow:
             e.starts_with("bridge.yaml:9: error: `servicenow.auth.basic.password`"),
             "{e}"
         );
-        assert!(!e.contains("hunter2") || e.contains("unknown variant"), "{e}");
+        assert!(e.contains("a secret must be a reference"), "{e}");
+        assert!(!e.contains("hunter2"), "the literal secret is never echoed: {e}");
+        let nested = MINIMAL.replace("password: {env: SERVICENOW_PASSWORD}", "password: {value: hunter2}");
+        let e = errors(&nested);
+        assert!(!e.contains("hunter2") && e.contains("bridge.yaml:9"), "{e}");
     }
 
     #[test]

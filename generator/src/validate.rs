@@ -825,6 +825,24 @@ fn check_bridge(c: &mut Checker, b: &crate::policy::BridgeService) {
             );
         }
     }
+    // A credential in the configuration would be rendered into the template: only references.
+    for (kind, field) in [("basic", "password"), ("oauth", "client_secret")] {
+        let v = b
+            .config
+            .get("servicenow")
+            .and_then(|s| s.get("auth"))
+            .and_then(|a| a.get(kind))
+            .and_then(|k| k.get(field));
+        let is_ref = v
+            .and_then(|v| v.as_mapping())
+            .is_some_and(|m| m.len() == 1 && (m.contains_key("env") || m.contains_key("secret_arn")));
+        if v.is_some() && !is_ref {
+            c.error(
+                format!("central.bridge.config.servicenow.auth.{kind}.{field}"),
+                "a secret must be a reference, `{env: NAME}` (from `secrets`) or `{secret_arn: ARN}`; it would land in the template (the value is not shown)",
+            );
+        }
+    }
     match b.config.get("version") {
         _ if !b.config.is_mapping() => c.error(
             "central.bridge.config",

@@ -658,4 +658,19 @@ fn bridge_service_fields_are_checked() {
         "    desired_count: 2\n    replicas: 3\n",
     );
     expect(&t, "central.bridge.replicas", "unknown field `replicas`", "replicas: 3");
+    let t = edit(
+        BASE,
+        "password: {env: SERVICENOW_PASSWORD}",
+        "password: hunter2-literal",
+    );
+    expect(
+        &t,
+        "central.bridge.config.servicenow.auth.basic.password",
+        "a secret must be a reference",
+        "hunter2-literal",
+    );
+    assert!(
+        !errors(&t).iter().any(|d| d.to_string().contains("hunter2")),
+        "the value is never echoed"
+    );
 }
