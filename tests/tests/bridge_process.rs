@@ -120,11 +120,17 @@ async fn the_binary_enriches_across_accounts_reports_health_and_stops_on_sigterm
     // the rule rightly drops) and the member's.
     assert_eq!(rows.len(), 5, "{rows:?}");
 
-    let counter = |n: &str| bridge.metric(&format!("patchplane_bridge_messages_{n}_total"));
-    assert_eq!(counter("received"), Some(12), "11 through EventBridge, 1 direct");
-    assert_eq!(counter("delivered"), Some(12));
-    assert_eq!(counter("rejected"), Some(0));
-    assert_eq!(bridge.metric("patchplane_bridge_latency_seconds_count"), Some(12));
+    let counter = |n: &str| {
+        bridge
+            .metric(&format!("patchplane_bridge_messages_{n}_total"))
+            .unwrap_or_else(|| panic!("metric {n}"))
+    };
+    // 11 through EventBridge and 1 direct. At least once: moto, like SQS, may hand a message out
+    // twice; the five incidents above prove nothing was duplicated.
+    let (received, delivered) = (counter("received"), counter("delivered"));
+    assert!(received >= 12 && delivered >= 12, "{received} {delivered}");
+    assert_eq!(counter("rejected"), 0);
+    assert_eq!(bridge.metric("patchplane_bridge_latency_seconds_count"), Some(received));
 
     let status = bridge.terminate(Duration::from_secs(15)).expect("exits after SIGTERM");
     assert!(status.success(), "{status:?}\n{}", bridge.logs());
@@ -139,7 +145,7 @@ async fn the_binary_enriches_across_accounts_reports_health_and_stops_on_sigterm
     let emf = bridge.emf();
     let last: serde_json::Value = serde_json::from_str(emf.lines().last().expect("an EMF line")).expect("json");
     assert_eq!(last["_aws"]["CloudWatchMetrics"][0]["Namespace"], "patchplane/bridge");
-    assert_eq!(last["Delivered"], 12, "the final line carries the totals: {emf}");
+    assert_eq!(last["Delivered"], delivered, "the final line carries the totals: {emf}");
     assert!(
         !logs.contains(PASSWORD) && !emf.contains(PASSWORD),
         "the secret never reaches a log"
