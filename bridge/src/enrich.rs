@@ -179,6 +179,15 @@ mod tests {
         }
     }
 
+    /// An enricher over a fake source that fails (`Some(retryable)`) or answers.
+    fn enricher(fail: Option<bool>, ttl: Duration, owner_tags: &[&str]) -> Enricher<Fake> {
+        let source = Fake {
+            calls: AtomicUsize::new(0),
+            fail,
+        };
+        Enricher::new(source, ttl, "PatchGroup", owner_tags)
+    }
+
     fn compliance() -> Decoded {
         let text = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -190,16 +199,8 @@ mod tests {
 
     #[tokio::test]
     async fn tags_imply_group_ring_and_owner_and_are_cached() {
-        let e = Enricher::new(
-            Fake {
-                calls: AtomicUsize::new(0),
-                fail: None,
-            },
-            Duration::from_secs(60),
-            "PatchGroup",
-            &["patchplane:owner", "Owner"],
-        )
-        .with_baselines([("AL2023".to_owned(), "plat-al2023-baseline".to_owned())].into());
+        let e = enricher(None, Duration::from_secs(60), &["patchplane:owner", "Owner"])
+            .with_baselines([("AL2023".to_owned(), "plat-al2023-baseline".to_owned())].into());
         let d = compliance();
         let c = e.enrich(&d).await.expect("enriched");
         assert_eq!(c.patch_group.as_deref(), Some("AL2023-early"));
@@ -218,29 +219,13 @@ mod tests {
 
     #[tokio::test]
     async fn expired_entries_are_read_again_and_failures_are_not_cached() {
-        let e = Enricher::new(
-            Fake {
-                calls: AtomicUsize::new(0),
-                fail: None,
-            },
-            Duration::ZERO,
-            "PatchGroup",
-            &["Owner"],
-        );
+        let e = enricher(None, Duration::ZERO, &["Owner"]);
         let d = compliance();
         e.enrich(&d).await.expect("a");
         e.enrich(&d).await.expect("b");
         assert_eq!(e.source.calls.load(Ordering::Relaxed), 2);
 
-        let e = Enricher::new(
-            Fake {
-                calls: AtomicUsize::new(0),
-                fail: Some(true),
-            },
-            Duration::from_secs(60),
-            "PatchGroup",
-            &["Owner"],
-        );
+        let e = enricher(Some(true), Duration::from_secs(60), &["Owner"]);
         let err = e.enrich(&d).await.expect_err("throttled");
         assert!(
             err.retryable && err.to_string().contains("i-01234567890abcdef"),
@@ -262,15 +247,7 @@ mod tests {
         ))
         .expect("fixture");
         let d = decode(text.as_bytes()).expect("decodes");
-        let e = Enricher::new(
-            Fake {
-                calls: AtomicUsize::new(0),
-                fail: None,
-            },
-            Duration::from_secs(60),
-            "PatchGroup",
-            &["Owner"],
-        );
+        let e = enricher(None, Duration::from_secs(60), &["Owner"]);
         assert_eq!(e.enrich(&d).await.expect("empty"), Context::default());
         assert_eq!(e.source.calls.load(Ordering::Relaxed), 0);
     }

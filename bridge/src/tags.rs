@@ -18,18 +18,9 @@ use aws_config::SdkConfig;
 use aws_sdk_resourcegroupstagging::Client;
 use aws_sdk_resourcegroupstagging::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
-use crate::enrich::{EnrichError, NoTags, TagSource, Tags};
+use patchplane::model::partition;
 
-/// The partition of a region.
-pub fn partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
-}
+use crate::enrich::{EnrichError, NoTags, TagSource, Tags};
 
 /// The ARN the tagging API knows a node by, or `None` for an id that is not a node.
 pub fn node_arn(account: &str, region: &str, node: &str) -> Option<String> {
