@@ -1,0 +1,327 @@
+//! The project's commands: `cargo xtask COMMAND` (the alias is in `.cargo/config.toml`).
+//!
+//! Each command installs what it needs, when it is missing, and nothing more, so that the
+//! README's two commands work on a machine with only the Rust toolchain and python3 (ADR 010):
+//! - the project virtualenv `.venv` (cfn-lint, moto server): `tests/scripts/setup-venv.sh`;
+//! - cargo-built tools in `.tools` (cfn-guard, cargo-audit): `tests/scripts/setup-tools.sh`;
+//! - Debian packages, as root through apt-get: `tests/scripts/setup-debian.sh`.
+//!
+//! std only, with no dependencies: this crate compiles in about a second, before anything else.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+const USAGE: &str = "\
+usage: cargo xtask COMMAND
+
+  demo         validate, render and preview the example policy, then run the bridge end to end
+               (moto + ServiceNow emulator); installs .venv, builds only the binaries it runs
+  test [ARGS]  the whole test suite, `cargo test --workspace [ARGS]`; first installs what it needs
+               (.venv, cfn-guard, Debian packages as root)
+  lint         rustfmt, clippy (warnings are errors), cfn-lint over the committed templates
+  audit        cargo-audit against the offline RustSec snapshot (PATCHPLANE_ADVISORY_DB, default
+               ../shared/advisory-db)
+  setup        install everything `test` needs, without running it
+  bench        criterion medians, then the bridge's resident memory under load
+  generate     re-render stacksets/ from the example policies
+  guard        cfn-guard over the committed templates
+  fmt          format the code
+";
+
+/// Debian packages the test suite needs, as `package:command` (the command on PATH also
+/// satisfies it off Debian). A headless-browser test adds `chromium:chromium` here.
+const TEST_DEBIAN_PACKAGES: &[&str] = &[];
+
+/// What the commands return: a message for the user, already saying what to do.
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (command, rest) = match args.split_first() {
+        Some((command, rest)) => (command.as_str(), rest),
+        None => ("help", &[][..]),
+    };
+    let result = match command {
+        "demo" => demo(),
+        "test" => test(rest),
+        "lint" => lint(),
+        "audit" => audit(),
+        "setup" => setup(),
+        "bench" => bench(),
+        "generate" => generate(),
+        "guard" => guard(),
+        "fmt" => cargo(&["fmt", "--all"]),
+        "help" | "-h" | "--help" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown command `{other}`\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root: this crate is `tests/xtask`.
+fn root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.ancestors().nth(2).unwrap_or(manifest).to_path_buf()
+}
+
+/// The cargo that runs us (`cargo run` sets `CARGO`), so a toolchain override holds throughout.
+fn cargo_bin() -> OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+/// Runs `program args` in the workspace root; a failure names the command.
+fn run(program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Result {
+    run_with(Command::new(program).args(args))
+}
+
+fn run_with(command: &mut Command) -> Result {
+    command.current_dir(root());
+    let shown = show(command);
+    let status = command
+        .status()
+        .map_err(|e| format!("`{shown}` could not start: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{shown}` failed ({status})"))
+    }
+}
+
+fn show(command: &Command) -> String {
+    let program = Path::new(command.get_program());
+    // `cargo`, not the toolchain's full path.
+    let name = program.file_name().unwrap_or(program.as_os_str());
+    std::iter::once(name)
+        .chain(command.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn cargo(args: &[&str]) -> Result {
+    println!("xtask: cargo {}", args.join(" "));
+    run(cargo_bin(), args)
+}
+
+/// A step of the demo: a heading, then the command in the root.
+fn step(program: &str, args: &[&str]) -> Result {
+    println!(
+        "\n== {} {}",
+        Path::new(program).file_name().unwrap_or_default().to_string_lossy(),
+        args.join(" ")
+    );
+    run(root().join(program), args)
+}
+
+fn setup_venv() -> Result {
+    run(root().join("tests/scripts/setup-venv.sh"), &[])
+}
+
+fn setup_tools(tools: &[&str]) -> Result {
+    run(root().join("tests/scripts/setup-tools.sh"), tools)
+}
+
+fn setup_debian(packages: &[&str]) -> Result {
+    if packages.is_empty() {
+        return Ok(());
+    }
+    run(root().join("tests/scripts/setup-debian.sh"), packages)
+}
+
+/// Everything the test suite needs.
+fn setup() -> Result {
+    setup_debian(TEST_DEBIAN_PACKAGES)?;
+    setup_venv()?;
+    setup_tools(&["cfn-guard"])
+}
+
+/// Part 1: validate, generate and preview the example policy. Part 2: the bridge end to end.
+/// Needs .venv (moto server) and three binaries; not cfn-guard, which it never runs.
+fn demo() -> Result {
+    setup_venv()?;
+    println!("xtask: building patchplane, patchplane-bridge, bridge-demo (the first build takes a few minutes)…");
+    run(
+        cargo_bin(),
+        &[
+            "build",
+            "--locked",
+            "-p",
+            "patchplane",
+            "-p",
+            "patchplane-bridge",
+            "-p",
+            "patchplane-e2e",
+            "--bin",
+            "patchplane",
+            "--bin",
+            "patchplane-bridge",
+            "--bin",
+            "bridge-demo",
+        ],
+    )?;
+    let bin = "target/debug/patchplane";
+    let policy = "examples/org-policy.yaml";
+    let out = "out/demo/acme";
+    step(bin, &["validate", policy])?;
+    step(bin, &["generate", policy, "--out", out])?;
+    step(bin, &["schedule", policy, "--count", "1"])?;
+    let event = "tests/fixtures/events/ssm-mw-execution-state-change.json";
+    step("target/debug/patchplane-bridge", &["replay", "--dry-run", event])?;
+    println!("\n== the bridge end to end: moto + ServiceNow emulator");
+    run(root().join("target/debug/bridge-demo"), &[])?;
+    println!(
+        "
+Done. The rendered output is in {out}/: patching/ (the member StackSet), central/ (the central
+account's stack) and ami-pipeline/ (golden images), each a template.yaml and its request JSON.
+The incidents above are what the bridge filed in the ServiceNow emulator.
+
+Next:
+  target/debug/patchplane schedule {policy} --count 5    # more window openings, local and UTC
+  edit {policy}, then: target/debug/patchplane validate {policy}
+  cargo xtask test                                       # the whole test suite (installs cfn-guard)"
+    );
+    Ok(())
+}
+
+/// The whole test suite; `args` go to `cargo test` (a filter, `-- --nocapture`, …).
+fn test(args: &[String]) -> Result {
+    setup()?;
+    let mut all = vec!["test", "--workspace", "--locked"];
+    all.extend(args.iter().map(String::as_str));
+    cargo(&all)
+}
+
+fn lint() -> Result {
+    setup_venv()?;
+    cargo(&["fmt", "--all", "--", "--check"])?;
+    cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    let templates = committed_templates()?;
+    let mut command = Command::new(root().join(".venv/bin/cfn-lint"));
+    command.args(&templates);
+    println!("xtask: cfn-lint over {} committed templates", templates.len());
+    run_with(&mut command)
+}
+
+/// `stacksets/*/*/template.yaml`, relative to the root, sorted.
+fn committed_templates() -> Result<Vec<PathBuf>> {
+    let mut templates = Vec::new();
+    let read = |dir: &Path| std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()));
+    for set in read(&root().join("stacksets"))? {
+        let set = set.map_err(|e| e.to_string())?.path();
+        if !set.is_dir() {
+            continue;
+        }
+        for part in read(&set)? {
+            let template = part.map_err(|e| e.to_string())?.path().join("template.yaml");
+            if template.is_file() {
+                templates.push(template.strip_prefix(root()).unwrap_or(&template).to_path_buf());
+            }
+        }
+    }
+    templates.sort();
+    if templates.is_empty() {
+        return Err("no stacksets/*/*/template.yaml: run `cargo xtask generate`".into());
+    }
+    Ok(templates)
+}
+
+fn audit() -> Result {
+    let db = std::env::var_os("PATCHPLANE_ADVISORY_DB")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared/advisory-db"));
+    if !db.is_dir() {
+        return Err(format!(
+            "the RustSec advisory snapshot {} is missing: set PATCHPLANE_ADVISORY_DB to a copy of it",
+            db.display()
+        ));
+    }
+    setup_tools(&["cargo-audit"])?;
+    let mut command = Command::new(root().join(".tools/bin/cargo-audit"));
+    command
+        .args(["audit", "--db"])
+        .arg(&db)
+        .args(["--no-fetch", "--stale", "--deny", "warnings"]);
+    println!("xtask: cargo-audit against {}", db.display());
+    run_with(&mut command)
+}
+
+/// Criterion medians, then the release bridge's resident memory at 8 workers under load.
+fn bench() -> Result {
+    setup_venv()?;
+    cargo(&["bench", "--locked", "-p", "patchplane", "--bench", "render"])?;
+    cargo(&["bench", "--locked", "-p", "patchplane-bridge", "--bench", "decode"])?;
+    run(
+        root().join(".venv/bin/python"),
+        &["tests/scripts/medians.py", "target/criterion"],
+    )?;
+    cargo(&["build", "--locked", "--release", "-p", "patchplane-bridge"])?;
+    let mut measure = Command::new(cargo_bin());
+    measure
+        .env("PATCHPLANE_BRIDGE_BIN", root().join("target/release/patchplane-bridge"))
+        .args(["test", "--locked", "-p", "patchplane-e2e", "--test", "bridge_process"])
+        .args(["measure_resident_memory", "--", "--ignored", "--nocapture"]);
+    println!("xtask: {}", show(&measure));
+    run_with(&mut measure)
+}
+
+fn generate() -> Result {
+    cargo(&[
+        "build",
+        "--quiet",
+        "--locked",
+        "-p",
+        "patchplane",
+        "--bin",
+        "patchplane",
+    ])?;
+    for (policy, out) in [
+        ("examples/org-policy.yaml", "stacksets/acme"),
+        ("examples/sunday-after-patch-tuesday.yaml", "stacksets/sunday"),
+    ] {
+        step("target/debug/patchplane", &["generate", policy, "--out", out])?;
+    }
+    Ok(())
+}
+
+fn guard() -> Result {
+    setup_tools(&["cfn-guard"])?;
+    let args = [
+        "validate",
+        "--rules",
+        "tests/guard",
+        "--data",
+        "stacksets",
+        "--show-summary",
+        "fail",
+    ];
+    println!("xtask: cfn-guard {}", args.join(" "));
+    run(root().join(".tools/bin/cfn-guard"), &args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_is_the_workspace() {
+        assert!(root().join("Cargo.toml").is_file());
+        assert!(root().join("tests/scripts/setup-venv.sh").is_file());
+    }
+}
