@@ -31,6 +31,6 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 echo "setup: installing the Debian packages ${missing[*]} with apt-get" >&2
-export DEBIAN_FRONTEND=noninteractive
+export DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes
 apt-get update -qq
 apt-get install -y -qq "${missing[@]}" >/dev/null
