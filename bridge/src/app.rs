@@ -91,7 +91,7 @@ pub fn stages<S: Sink>(cfg: &BridgeConfig, aws: Option<&SdkConfig>, sink: S) -> 
         _ => Source::None(NoTags),
     };
     Stages {
-        routes: cfg.routes(),
+        routes: crate::route::RouteConfig::from_config(cfg),
         enricher: Enricher::new(
             source,
             Duration::from_secs(e.ttl_seconds),

@@ -168,7 +168,7 @@ fn check(config: Option<&Path>) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let routes = cfg.routes();
+    let routes = patchplane_bridge::route::RouteConfig::from_config(&cfg);
     println!(
         "ok: {} workers, {} rules ({}), drain {} s, operations on {}",
         cfg.queue.workers,

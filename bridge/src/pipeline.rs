@@ -143,15 +143,15 @@ impl<S: Sink, T: TagSource> Stages<S, T> {
             }
         };
         p.event = Some((d.event.kind().to_owned(), d.correlation_key()));
-        let routed = self.routes.route(&d, receives);
-        if routed.is_empty() {
+        // Only events some rule could match cost a tag lookup; routing itself runs after
+        // enrichment, so a rule may name the node's ring or owner.
+        if !self.routes.may_route(&d, receives) {
             return p;
         }
-        // Only events that lead somewhere cost a tag lookup.
         p.context = match self.enricher.enrich(&d).await {
             Ok(c) => c,
             Err(e) if e.retryable => {
-                tracing::warn!(event_id = %d.envelope.id, error = %e, "Enrichment failed; retrying later");
+                tracing::warn!(error = %e, "Enrichment failed; retrying later");
                 p.ack = Ack::RetryLater {
                     after_seconds: backoff_seconds(receives),
                     reason: e.to_string(),
@@ -160,13 +160,14 @@ impl<S: Sink, T: TagSource> Stages<S, T> {
             }
             Err(e) => {
                 // An incident without its owner beats no incident: go on, and say why.
-                tracing::warn!(event_id = %d.envelope.id, error = %e, "Tags unavailable; delivering without them");
+                tracing::warn!(error = %e, "Tags unavailable; delivering without them");
                 Context {
                     node: crate::enrich::node_of(&d).map(str::to_owned),
                     ..Context::default()
                 }
             }
         };
+        let routed = self.routes.route_with(&d, &p.context, receives);
         let mut outcomes = Vec::new();
         for (action, rule) in routed {
             let o = self.sink.deliver(&d, &p.context, action).await;

@@ -1,6 +1,10 @@
 //! patchplane: renders an organization-wide SSM patch policy into CloudFormation StackSets.
 //!
 //! # Layout
+//! - [`ids`]: names and identifiers AWS defines (regions, partitions, account ids, ARNs), the
+//!   lowest layer: every rule about a name exists once, here.
+//! - [`bridge_config`]: `bridge.yaml`'s types and rules, shared by `patchplane-bridge check` and
+//!   the policy's `central.bridge.config`.
 //! - [`policy`]: the serde types of the policy file (the input contract, DESIGN §3).
 //! - [`load`]: read → deserialize (`serde_path_to_error`) → [`validate`] → locate findings by line
 //!   ([`diag`]).
@@ -16,8 +20,10 @@
 //!
 //! The policy model and schedule arithmetic have no AWS SDK dependency, so the bridge can use them.
 
+pub mod bridge_config;
 pub mod cron;
 pub mod diag;
+pub mod ids;
 pub mod load;
 pub mod model;
 pub mod output;

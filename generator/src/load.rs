@@ -47,7 +47,11 @@ pub fn load_file(file: &Path) -> Result<Loaded, LoadError> {
 
 /// Loads policy text; `file` names it in diagnostics.
 pub fn load_str(text: &str, file: &Path) -> Result<Loaded, LoadError> {
-    let policy: Policy = parse_yaml(text, file).map_err(|d| LoadError::Invalid(vec![d]))?;
+    let policy: Policy = parse_yaml(text, file).map_err(|mut d| {
+        // `central.bridge.config` holds the bridge's secrets references: never echo a literal.
+        crate::bridge_config::hide_secret(&mut d);
+        LoadError::Invalid(vec![d])
+    })?;
     let index = LineIndex::new(text);
     let findings: Vec<Diagnostic> = validate(&policy).into_iter().map(|f| f.locate(file, &index)).collect();
     if findings.iter().any(|d| d.severity == Severity::Error) {

@@ -226,16 +226,7 @@ fn pascal(s: &str) -> String {
     }
 }
 
-/// The AWS partition of a region.
-pub fn partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
-}
+pub use crate::ids::partition;
 
 /// Name of the central event bus that member rules forward to.
 pub fn central_bus_name(policy_name: &str) -> String {
@@ -541,7 +532,7 @@ pub fn ecr_repository(image: &str) -> Option<EcrRepository> {
     let (host, path) = image.split_once('/')?;
     let mut h = host.split('.');
     let (account, dkr, ecr, region) = (h.next()?, h.next()?, h.next()?, h.next()?);
-    if dkr != "dkr" || ecr != "ecr" || !crate::validate::is_account_id(account) {
+    if dkr != "dkr" || ecr != "ecr" || !crate::ids::is_account_id(account) {
         return None;
     }
     let name = path.split('@').next()?;
@@ -559,23 +550,14 @@ pub fn ecr_repository(image: &str) -> Option<EcrRepository> {
 /// The bridge's configuration as the policy gives it, plus `enrich.baselines` (group prefix →
 /// baseline name) from the policy's own baselines when the configuration does not set it: one
 /// source of truth for what a patch group means.
-pub fn bridge_config(p: &Policy, b: &crate::policy::BridgeService) -> serde_yaml::Value {
-    use serde_yaml::{Mapping, Value};
+pub fn bridge_config(p: &Policy, b: &crate::policy::BridgeService) -> crate::bridge_config::BridgeConfig {
     let mut config = b.config.clone();
-    if let Some(root) = config.as_mapping_mut() {
-        let enrich = root
-            .entry(Value::from("enrich"))
-            .or_insert_with(|| Value::Mapping(Mapping::new()));
-        if let Some(enrich) = enrich.as_mapping_mut()
-            && !enrich.contains_key("baselines")
-        {
-            let map: Mapping = p
-                .baselines
-                .iter()
-                .map(|bl| (Value::from(bl.group_prefix.clone()), Value::from(bl.name.clone())))
-                .collect();
-            enrich.insert(Value::from("baselines"), Value::Mapping(map));
-        }
+    if config.enrich.baselines.is_empty() {
+        config.enrich.baselines = p
+            .baselines
+            .iter()
+            .map(|bl| (bl.group_prefix.clone(), bl.name.clone()))
+            .collect();
     }
     config
 }
@@ -600,9 +582,8 @@ fn build_bridge(p: &Policy, b: &crate::policy::BridgeService) -> BridgePlan {
                 arn: arn.clone(),
             })
             .collect(),
-        // serde_yaml::Value to JSON cannot fail for a mapping that came from YAML text, except
-        // for non-string keys, which JSON cannot hold; those become an empty object, and the
-        // bridge refuses to start on it with a clear error.
+        // Typed configuration to JSON cannot fail (string keys only); the fallback is an empty
+        // object the bridge refuses at start-up with a clear error.
         config_json: serde_json::to_string(&bridge_config(p, b)).unwrap_or_else(|_| "{}".to_owned()),
         stop_timeout: 30,
         name,

@@ -239,8 +239,9 @@ pub struct BridgeService {
     pub secrets: BTreeMap<String, String>,
     /// The bridge's `bridge.yaml`, inline; passed to the task as `PATCHPLANE_BRIDGE_CONFIG`, with
     /// the queue URL in `PATCHPLANE_QUEUE_URL`. The bridge validates it at start-up; check it in
-    /// the release pipeline with `patchplane-bridge check`.
-    pub config: serde_yaml::Value,
+    /// the release pipeline with `patchplane-bridge check`. The same types and rules as
+    /// `bridge.yaml` ([`crate::bridge_config`]).
+    pub config: crate::bridge_config::BridgeConfig,
 }
 
 fn default_desired_count() -> u32 {

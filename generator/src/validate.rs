@@ -5,51 +5,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::diag::{Finding, Severity};
+pub use crate::ids::{KNOWN_REGIONS, is_account_id};
+use crate::ids::{is_aws_id, is_env_name, is_role_name, is_secret_arn};
 use crate::model::resolve_schedule;
 use crate::policy::{AccountFilter, Policy, Schedule};
-
-/// Regions patchplane knows (commercial, GovCloud, China). A region missing here is a typo more
-/// often than a launch; the message lists how to spell them.
-pub const KNOWN_REGIONS: &[&str] = &[
-    "af-south-1",
-    "ap-east-1",
-    "ap-east-2",
-    "ap-northeast-1",
-    "ap-northeast-2",
-    "ap-northeast-3",
-    "ap-south-1",
-    "ap-south-2",
-    "ap-southeast-1",
-    "ap-southeast-2",
-    "ap-southeast-3",
-    "ap-southeast-4",
-    "ap-southeast-5",
-    "ap-southeast-6",
-    "ap-southeast-7",
-    "ca-central-1",
-    "ca-west-1",
-    "cn-north-1",
-    "cn-northwest-1",
-    "eu-central-1",
-    "eu-central-2",
-    "eu-north-1",
-    "eu-south-1",
-    "eu-south-2",
-    "eu-west-1",
-    "eu-west-2",
-    "eu-west-3",
-    "il-central-1",
-    "me-central-1",
-    "me-south-1",
-    "mx-central-1",
-    "sa-east-1",
-    "us-east-1",
-    "us-east-2",
-    "us-gov-east-1",
-    "us-gov-west-1",
-    "us-west-1",
-    "us-west-2",
-];
 
 /// SSM's default quota of maintenance windows per account and region.
 const WINDOW_QUOTA: usize = 50;
@@ -131,11 +90,6 @@ fn shorten(s: &str) -> String {
 
 fn alnum_dash_dot_underscore(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
-}
-
-/// A 12-digit account id.
-pub fn is_account_id(s: &str) -> bool {
-    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// An OU id (`ou-` root part `-` 8-32 chars) or a root id (`r-` 4-32 chars).
@@ -707,33 +661,6 @@ pub fn validate(p: &Policy) -> Vec<Finding> {
     c.out
 }
 
-/// Lowercase hex ids like `subnet-0abc…`: the prefix, then 8 or 17 hex digits.
-fn is_aws_id(s: &str, prefix: &str) -> bool {
-    s.strip_prefix(prefix)
-        .is_some_and(|h| matches!(h.len(), 8 | 17) && h.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)))
-}
-
-/// `FOO_BAR`: what ECS accepts as an environment variable name and a shell can read.
-fn is_env_name(s: &str) -> bool {
-    !s.is_empty()
-        && !s.starts_with(|c: char| c.is_ascii_digit())
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// `arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME`.
-fn is_secret_arn(s: &str) -> bool {
-    let parts: Vec<&str> = s.splitn(7, ':').collect();
-    parts.len() == 7
-        && parts[0] == "arn"
-        && matches!(parts[1], "aws" | "aws-cn" | "aws-us-gov")
-        && parts[2] == "secretsmanager"
-        && KNOWN_REGIONS.contains(&parts[3])
-        && is_account_id(parts[4])
-        && parts[5] == "secret"
-        && !parts[6].is_empty()
-        && !parts[6].contains(char::is_whitespace)
-}
-
 fn check_bridge(c: &mut Checker, b: &crate::policy::BridgeService) {
     let image = &b.image;
     let name_part = image.rsplit('/').next().unwrap_or_default();
@@ -796,13 +723,7 @@ fn check_bridge(c: &mut Checker, b: &crate::policy::BridgeService) {
             format!("{} MiB is not a Fargate size for {} CPU units", b.memory, b.cpu),
         );
     }
-    let role = &b.member_role_name;
-    if role.is_empty()
-        || role.len() > 64
-        || !role
-            .chars()
-            .all(|ch| ch.is_ascii_alphanumeric() || "+=,.@_-".contains(ch))
-    {
+    if !is_role_name(&b.member_role_name) {
         c.error(
             "central.bridge.member_role_name",
             "must be an IAM role name (1-64 of letters, digits and +=,.@_-)",
@@ -825,31 +746,14 @@ fn check_bridge(c: &mut Checker, b: &crate::policy::BridgeService) {
             );
         }
     }
-    // A credential in the configuration would be rendered into the template: only references.
-    for (kind, field) in [("basic", "password"), ("oauth", "client_secret")] {
-        let v = b
-            .config
-            .get("servicenow")
-            .and_then(|s| s.get("auth"))
-            .and_then(|a| a.get(kind))
-            .and_then(|k| k.get(field));
-        let is_ref = v
-            .and_then(|v| v.as_mapping())
-            .is_some_and(|m| m.len() == 1 && (m.contains_key("env") || m.contains_key("secret_arn")));
-        if v.is_some() && !is_ref {
-            c.error(
-                format!("central.bridge.config.servicenow.auth.{kind}.{field}"),
-                "a secret must be a reference, `{env: NAME}` (from `secrets`) or `{secret_arn: ARN}`; it would land in the template (the value is not shown)",
-            );
-        }
-    }
-    match b.config.get("version") {
-        _ if !b.config.is_mapping() => c.error(
-            "central.bridge.config",
-            "must be the bridge's configuration (a mapping, as in examples/bridge.yaml)",
-        ),
-        Some(v) if v.as_u64() == Some(1) => {}
-        _ => c.error("central.bridge.config.version", "the bridge reads `version: 1`"),
+    // The bridge's own rules, once: the same checks `patchplane-bridge check` runs, under this key.
+    for f in b.config.validate() {
+        let path = if f.path.is_empty() {
+            "central.bridge.config".to_owned()
+        } else {
+            format!("central.bridge.config.{}", f.path)
+        };
+        c.out.push(Finding { path, ..f });
     }
 }
 

@@ -1,0 +1,134 @@
+//! `routes:`: rules over an event's kind, status and severity (and, after enrichment, its ring
+//! and owner) naming the actions it calls for. Only the types and the defaults live here; the
+//! bridge's `route` stage matches them. Matching is case-insensitive and an empty list matches
+//! anything.
+
+use serde::{Deserialize, Serialize};
+
+/// What a sink does for an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Open (or update) a ServiceNow incident for the correlation key.
+    Incident,
+    /// Open (or update) a ticket linked to the Inspector finding.
+    InspectorTicket,
+    /// Notify the owner of the resource.
+    NotifyOwner,
+}
+
+/// `routes:` of `bridge.yaml`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Rules, all evaluated.
+    pub rules: Vec<Rule>,
+}
+
+/// One rule.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// Name, shown in logs and metrics.
+    pub name: String,
+    /// Conditions, all of which must hold.
+    #[serde(default)]
+    pub when: Match,
+    /// Actions taken when it matches.
+    pub actions: Vec<Action>,
+}
+
+/// Conditions of a rule; an empty list matches anything.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Match {
+    /// Event kinds (`window-execution`, `command-invocation`, `compliance`, `inspector-finding`, …).
+    #[serde(default)]
+    pub kind: Vec<String>,
+    /// Statuses (`FAILED`, `TimedOut`, `non_compliant`, `ACTIVE`, …).
+    #[serde(default)]
+    pub status: Vec<String>,
+    /// Severities (compliance and findings; events without one never match a non-empty list).
+    #[serde(default)]
+    pub severity: Vec<String>,
+    /// Compliance types (`Patch`, `Association`); other events never match a non-empty list.
+    #[serde(default)]
+    pub compliance_type: Vec<String>,
+    /// Documents (`AWS-RunPatchBaseline`, …) of command events; other events never match a
+    /// non-empty list.
+    #[serde(default)]
+    pub document: Vec<String>,
+    /// Only from this many receives on (SQS `ApproximateReceiveCount`), e.g. to escalate.
+    #[serde(default)]
+    pub min_receive_count: Option<u32>,
+    /// Rings of the node (from its patch group tag, after enrichment); events about no known
+    /// ring never match a non-empty list.
+    #[serde(default)]
+    pub ring: Vec<String>,
+    /// Owners of the node (after enrichment); events about no known owner never match a
+    /// non-empty list.
+    #[serde(default)]
+    pub owner: Vec<String>,
+}
+
+/// Statuses of a patch run that failed, in the vocabularies of commands and windows.
+const FAILED: [&str; 6] = ["Failed", "TimedOut", "FAILED", "TIMED_OUT", "Cancelled", "CANCELLED"];
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// The default rules: failed or timed-out patch runs and non-compliant patch state open an
+/// incident; active critical and high findings open a ticket.
+pub fn default_rules() -> Vec<Rule> {
+    let patch_docs = strings(&["AWS-RunPatchBaseline", "AWS-RunPatchBaselineWithHooks"]);
+    vec![
+        Rule {
+            name: "failed-patch-window".into(),
+            when: Match {
+                kind: strings(&["window-execution", "window-task-execution", "window-target-invocation"]),
+                status: strings(&FAILED),
+                ..Match::default()
+            },
+            actions: vec![Action::Incident],
+        },
+        Rule {
+            name: "failed-patch-command".into(),
+            when: Match {
+                kind: strings(&["command", "command-invocation"]),
+                status: strings(&FAILED),
+                document: patch_docs,
+                ..Match::default()
+            },
+            actions: vec![Action::Incident],
+        },
+        Rule {
+            name: "non-compliant-patch-state".into(),
+            when: Match {
+                kind: strings(&["compliance"]),
+                status: strings(&["non_compliant"]),
+                compliance_type: strings(&["Patch"]),
+                ..Match::default()
+            },
+            actions: vec![Action::Incident],
+        },
+        Rule {
+            name: "critical-finding".into(),
+            when: Match {
+                kind: strings(&["inspector-finding"]),
+                status: strings(&["ACTIVE"]),
+                severity: strings(&["CRITICAL", "HIGH"]),
+                ..Match::default()
+            },
+            // Owner notification joins this rule when its sink exists.
+            actions: vec![Action::InspectorTicket],
+        },
+    ]
+}
+
+impl Match {
+    /// Whether the rule needs what enrichment knows (ring, owner) to decide.
+    pub fn needs_context(&self) -> bool {
+        !self.ring.is_empty() || !self.owner.is_empty()
+    }
+}
