@@ -180,14 +180,14 @@ fn demo() -> Result {
     run(root().join("target/debug/bridge-demo"), &[])?;
     println!(
         "
-Done. The rendered output is in {out}/: patching/ (the member StackSet), central/ (the central
-account's stack) and ami-pipeline/ (golden images), each a template.yaml and its request JSON.
-The incidents above are what the bridge filed in the ServiceNow emulator.
+Done. The rendered output is in {out}/: patching/ (the member StackSet), central/ (the
+central account's stack) and ami-pipeline/ (golden images), each a template.yaml and its request
+JSON. The incidents above are those the bridge filed in the ServiceNow emulator.
 
-Next:
-  target/debug/patchplane schedule {policy} --count 5    # more window openings, local and UTC
+Try next:
+  target/debug/patchplane schedule {policy} --count 5   # more openings, local and UTC
   edit {policy}, then: target/debug/patchplane validate {policy}
-  cargo xtask test                                       # the whole test suite (installs cfn-guard)"
+  cargo xtask test   # the whole test suite (builds cfn-guard first)"
     );
     Ok(())
 }
