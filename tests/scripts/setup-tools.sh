@@ -9,8 +9,8 @@ for tool in "$@"; do
   if [ -x ".tools/bin/$tool" ] && grep -qx "$tool $version" .tools/.versions 2>/dev/null; then
     continue
   fi
-  echo "setup: building $tool $version into .tools (a few minutes, once)" >&2
-  cargo install --quiet --locked --root .tools --version "$version" "$tool"
+  echo "setup: building $tool $version into .tools/bin (a few minutes, once; the project runs it from there, so PATH needs no change)" >&2
+  cargo install --locked --root .tools --version "$version" "$tool"
   { grep -v "^$tool " .tools/.versions 2>/dev/null || true; echo "$tool $version"; } > .tools/.versions.new
   mv .tools/.versions.new .tools/.versions
 done
