@@ -1,20 +1,107 @@
-//! From a checked [`BridgeConfig`] to running parts: AWS configuration, secrets, the ServiceNow
-//! client, the stages and the SQS pipeline. `main.rs` wires these to signals, the operations port
-//! and the EMF ticker; `replay` uses the stages alone.
+//! From a checked [`BridgeConfig`] to a running bridge: loading the file (or the environment
+//! variable ECS fills), AWS configuration, secrets, the ServiceNow client, the sinks, the stages,
+//! the SQS pipeline, and [`run`], which wires them to the operations port, the EMF ticker and the
+//! shutdown signal. `main.rs` only parses arguments and calls in here.
 
+use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context as _, Result, bail};
 use aws_config::SdkConfig;
-use patchplane_integrations::retry::RetryPolicy;
+use patchplane_integrations::retry::{Failure, RetryPolicy};
 use patchplane_integrations::servicenow::{Auth, Client, Config};
+use tokio::sync::watch;
 
-use crate::config::{AuthConfig, BridgeConfig, SecretRef, resolve_setting};
+use crate::config::{self, AuthConfig, BridgeConfig, ConfigError, SecretRef, SettingError, resolve_setting};
+use crate::enrich::tags::{AwsTags, Source};
 use crate::enrich::{Enricher, NoTags};
+use crate::metrics::{self, Counters};
 use crate::pipeline::{Options, Pipeline, Stages};
-use crate::sink::{Assignment, ServiceNowSink, Sink};
-use crate::tags::{AwsTags, Source};
+use crate::route::{Action, RouteConfig};
+use crate::server;
+use crate::sinks::{Assignment, ServiceNowSink, Sink, Sinks};
+
+/// The environment variable that may hold the whole `bridge.yaml` (ECS passes it this way).
+pub const CONFIG_ENV: &str = "PATCHPLANE_BRIDGE_CONFIG";
+
+/// Why the bridge cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// No configuration at all.
+    #[error("no configuration: pass --config FILE or set {CONFIG_ENV}")]
+    NoConfig,
+    /// A `{env: NAME}` setting whose variable is missing.
+    #[error(transparent)]
+    Setting(#[from] SettingError),
+    /// A secret that cannot be read.
+    #[error("`{path}`: {reference}: {reason}")]
+    Secret {
+        /// The key holding the reference.
+        path: String,
+        /// The reference (never the value).
+        reference: String,
+        /// Why, with the SDK's cause chain.
+        reason: String,
+    },
+    /// The ServiceNow client cannot be built.
+    #[error("servicenow: {0}")]
+    ServiceNow(#[source] Failure),
+    /// The operations port cannot be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// `operations.listen`.
+        addr: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The routes name an action no sink of this bridge delivers.
+    #[error("`routes`: {action:?} has no sink in this bridge")]
+    NoSink {
+        /// The action.
+        action: Action,
+    },
+}
+
+/// `bridge.yaml` from `file`, else from `$PATCHPLANE_BRIDGE_CONFIG`, else `None`.
+pub fn load_config(file: Option<&Path>) -> Result<Option<BridgeConfig>, ConfigError> {
+    match file {
+        Some(f) => config::load_file(f).map(Some),
+        None => match std::env::var(CONFIG_ENV) {
+            Ok(text) => config::load_str(&text, Path::new(&format!("${CONFIG_ENV}"))).map(Some),
+            Err(_) => Ok(None),
+        },
+    }
+}
+
+/// Like [`load_config`], but a configuration is required.
+pub fn require_config(file: Option<&Path>) -> Result<BridgeConfig, StartError> {
+    load_config(file)?.ok_or(StartError::NoConfig)
+}
+
+/// Installs the log subscriber `operations:` describes (stderr; stdout carries EMF lines or the
+/// replay report).
+pub fn init_logs(cfg: Option<&BridgeConfig>) {
+    use crate::config::{LogFormat, LogLevel};
+    let ops = cfg.map(|c| c.operations.clone()).unwrap_or_default();
+    let level = match ops.log_level {
+        LogLevel::Error => tracing::Level::ERROR,
+        LogLevel::Warn => tracing::Level::WARN,
+        LogLevel::Info => tracing::Level::INFO,
+        LogLevel::Debug => tracing::Level::DEBUG,
+    };
+    let b = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr);
+    // A second call (tests) keeps the first subscriber.
+    let _ = match ops.log_format {
+        LogFormat::Json => b.json().flatten_event(true).try_init(),
+        LogFormat::Text => b.with_ansi(false).try_init(),
+    };
+}
 
 /// The AWS configuration of every client: region and endpoint from `aws:`, credentials and the
 /// rest from the default chain (the ECS task role in production).
@@ -30,33 +117,40 @@ pub async fn sdk_config(cfg: &BridgeConfig) -> SdkConfig {
 }
 
 /// Reads a secret reference. The value is never logged; errors name the reference, not the value.
-pub async fn secret(sdk: &SdkConfig, path: &str, r: &SecretRef) -> Result<String> {
+pub async fn secret(sdk: &SdkConfig, path: &str, r: &SecretRef) -> Result<String, StartError> {
+    let fail = |reason: String| StartError::Secret {
+        path: path.to_owned(),
+        reference: format!("{r:?}"),
+        reason,
+    };
     match r {
         SecretRef::Env(name) => std::env::var(name)
             .ok()
             .filter(|v| !v.is_empty())
-            .with_context(|| format!("`{path}`: environment variable {name} is not set")),
+            .ok_or_else(|| fail(format!("environment variable {name} is not set"))),
         SecretRef::SecretArn(arn) => {
             let out = aws_sdk_secretsmanager::Client::new(sdk)
                 .get_secret_value()
                 .secret_id(arn)
                 .send()
                 .await
-                .map_err(|e| anyhow::anyhow!("{}", aws_sdk_secretsmanager::error::DisplayErrorContext(&e)))
-                .with_context(|| format!("`{path}`: cannot read secret {arn}"))?;
+                .map_err(|e| fail(aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string()))?;
             match out.secret_string() {
                 Some(s) if !s.is_empty() => Ok(s.to_owned()),
-                _ => bail!("`{path}`: secret {arn} has no SecretString"),
+                _ => Err(fail("the secret has no SecretString".into())),
             }
         }
     }
 }
 
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
 /// The ServiceNow client `servicenow:` describes, secrets resolved.
-pub async fn servicenow(cfg: &BridgeConfig, sdk: &SdkConfig) -> Result<Client> {
+pub async fn servicenow(cfg: &BridgeConfig, sdk: &SdkConfig) -> Result<Client, StartError> {
     let s = &cfg.servicenow;
-    let env = |n: &str| std::env::var(n).ok();
-    let base_url = resolve_setting("servicenow.instance_url", &s.instance_url, &env).map_err(anyhow::Error::msg)?;
+    let base_url = resolve_setting("servicenow.instance_url", &s.instance_url, &env)?;
     let auth = match &s.auth {
         AuthConfig::Basic { user, password } => Auth::Basic {
             user: user.clone(),
@@ -80,7 +174,7 @@ pub async fn servicenow(cfg: &BridgeConfig, sdk: &SdkConfig) -> Result<Client> {
             ..RetryPolicy::default()
         },
     })
-    .map_err(|e| anyhow::anyhow!("servicenow: {e}"))
+    .map_err(StartError::ServiceNow)
 }
 
 /// The stages with `sink`; tags from AWS when `enrich.enabled` and `aws` is given, else none.
@@ -91,7 +185,7 @@ pub fn stages<S: Sink>(cfg: &BridgeConfig, aws: Option<&SdkConfig>, sink: S) -> 
         _ => Source::None(NoTags),
     };
     Stages {
-        routes: crate::route::RouteConfig::from_config(cfg),
+        routes: RouteConfig::from_config(cfg),
         enricher: Enricher::new(
             source,
             Duration::from_secs(e.ttl_seconds),
@@ -103,26 +197,35 @@ pub fn stages<S: Sink>(cfg: &BridgeConfig, aws: Option<&SdkConfig>, sink: S) -> 
     }
 }
 
-/// The ServiceNow sink `servicenow:` describes.
-pub async fn servicenow_sink(cfg: &BridgeConfig, sdk: &SdkConfig) -> Result<ServiceNowSink> {
-    Ok(ServiceNowSink::new(
+/// Every sink `bridge.yaml` configures, one per action; fails when a routed action has none.
+pub async fn sinks(cfg: &BridgeConfig, sdk: &SdkConfig) -> Result<Sinks, StartError> {
+    let servicenow = Arc::new(ServiceNowSink::new(
         servicenow(cfg, sdk).await?,
         Assignment {
             default_group: cfg.servicenow.assignment_group.clone(),
             owner_groups: cfg.servicenow.owner_groups.clone(),
         },
-    ))
+    ));
+    let sinks = Sinks::new()
+        .with(Action::Incident, servicenow.clone())
+        .with(Action::InspectorTicket, servicenow);
+    let have = sinks.actions();
+    for rule in cfg.rules() {
+        if let Some(action) = rule.actions.iter().find(|a| !have.contains(a)) {
+            return Err(StartError::NoSink { action: *action });
+        }
+    }
+    Ok(sinks)
 }
 
 /// The SQS pipeline `bridge.yaml` describes.
-pub async fn pipeline(cfg: &BridgeConfig, sdk: &SdkConfig) -> Result<Arc<Pipeline<ServiceNowSink, Source>>> {
-    let env = |n: &str| std::env::var(n).ok();
-    let queue_url = resolve_setting("queue.url", &cfg.queue.url, &env).map_err(anyhow::Error::msg)?;
+pub async fn pipeline(cfg: &BridgeConfig, sdk: &SdkConfig) -> Result<Arc<Pipeline<Sinks, Source>>, StartError> {
+    let queue_url = resolve_setting("queue.url", &cfg.queue.url, &env)?;
     let q = &cfg.queue;
-    let sink = servicenow_sink(cfg, sdk).await?;
+    let sinks = sinks(cfg, sdk).await?;
     Ok(Pipeline::new(
         aws_sdk_sqs::Client::new(sdk),
-        stages(cfg, Some(sdk), sink),
+        stages(cfg, Some(sdk), sinks),
         Options {
             queue_url,
             workers: q.workers,
@@ -133,4 +236,115 @@ pub async fn pipeline(cfg: &BridgeConfig, sdk: &SdkConfig) -> Result<Arc<Pipelin
             drain: cfg.drain(),
         },
     ))
+}
+
+/// What `/healthz`, `/readyz` and `/metrics` see.
+struct Health(Arc<Pipeline<Sinks, Source>>);
+
+impl server::Status for Health {
+    fn ready(&self) -> bool {
+        self.0.is_ready()
+    }
+    fn metrics(&self) -> String {
+        metrics::prometheus(&self.0.counters(), self.0.is_ready())
+    }
+}
+
+fn now_ms() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
+}
+
+/// Runs the bridge until `shutdown` resolves, then drains; returns the final counters.
+pub async fn run(
+    cfg: &BridgeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<Counters, StartError> {
+    let sdk = sdk_config(cfg).await;
+    let pipeline = pipeline(cfg, &sdk).await?;
+    let listener = tokio::net::TcpListener::bind(&cfg.operations.listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: cfg.operations.listen.clone(),
+            source,
+        })?;
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(server::serve(
+        listener,
+        Arc::new(Health(pipeline.clone())),
+        stopped.clone(),
+    ));
+    let ns = &cfg.operations.metrics_namespace;
+    if cfg.operations.emf_interval_seconds > 0 {
+        let every = Duration::from_secs(cfg.operations.emf_interval_seconds);
+        let p = pipeline.clone();
+        tokio::spawn(metrics::emf_ticker(
+            move || p.counters(),
+            ns.clone(),
+            every,
+            stopped.clone(),
+        ));
+    }
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("Shutdown asked: no more receives; draining in-flight messages");
+        let _ = stop.send(true);
+    });
+    tracing::info!(workers = cfg.queue.workers, listen = %cfg.operations.listen, "Bridge started");
+    pipeline.run(stopped).await;
+    let c = pipeline.counters();
+    if cfg.operations.emf_interval_seconds > 0 {
+        println!("{}", metrics::emf(&c, ns, now_ms()));
+    }
+    tracing::info!(
+        received = c.received,
+        delivered = c.delivered,
+        retried = c.retried,
+        rejected = c.rejected,
+        released = c.released,
+        "Bridge stopped"
+    );
+    Ok(c)
+}
+
+/// Resolves on SIGTERM (ECS stopping the task) or SIGINT.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// What `check` prints for a valid configuration.
+pub fn check_summary(cfg: &BridgeConfig) -> String {
+    let routes = RouteConfig::from_config(cfg);
+    format!(
+        "ok: {} workers, {} rules ({}), drain {} s, operations on {}",
+        cfg.queue.workers,
+        routes.rules.len(),
+        if cfg.routes.is_some() {
+            "from the file"
+        } else {
+            "the defaults"
+        },
+        cfg.operations.drain_seconds,
+        cfg.operations.listen
+    )
 }

@@ -1,19 +1,25 @@
 //! patchplane-bridge: patching events from the central queue to the right people (DESIGN §6).
 //!
 //! # Layout
-//! The bridge is a pipeline of small stages, each a module: source (SQS) → [`decode`] → enrich →
-//! route → sinks → ack, configured by [`config`] (`bridge.yaml`) and run by `main.rs`:
+//! The bridge is a pipeline of small stages, each a module or folder, in the order a message
+//! meets them; `main.rs` only parses arguments and calls [`app`] or [`replay`]:
+//! - [`source`]: the SQS queue: long-poll receives, visibility heartbeats, delete, delay, release.
 //! - [`decode`]: an EventBridge envelope into a typed event, with the correlation key its sinks
 //!   use; unknown and malformed messages are errors that name the reason, never panics.
-//! - [`enrich`]: a node's tags and what they imply (patch group, ring, owner), cached with a TTL.
-//! - [`route`]: rules from `bridge.yaml` (or the defaults) mapping kind, status and severity to
-//!   actions.
+//! - [`enrich`]: a node's tags and what they imply (patch group, ring, baseline, owner), cached
+//!   with a TTL; [`enrich::tags`] reads them from AWS (a role per member account).
+//! - [`route`]: rules from `bridge.yaml` (or the defaults) mapping kind, status, severity, ring
+//!   and owner to actions; it runs after enrichment.
+//! - [`sinks`]: the dispatcher, one sink per action; [`sinks::servicenow`] holds incidents and
+//!   Inspector-linked tickets, idempotent by correlation key.
 //! - [`outcome`]: the sinks' outcomes combined into the message's fate (delete, retry, DLQ).
-//! - [`sink`]: ServiceNow incidents and Inspector-linked tickets, idempotent by correlation key.
-//! - [`tags`]: the AWS tag source (Resource Groups Tagging API, a role per member account).
-//! - [`pipeline`]: the stages for one message ([`pipeline::Stages`], also used by `replay`) and
-//!   the SQS workers that feed them, with visibility heartbeats.
-//! - [`metrics`], [`server`]: Prometheus text, EMF lines, `/healthz` and `/readyz`.
+//! - [`pipeline`]: the stages for one message ([`pipeline::Stages`], also used by `replay`), the
+//!   workers that feed them from the source, one tracing span per message.
+//! - [`config`]: `bridge.yaml` (its types and rules live in `patchplane::bridge_config`, shared
+//!   with the generator).
+//! - [`app`]: configuration → clients, secrets, sinks, the running service; typed start errors.
+//! - [`replay`]: `patchplane-bridge replay` over event files.
+//! - [`metrics`], [`server`]: counters, Prometheus text, EMF lines, `/healthz` and `/readyz`.
 
 pub mod app;
 pub mod config;
@@ -22,7 +28,8 @@ pub mod enrich;
 pub mod metrics;
 pub mod outcome;
 pub mod pipeline;
+pub mod replay;
 pub mod route;
 pub mod server;
-pub mod sink;
-pub mod tags;
+pub mod sinks;
+pub mod source;

@@ -5,7 +5,54 @@
 //! The counters are the pipeline's [`Counters`]: received, delivered, retried, rejected, unknown,
 //! released, and the latency from receive to the message's fate.
 
-use crate::pipeline::{Counters, LATENCY_BOUNDS_MS};
+use std::time::Duration;
+
+/// What happened to messages, for metrics and tests.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Counters {
+    /// Messages received.
+    pub received: u64,
+    /// Deleted after every action delivered (or nothing to do).
+    pub delivered: u64,
+    /// Left for a retry.
+    pub retried: u64,
+    /// Released towards the dead-letter queue.
+    pub rejected: u64,
+    /// Decoded to an event patchplane does not handle (deleted).
+    pub unknown: u64,
+    /// Released unfinished at shutdown.
+    pub released: u64,
+    /// Time from receive to the message's fate (delete, retry, reject).
+    pub latency: Latency,
+}
+
+/// Upper bounds (ms) of the latency buckets; a last bucket holds the rest.
+pub const LATENCY_BOUNDS_MS: [u64; 9] = [10, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000];
+
+/// A latency histogram.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Latency {
+    /// Observations.
+    pub count: u64,
+    /// Their sum, in milliseconds.
+    pub sum_ms: u64,
+    /// Observations per bucket (not cumulative): `[i]` ≤ `LATENCY_BOUNDS_MS[i]`, the last above all.
+    pub buckets: [u64; 10],
+}
+
+impl Latency {
+    /// Records one observation.
+    pub fn observe(&mut self, d: Duration) {
+        let ms = d.as_millis().min(u64::MAX as u128) as u64;
+        self.count += 1;
+        self.sum_ms = self.sum_ms.saturating_add(ms);
+        let i = LATENCY_BOUNDS_MS
+            .iter()
+            .position(|b| ms <= *b)
+            .unwrap_or(LATENCY_BOUNDS_MS.len());
+        self.buckets[i] += 1;
+    }
+}
 
 /// Prometheus text exposition (version 0.0.4) of `c`.
 pub fn prometheus(c: &Counters, ready: bool) -> String {
@@ -128,6 +175,29 @@ pub fn emf(d: &Counters, namespace: &str, timestamp_ms: u128) -> String {
         "LatencyAverage": avg,
     })
     .to_string()
+}
+
+/// Prints an EMF line with the counters' change every `every` until `stop` turns true.
+pub async fn emf_ticker(
+    counters: impl Fn() -> Counters,
+    namespace: String,
+    every: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut before = counters();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
+        let now = counters();
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        println!("{}", emf(&delta(&now, &before), &namespace, ms));
+        before = now;
+    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! The SQS pipeline: receive → decode → route → sinks → ack, with N workers.
+//! The pipeline: [`crate::source`] → decode → enrich → route → sinks → ack, with N workers.
 //!
 //! At least once, never duplicated, never lost:
 //! - a message is deleted only when every routed action delivered ([`crate::outcome::ack`]);
@@ -16,16 +16,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::types::{
-    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry, MessageSystemAttributeName,
-};
 use tokio::sync::watch;
+use tracing::Instrument as _;
 
 use crate::decode::{DecodeError, Decoded, decode};
 use crate::enrich::{Context, Enricher, TagSource};
+pub use crate::metrics::{Counters, LATENCY_BOUNDS_MS, Latency};
 use crate::outcome::{Ack, Outcome, ack, backoff_seconds};
 use crate::route::{Action, RouteConfig};
-use crate::sink::Sink;
+use crate::sinks::Sink;
+use crate::source::{Received, SqsSource};
 
 /// Pipeline settings.
 #[derive(Debug, Clone)]
@@ -46,53 +46,6 @@ pub struct Options {
     /// How long workers may finish the batch they hold after shutdown is asked; what is still
     /// unfinished then is released (visibility 0) for another bridge.
     pub drain: Duration,
-}
-
-/// What happened to messages, for metrics and tests.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Counters {
-    /// Messages received.
-    pub received: u64,
-    /// Deleted after every action delivered (or nothing to do).
-    pub delivered: u64,
-    /// Left for a retry.
-    pub retried: u64,
-    /// Released towards the dead-letter queue.
-    pub rejected: u64,
-    /// Decoded to an event patchplane does not handle (deleted).
-    pub unknown: u64,
-    /// Released unfinished at shutdown.
-    pub released: u64,
-    /// Time from receive to the message's fate (delete, retry, reject).
-    pub latency: Latency,
-}
-
-/// Upper bounds (ms) of the latency buckets; a last bucket holds the rest.
-pub const LATENCY_BOUNDS_MS: [u64; 9] = [10, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000];
-
-/// A latency histogram.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Latency {
-    /// Observations.
-    pub count: u64,
-    /// Their sum, in milliseconds.
-    pub sum_ms: u64,
-    /// Observations per bucket (not cumulative): `[i]` ≤ `LATENCY_BOUNDS_MS[i]`, the last above all.
-    pub buckets: [u64; 10],
-}
-
-impl Latency {
-    /// Records one observation.
-    pub fn observe(&mut self, d: Duration) {
-        let ms = d.as_millis().min(u64::MAX as u128) as u64;
-        self.count += 1;
-        self.sum_ms = self.sum_ms.saturating_add(ms);
-        let i = LATENCY_BOUNDS_MS
-            .iter()
-            .position(|b| ms <= *b)
-            .unwrap_or(LATENCY_BOUNDS_MS.len());
-        self.buckets[i] += 1;
-    }
 }
 
 /// What one message came to: its fate and each action taken, for logs and `replay`.
@@ -143,6 +96,11 @@ impl<S: Sink, T: TagSource> Stages<S, T> {
             }
         };
         p.event = Some((d.event.kind().to_owned(), d.correlation_key()));
+        // The message's span (opened by the worker) learns what the message is about.
+        let span = tracing::Span::current();
+        span.record("event_id", d.envelope.id.as_str());
+        span.record("account", d.envelope.account.as_str());
+        span.record("region", d.envelope.region.as_str());
         // Only events some rule could match cost a tag lookup; routing itself runs after
         // enrichment, so a rule may name the node's ring or owner.
         if !self.routes.may_route(&d, receives) {
@@ -172,10 +130,11 @@ impl<S: Sink, T: TagSource> Stages<S, T> {
         for (action, rule) in routed {
             let o = self.sink.deliver(&d, &p.context, action).await;
             if o != Outcome::Delivered {
-                tracing::warn!(event_id = %d.envelope.id, account = %d.envelope.account, region = %d.envelope.region, ?action, rule, outcome = ?o, "Delivery did not succeed");
+                tracing::warn!(?action, rule, outcome = ?o, "Delivery did not succeed");
             }
             outcomes.push(o.clone());
-            p.actions.push((action, rule.to_owned(), crate::sink::summary(&d), o));
+            p.actions
+                .push((action, rule.to_owned(), crate::sinks::servicenow::summary(&d), o));
         }
         p.ack = ack(&outcomes, receives);
         p
@@ -184,7 +143,7 @@ impl<S: Sink, T: TagSource> Stages<S, T> {
 
 /// The pipeline.
 pub struct Pipeline<S, T> {
-    sqs: Client,
+    source: SqsSource,
     stages: Stages<S, T>,
     opts: Options,
     counters: std::sync::Mutex<Counters>,
@@ -194,8 +153,15 @@ pub struct Pipeline<S, T> {
 impl<S: Sink + Send + Sync + 'static, T: TagSource + Send + Sync + 'static> Pipeline<S, T> {
     /// Builds a pipeline.
     pub fn new(sqs: Client, stages: Stages<S, T>, opts: Options) -> Arc<Self> {
-        Arc::new(Self {
+        let source = SqsSource::new(
             sqs,
+            opts.queue_url.clone(),
+            opts.wait_seconds,
+            opts.heartbeat_visibility,
+            opts.heartbeat_every,
+        );
+        Arc::new(Self {
+            source,
             stages,
             opts,
             counters: Default::default(),
@@ -237,29 +203,22 @@ impl<S: Sink + Send + Sync + 'static, T: TagSource + Send + Sync + 'static> Pipe
                 return;
             }
             let received = tokio::select! {
-                r = self
-                    .sqs
-                    .receive_message()
-                    .queue_url(&self.opts.queue_url)
-                    .max_number_of_messages(10)
-                    .wait_time_seconds(self.opts.wait_seconds)
-                    .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
-                    .send() => r,
+                r = self.source.receive() => r,
                 _ = stop.changed() => {
                     self.ready.store(false, Ordering::Relaxed);
                     return;
                 }
             };
             let messages = match received {
-                Ok(out) => {
+                Ok(messages) => {
                     if !*stop.borrow() {
                         self.ready.store(true, Ordering::Relaxed);
                     }
-                    out.messages.unwrap_or_default()
+                    messages
                 }
                 Err(e) => {
                     self.ready.store(false, Ordering::Relaxed);
-                    tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "Receive failed; retrying");
+                    tracing::warn!(error = %e, "Receive failed; retrying");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     continue;
                 }
@@ -272,36 +231,38 @@ impl<S: Sink + Send + Sync + 'static, T: TagSource + Send + Sync + 'static> Pipe
 
     /// Processes one received batch; every message ends deleted, delayed or released. If shutdown
     /// is asked while it runs, it gets `drain` to finish; then its messages are released.
-    async fn batch(&self, messages: Vec<aws_sdk_sqs::types::Message>, mut stop: watch::Receiver<bool>) {
-        let handles: Vec<String> = messages.iter().filter_map(|m| m.receipt_handle.clone()).collect();
-        let heartbeat = self.heartbeat(handles);
+    async fn batch(&self, messages: Vec<Received>, mut stop: watch::Receiver<bool>) {
+        let handles: Vec<String> = messages.iter().map(|m| m.receipt_handle.clone()).collect();
+        let heartbeat = self.source.heartbeat(&handles);
         tokio::pin!(heartbeat);
         // The messages of a batch run concurrently: a slow ServiceNow call for one does not hold
         // up the other nine. Two messages with one correlation key still deliver one after the
         // other (the sink's per-key lock), so concurrency never opens a second incident.
         let started = Instant::now();
-        let work = futures_util::future::join_all(messages.iter().map(|m| async move {
-            let receives: u32 = m
-                .attributes()
-                .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(1);
-            self.count(|c| c.received += 1);
-            let p = self
-                .stages
-                .process(m.body().unwrap_or_default().as_bytes(), receives)
-                .await;
-            if p.event.is_none() && p.ack == Ack::Delete {
-                self.count(|c| c.unknown += 1);
+        let work = futures_util::future::join_all(messages.iter().map(|m| {
+            // One span per message: every line logged for it carries its message id and, once
+            // decoded, its event id, account and region.
+            let span = tracing::info_span!(
+                "message",
+                message_id = %m.message_id,
+                receive_count = m.receive_count,
+                event_id = tracing::field::Empty,
+                account = tracing::field::Empty,
+                region = tracing::field::Empty,
+            );
+            let inner = span.clone();
+            async move {
+                self.count(|c| c.received += 1);
+                let p = self.stages.process(m.body.as_bytes(), m.receive_count).await;
+                if p.event.is_none() && p.ack == Ack::Delete {
+                    self.count(|c| c.unknown += 1);
+                }
+                // Latency counts from the batch's receive.
+                let elapsed = started.elapsed();
+                self.count(|c| c.latency.observe(elapsed));
+                (m, p.ack, inner)
             }
-            // Latency counts from the batch's receive.
-            let elapsed = started.elapsed();
-            self.count(|c| c.latency.observe(elapsed));
-            (
-                m.receipt_handle.clone().unwrap_or_default(),
-                m.message_id.clone().unwrap_or_default(),
-                p.ack,
-            )
+            .instrument(span)
         }));
         tokio::pin!(work);
         let drain = self.opts.drain;
@@ -322,9 +283,7 @@ impl<S: Sink + Send + Sync + 'static, T: TagSource + Send + Sync + 'static> Pipe
                 // already delivered come back as a work note, not a duplicate (idempotent sinks).
                 tracing::warn!(messages = messages.len(), "Drain budget spent; releasing the batch");
                 for m in &messages {
-                    if let Some(h) = m.receipt_handle() {
-                        self.visibility(h, 0).await;
-                    }
+                    self.source.set_visibility(&m.message_id, &m.receipt_handle, 0).await;
                 }
                 self.count(|c| c.released += messages.len() as u64);
                 return;
@@ -333,90 +292,37 @@ impl<S: Sink + Send + Sync + 'static, T: TagSource + Send + Sync + 'static> Pipe
         self.apply(acks).await;
     }
 
-    /// Keeps the batch invisible while it is worked on. Never completes by itself.
-    async fn heartbeat(&self, handles: Vec<String>) {
-        loop {
-            tokio::time::sleep(self.opts.heartbeat_every).await;
-            let entries: Vec<_> = handles
-                .iter()
-                .enumerate()
-                .filter_map(|(i, h)| {
-                    ChangeMessageVisibilityBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .receipt_handle(h)
-                        .visibility_timeout(self.opts.heartbeat_visibility)
-                        .build()
-                        .ok()
-                })
-                .collect();
-            let _ = self
-                .sqs
-                .change_message_visibility_batch()
-                .queue_url(&self.opts.queue_url)
-                .set_entries(Some(entries))
-                .send()
-                .await;
-        }
-    }
-
-    async fn apply(&self, acks: Vec<(String, String, Ack)>) {
+    async fn apply(&self, acks: Vec<(&Received, Ack, tracing::Span)>) {
         let mut deletes = Vec::new();
-        for (i, (handle, id, a)) in acks.into_iter().enumerate() {
+        for (m, a, span) in acks {
             match a {
                 Ack::Delete => {
                     self.count(|c| c.delivered += 1);
-                    if let Ok(e) = DeleteMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .receipt_handle(handle)
-                        .build()
-                    {
-                        deletes.push(e);
-                    }
+                    deletes.push(m.receipt_handle.clone());
                 }
                 Ack::RetryLater { after_seconds, reason } => {
                     let after_seconds = after_seconds.min(self.opts.retry_cap_seconds);
                     self.count(|c| c.retried += 1);
-                    tracing::warn!(message_id = %id, after_seconds, %reason, "Retrying later");
-                    self.visibility(&handle, after_seconds as i32).await;
+                    async {
+                        tracing::warn!(after_seconds, %reason, "Retrying later");
+                        self.source
+                            .set_visibility(&m.message_id, &m.receipt_handle, after_seconds as i32)
+                            .await;
+                    }
+                    .instrument(span)
+                    .await;
                 }
                 Ack::DeadLetter { reason } => {
                     self.count(|c| c.rejected += 1);
-                    tracing::error!(message_id = %id, %reason, "Rejected: the redrive policy moves it to the dead-letter queue");
-                    self.visibility(&handle, 0).await;
+                    async {
+                        tracing::error!(%reason, "Rejected: the redrive policy moves it to the dead-letter queue");
+                        self.source.set_visibility(&m.message_id, &m.receipt_handle, 0).await;
+                    }
+                    .instrument(span)
+                    .await;
                 }
             }
         }
-        if deletes.is_empty() {
-            return;
-        }
-        match self
-            .sqs
-            .delete_message_batch()
-            .queue_url(&self.opts.queue_url)
-            .set_entries(Some(deletes))
-            .send()
-            .await
-        {
-            Ok(out) => {
-                for f in out.failed() {
-                    // It comes back; the sinks are idempotent, so it costs a lookup, not a duplicate.
-                    tracing::warn!(entry = %f.id(), code = %f.code(), "Delete failed; the message will be redelivered");
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "Delete batch failed; messages will be redelivered")
-            }
-        }
-    }
-
-    async fn visibility(&self, handle: &str, seconds: i32) {
-        let _ = self
-            .sqs
-            .change_message_visibility()
-            .queue_url(&self.opts.queue_url)
-            .receipt_handle(handle)
-            .visibility_timeout(seconds)
-            .send()
-            .await;
+        self.source.delete(&deletes).await;
     }
 }

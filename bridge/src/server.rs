@@ -140,3 +140,18 @@ mod tests {
         server.await.expect("stopped");
     }
 }
+
+/// The ECS container health check (the image has no shell or curl): whether `addr` answers
+/// `/healthz` with 200 within 4 s.
+pub async fn probe(addr: &str) -> bool {
+    let ask = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await
+            .ok()?;
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).await.ok()?;
+        Some(out.starts_with(b"HTTP/1.1 200 "))
+    };
+    matches!(tokio::time::timeout(Duration::from_secs(4), ask).await, Ok(Some(true)))
+}

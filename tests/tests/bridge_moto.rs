@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use patchplane_bridge::enrich::{Enricher, NoTags};
 use patchplane_bridge::pipeline::{Options, Pipeline, Stages};
 use patchplane_bridge::route::RouteConfig;
-use patchplane_bridge::sink::{Assignment, ServiceNowSink};
+use patchplane_bridge::sinks::{Assignment, ServiceNowSink};
 use patchplane_e2e::bridge::depth;
 use patchplane_e2e::servicenow::Emulator;
 use patchplane_e2e::{Moto, root};

@@ -571,13 +571,24 @@ impl BridgeConfig {
     }
 }
 
+/// A `{env: NAME}` setting whose variable is not set.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{path}`: environment variable {name} is not set")]
+pub struct SettingError {
+    /// The key holding the setting.
+    pub path: String,
+    /// The variable.
+    pub name: String,
+}
+
 /// Reads a [`Setting`] (`lookup` is the environment in production).
-pub fn resolve_setting(path: &str, s: &Setting, lookup: &impl Fn(&str) -> Option<String>) -> Result<String, String> {
+pub fn resolve_setting(path: &str, s: &Setting, lookup: &impl Fn(&str) -> Option<String>) -> Result<String, SettingError> {
     match s {
         Setting::Value(v) => Ok(v.clone()),
-        Setting::Env { env } => lookup(env)
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| format!("`{path}`: environment variable {env} is not set")),
+        Setting::Env { env } => lookup(env).filter(|v| !v.is_empty()).ok_or_else(|| SettingError {
+            path: path.to_owned(),
+            name: env.clone(),
+        }),
     }
 }
 
@@ -702,7 +713,7 @@ servicenow:
             Ok("u".to_owned())
         );
         assert_eq!(
-            resolve_setting("queue.url", &s, &|_| None),
+            resolve_setting("queue.url", &s, &|_| None).map_err(|e| e.to_string()),
             Err("`queue.url`: environment variable Q is not set".to_owned())
         );
     }

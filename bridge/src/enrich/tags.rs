@@ -20,7 +20,7 @@ use aws_sdk_resourcegroupstagging::error::{DisplayErrorContext, ProvideErrorMeta
 
 use patchplane::model::partition;
 
-use crate::enrich::{EnrichError, NoTags, TagSource, Tags};
+use super::{EnrichError, NoTags, TagSource, Tags};
 
 /// The ARN the tagging API knows a node by, or `None` for an id that is not a node.
 pub fn node_arn(account: &str, region: &str, node: &str) -> Option<String> {

@@ -1,6 +1,6 @@
-//! Sinks: deliver an action for a decoded event and report an [`Outcome`].
+//! The ServiceNow sink: incidents and Inspector-linked tickets.
 //!
-//! Incidents and Inspector-linked tickets both go to ServiceNow, keyed by the event's correlation
+//! Both go to ServiceNow, keyed by the event's correlation
 //! key (an Inspector ticket by its finding ARN), so a redelivered or repeated event updates the
 //! open incident with a work note instead of opening another. A failure the client classifies as
 //! retryable (429, 5xx, timeouts) is [`Outcome::Retry`]; any other is [`Outcome::Reject`].
@@ -10,26 +10,10 @@ use patchplane_integrations::servicenow::{Client, NewIncident, Upserted};
 
 use std::collections::BTreeMap;
 
+use super::{ActionSink, Delivery};
 use crate::decode::{Decoded, Event};
 use crate::enrich::Context;
 use crate::outcome::Outcome;
-use crate::route::Action;
-
-/// Delivers actions.
-pub trait Sink {
-    /// Delivers `action` for `d`, enriched with `ctx`.
-    fn deliver(&self, d: &Decoded, ctx: &Context, action: Action) -> impl Future<Output = Outcome> + Send;
-}
-
-/// Delivers nothing and reports success: `replay --dry-run` prints what would have been done.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DryRun;
-
-impl Sink for DryRun {
-    async fn deliver(&self, _: &Decoded, _: &Context, _: Action) -> Outcome {
-        Outcome::Delivered
-    }
-}
 
 /// Who incidents are assigned to.
 #[derive(Debug, Clone, Default)]
@@ -136,11 +120,10 @@ fn outcome(r: Result<Upserted, Failure>) -> Outcome {
     }
 }
 
-impl Sink for ServiceNowSink {
-    async fn deliver(&self, d: &Decoded, ctx: &Context, action: Action) -> Outcome {
-        let (urgency, impact) = match (&d.event, d.event.severity()) {
-            (_, Some(s)) if s.eq_ignore_ascii_case("critical") => (1, 1),
-            (Event::Finding(_), _) => (2, 2),
+impl ServiceNowSink {
+    async fn upsert(&self, d: &Decoded, ctx: &Context) -> Outcome {
+        let (urgency, impact) = match d.event.severity() {
+            Some(s) if s.eq_ignore_ascii_case("critical") => (1, 1),
             _ => (2, 2),
         };
         let new = NewIncident {
@@ -151,16 +134,16 @@ impl Sink for ServiceNowSink {
             assignment_group: self.assignment.group(ctx),
         };
         let note = format!("{} (event {} at {})", summary(d), d.envelope.id, d.envelope.time);
-        match action {
-            Action::Incident | Action::InspectorTicket => {
-                let key = d.correlation_key();
-                let lock = self.lock_for(&key);
-                let _held = lock.lock().await;
-                outcome(self.client.upsert(&key, &new, &note).await)
-            }
-            // Routing configuration is checked against the sinks at start-up; reaching this is a
-            // configuration the bridge cannot honour, so retrying would not help.
-            Action::NotifyOwner => Outcome::Reject("no owner-notification sink is configured".into()),
-        }
+        let key = d.correlation_key();
+        let lock = self.lock_for(&key);
+        let _held = lock.lock().await;
+        outcome(self.client.upsert(&key, &new, &note).await)
+    }
+}
+
+/// Registered for `incident` and `inspector-ticket`: both are incidents keyed by correlation key.
+impl ActionSink for ServiceNowSink {
+    fn deliver<'a>(&'a self, d: &'a Decoded, ctx: &'a Context) -> Delivery<'a> {
+        Box::pin(self.upsert(d, ctx))
     }
 }

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use crate::decode::{Decoded, Event};
 
+pub mod tags;
+
 /// Tags of one node.
 pub type Tags = BTreeMap<String, String>;
 

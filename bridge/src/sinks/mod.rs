@@ -1,0 +1,152 @@
+//! Sinks: where an action for a decoded event is delivered, each reporting an [`Outcome`].
+//!
+//! The route decides actions; a sink only delivers. [`Sinks`] is the dispatcher: one sink per
+//! [`Action`], registered when the bridge starts, so a new kind of delivery (a vulnerability
+//! ticket, an owner notification) is a new [`ActionSink`] and one registration, not a new match
+//! arm in an existing sink. An action routed to no registered sink is a configuration the bridge
+//! cannot honour: [`Outcome::Reject`], never a silent success.
+//!
+//! - [`servicenow`]: incidents and Inspector-linked tickets, idempotent by correlation key.
+//! - [`DryRun`]: delivers nothing; `replay --dry-run` prints what would have been done.
+
+use std::collections::BTreeMap;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::decode::Decoded;
+use crate::enrich::Context;
+use crate::outcome::Outcome;
+use crate::route::Action;
+
+pub mod servicenow;
+
+pub use servicenow::{Assignment, ServiceNowSink};
+
+/// A boxed delivery, so sinks of different types sit in one dispatcher.
+pub type Delivery<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
+
+/// What the pipeline delivers through: an action for an event.
+pub trait Sink {
+    /// Delivers `action` for `d`, enriched with `ctx`.
+    fn deliver(&self, d: &Decoded, ctx: &Context, action: Action) -> impl Future<Output = Outcome> + Send;
+}
+
+/// One kind of delivery, registered for one or more actions in [`Sinks`].
+pub trait ActionSink: Send + Sync {
+    /// Delivers `d`, enriched with `ctx`.
+    fn deliver<'a>(&'a self, d: &'a Decoded, ctx: &'a Context) -> Delivery<'a>;
+}
+
+/// A single sink delivers whatever it is given (tests and replays use one sink for every action).
+impl<T: ActionSink> Sink for T {
+    fn deliver(&self, d: &Decoded, ctx: &Context, _: Action) -> impl Future<Output = Outcome> + Send {
+        async move { ActionSink::deliver(self, d, ctx).await }
+    }
+}
+
+/// The dispatcher: one sink per action.
+#[derive(Default, Clone)]
+pub struct Sinks {
+    by_action: BTreeMap<Action, Arc<dyn ActionSink>>,
+}
+
+impl Sinks {
+    /// No sinks yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers `sink` for `action` (replacing any earlier one).
+    pub fn with(mut self, action: Action, sink: Arc<dyn ActionSink>) -> Self {
+        self.by_action.insert(action, sink);
+        self
+    }
+
+    /// The actions something delivers.
+    pub fn actions(&self) -> Vec<Action> {
+        self.by_action.keys().copied().collect()
+    }
+}
+
+impl Sink for Sinks {
+    fn deliver(&self, d: &Decoded, ctx: &Context, action: Action) -> impl Future<Output = Outcome> + Send {
+        let sink = self.by_action.get(&action).cloned();
+        async move {
+            match sink {
+                Some(s) => s.deliver(d, ctx).await,
+                // `check` compares the routed actions with the registered sinks at start-up;
+                // reaching this is a configuration the bridge cannot honour, so retrying would
+                // not help.
+                None => Outcome::Reject(format!("no sink delivers `{action:?}` in this bridge")),
+            }
+        }
+    }
+}
+
+/// Delivers nothing and reports success: `replay --dry-run` prints what would have been done.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DryRun;
+
+impl ActionSink for DryRun {
+    fn deliver<'a>(&'a self, _: &'a Decoded, _: &'a Context) -> Delivery<'a> {
+        Box::pin(async { Outcome::Delivered })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    struct Counting(AtomicUsize);
+
+    impl ActionSink for Counting {
+        fn deliver<'a>(&'a self, _: &'a Decoded, _: &'a Context) -> Delivery<'a> {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            Box::pin(async { Outcome::Delivered })
+        }
+    }
+
+    fn event() -> Decoded {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/events/ssm-compliance-patch-non-compliant.json"
+        ))
+        .expect("fixture");
+        crate::decode::decode(text.as_bytes()).expect("decodes")
+    }
+
+    #[tokio::test]
+    async fn each_action_reaches_its_own_sink_and_an_unregistered_one_is_rejected() {
+        let (incidents, tickets) = (
+            Arc::new(Counting(AtomicUsize::new(0))),
+            Arc::new(Counting(AtomicUsize::new(0))),
+        );
+        let sinks = Sinks::new()
+            .with(Action::Incident, incidents.clone())
+            .with(Action::InspectorTicket, tickets.clone());
+        let (d, ctx) = (event(), Context::default());
+        assert_eq!(
+            Sink::deliver(&sinks, &d, &ctx, Action::Incident).await,
+            Outcome::Delivered
+        );
+        assert_eq!(
+            Sink::deliver(&sinks, &d, &ctx, Action::Incident).await,
+            Outcome::Delivered
+        );
+        assert_eq!(
+            Sink::deliver(&sinks, &d, &ctx, Action::InspectorTicket).await,
+            Outcome::Delivered
+        );
+        assert_eq!(
+            (incidents.0.load(Ordering::Relaxed), tickets.0.load(Ordering::Relaxed)),
+            (2, 1)
+        );
+        match Sink::deliver(&sinks, &d, &ctx, Action::NotifyOwner).await {
+            Outcome::Reject(r) => assert!(r.contains("NotifyOwner"), "{r}"),
+            o => panic!("an action without a sink must be rejected, got {o:?}"),
+        }
+        assert_eq!(sinks.actions(), vec![Action::Incident, Action::InspectorTicket]);
+    }
+}
