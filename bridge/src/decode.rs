@@ -219,6 +219,14 @@ struct RawFinding {
     inspector_score: Option<f64>,
     #[serde(default)]
     package_vulnerability_details: Option<RawPackageVulnerability>,
+    #[serde(default)]
+    inspector_score_details: Option<RawScoreDetails>,
+    #[serde(default)]
+    epss: Option<RawEpss>,
+    #[serde(default)]
+    first_observed_at: Option<String>,
+    #[serde(default)]
+    updated_at: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -226,6 +234,69 @@ struct RawFinding {
 struct RawPackageVulnerability {
     #[serde(default)]
     vulnerability_id: Option<String>,
+    #[serde(default)]
+    cvss: Vec<RawCvss>,
+    #[serde(default)]
+    vulnerable_packages: Vec<VulnerablePackage>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawCvss {
+    #[serde(default)]
+    scoring_vector: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawScoreDetails {
+    #[serde(default)]
+    adjusted_cvss: Option<RawCvss>,
+}
+
+#[derive(Deserialize)]
+struct RawEpss {
+    #[serde(default)]
+    score: Option<f64>,
+}
+
+/// A package a finding names: what is installed, what fixes it, and how.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VulnerablePackage {
+    /// Package name.
+    pub name: String,
+    /// Installed version.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// The version that fixes it; absent when no fix exists yet.
+    #[serde(default)]
+    pub fixed_in_version: Option<String>,
+    /// The command Inspector suggests (`apt-get update && apt-get upgrade`, …).
+    #[serde(default)]
+    pub remediation: Option<String>,
+    /// `OS`, `PIP`, `NPM`, …
+    #[serde(default)]
+    pub package_manager: Option<String>,
+}
+
+/// Inspector's time format in EventBridge events, `Wed Sep 04 16:59:44.356 UTC 2024` (not RFC
+/// 3339, unlike the Inspector API). `None` for anything else.
+pub fn inspector_time(s: &str) -> Option<jiff::Timestamp> {
+    // Drop the weekday (a redundant name the parser would have to agree with).
+    let (_, rest) = s.trim().split_once(' ')?;
+    let parts: Vec<&str> = rest.split_whitespace().collect();
+    let [month, day, time, zone, year] = parts.as_slice() else {
+        return None;
+    };
+    if *zone != "UTC" {
+        return None;
+    }
+    let text = format!("{month} {day} {year} {time}");
+    let civil = jiff::civil::DateTime::strptime("%b %d %Y %H:%M:%S%.f", &text)
+        .or_else(|_| jiff::civil::DateTime::strptime("%b %d %Y %H:%M:%S", &text))
+        .ok()?;
+    civil.to_zoned(jiff::tz::TimeZone::UTC).ok().map(|z| z.timestamp())
 }
 
 /// A resource of a finding.
@@ -264,6 +335,27 @@ pub struct Finding {
     pub inspector_score: Option<f64>,
     /// CVE or other id (package vulnerabilities).
     pub vulnerability_id: Option<String>,
+    /// The CVSS vector Inspector scored with (its adjusted CVSS, else the first one listed).
+    pub cvss_vector: Option<String>,
+    /// EPSS score, when Inspector has one.
+    pub epss: Option<f64>,
+    /// Vulnerable packages (package vulnerabilities; empty otherwise).
+    pub packages: Vec<VulnerablePackage>,
+    /// When Inspector first saw it, as Inspector writes it (see [`inspector_time`]).
+    pub first_observed_at: Option<String>,
+    /// When Inspector last changed it (status changes included).
+    pub updated_at: Option<String>,
+}
+
+impl Finding {
+    /// The managed node the finding is about: an EC2 instance, or an `mi-` managed node.
+    /// Findings on container images or functions are about no node.
+    pub fn node(&self) -> Option<&str> {
+        self.resources
+            .iter()
+            .find(|r| r.kind == "AWS_EC2_INSTANCE" || r.id.starts_with("mi-"))
+            .map(|r| r.id.as_str())
+    }
 }
 
 /// A decoded patching event.
@@ -499,7 +591,24 @@ pub fn decode(body: &[u8]) -> Result<Decoded, DecodeError> {
                 fix_available: f.fix_available,
                 exploit_available: f.exploit_available,
                 inspector_score: f.inspector_score,
+                cvss_vector: f
+                    .inspector_score_details
+                    .and_then(|d| d.adjusted_cvss)
+                    .and_then(|c| c.scoring_vector)
+                    .or_else(|| {
+                        f.package_vulnerability_details
+                            .as_ref()
+                            .and_then(|p| p.cvss.iter().find_map(|c| c.scoring_vector.clone()))
+                    }),
+                epss: f.epss.and_then(|e| e.score),
+                packages: f
+                    .package_vulnerability_details
+                    .as_ref()
+                    .map(|p| p.vulnerable_packages.clone())
+                    .unwrap_or_default(),
                 vulnerability_id: f.package_vulnerability_details.and_then(|p| p.vulnerability_id),
+                first_observed_at: f.first_observed_at,
+                updated_at: f.updated_at,
             })
         }
         _ => {

@@ -205,3 +205,71 @@ proptest! {
         let _ = decode(&body);
     }
 }
+
+#[test]
+fn inspector_times_are_read_in_their_event_format() {
+    use patchplane_bridge::decode::inspector_time;
+    let t = inspector_time("Wed Sep 04 16:59:44.356 UTC 2024").expect("parses");
+    assert_eq!(t.to_string(), "2024-09-04T16:59:44.356Z");
+    let whole = inspector_time("Thu Jul 25 20:15:00 UTC 2024").expect("no fraction");
+    assert_eq!(whole.to_string(), "2024-07-25T20:15:00Z");
+    for bad in [
+        "2024-09-04T16:59:44Z",
+        "Wed Sep 04 16:59:44.356 CEST 2024",
+        "Wed Sep 34 16:59:44.356 UTC 2024",
+        "",
+        "Wed",
+    ] {
+        assert_eq!(inspector_time(bad), None, "{bad}");
+    }
+}
+
+#[test]
+fn a_package_finding_carries_packages_scores_and_times() {
+    let text = fixture("inspector2-finding-ec2-package-vulnerability.json");
+    let Event::Finding(f) = decode(&text).expect("decodes").event else {
+        panic!("not a finding");
+    };
+    assert_eq!(f.vulnerability_id.as_deref(), Some("CVE-2024-29069"));
+    assert_eq!(
+        f.cvss_vector.as_deref(),
+        Some("CVSS:3.1/AV:L/AC:L/PR:L/UI:R/S:U/C:L/I:L/A:L")
+    );
+    assert_eq!(f.epss, Some(0.00043));
+    assert_eq!(f.packages.len(), 1);
+    let p = &f.packages[0];
+    assert_eq!(
+        (p.name.as_str(), p.version.as_deref(), p.fixed_in_version.as_deref()),
+        ("snapd", Some("2.63"), Some("0:2.63+22.04ubuntu0.1"))
+    );
+    assert_eq!(p.remediation.as_deref(), Some("apt-get update && apt-get upgrade"));
+    assert_eq!(f.node(), Some("i-12345678901234567"));
+    assert_eq!(f.first_observed_at.as_deref(), Some("Wed Sep 04 16:59:44.356 UTC 2024"));
+}
+
+#[test]
+fn optional_finding_fields_may_be_absent() {
+    // A network-reachability finding: no packages, no EPSS, no vulnerability id.
+    let text = fixture("inspector2-finding-ec2-network-reachability.json");
+    let Event::Finding(f) = decode(&text).expect("decodes").event else {
+        panic!("not a finding");
+    };
+    assert!(f.packages.is_empty() && f.epss.is_none() && f.vulnerability_id.is_none());
+    // A package finding without a fix yet, without EPSS, on a container image: no node.
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&fixture("inspector2-finding-ec2-package-vulnerability.json")).expect("json");
+    let d = &mut v["detail"];
+    d.as_object_mut().expect("object").remove("epss");
+    d["packageVulnerabilityDetails"]["vulnerablePackages"][0]
+        .as_object_mut()
+        .expect("package")
+        .remove("fixedInVersion");
+    d["resources"][0]["type"] = "AWS_ECR_CONTAINER_IMAGE".into();
+    d["resources"][0]["id"] = "arn:aws:ecr:eu-central-1:123456789012:repository/app/sha256:abc".into();
+    let Event::Finding(f) = decode(v.to_string().as_bytes()).expect("decodes").event else {
+        panic!("not a finding");
+    };
+    assert_eq!(f.epss, None);
+    assert_eq!(f.packages[0].fixed_in_version, None);
+    assert_eq!(f.node(), None, "an image is not a node");
+}

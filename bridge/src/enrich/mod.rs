@@ -68,11 +68,7 @@ pub fn node_of(d: &Decoded) -> Option<&str> {
         Event::CommandInvocation(c) => Some(&c.instance_id),
         Event::Compliance(c) => Some(&c.resource_id),
         Event::InstanceAssociation(a) => a.instance_id.as_deref(),
-        Event::Finding(f) => f
-            .resources
-            .iter()
-            .find(|r| r.kind == "AWS_EC2_INSTANCE")
-            .map(|r| r.id.as_str()),
+        Event::Finding(f) => f.node(),
         _ => None,
     }
 }
