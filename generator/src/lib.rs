@@ -8,8 +8,11 @@
 //! - [`policy`]: the serde types of the policy file (the input contract, DESIGN §3).
 //! - [`load`]: read → deserialize (`serde_path_to_error`) → [`validate`] → locate findings by line
 //!   ([`diag`]).
-//! - [`model`]: the resolved plan; the only place a schedule becomes `cron + ScheduleOffset`.
-//! - [`cron`]: the maintenance-window cron parser and evaluator shared by model, preview and tests.
+//! - [`resolve`]: schedule resolution, the only place a policy schedule becomes
+//!   `cron + ScheduleOffset`; below both [`validate`] and [`model`], which call it.
+//! - [`model`]: the resolved plan, one file per stack (`model/patching.rs`, `central.rs`,
+//!   `bridge.rs`, `ami.rs`) plus the windows, the request and the names they share.
+//! - [`cron`]: the maintenance-window cron parser and evaluator shared by resolve, preview and tests.
 //! - [`schedule`]: `patchplane schedule`, the next openings of every window in local time and UTC.
 //! - [`render`]: handlebars templates from `templates/` in strict mode, every value escaped into
 //!   a quoted scalar, parsed back and emitted as canonical YAML; `stackset.json` requests.
@@ -30,6 +33,7 @@ pub mod output;
 pub mod policy;
 pub mod render;
 pub mod report;
+pub mod resolve;
 #[cfg(feature = "aws")]
 pub mod rollout;
 pub mod schedule;

@@ -11,7 +11,8 @@ use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan, Zoned};
 use serde::Serialize;
 
-use crate::model::{Plan, WindowKind, WindowSchedule};
+use crate::model::{Plan, WindowKind};
+use crate::resolve::WindowSchedule;
 
 /// How far ahead a schedule is searched (ten years covers every cron a policy can express that
 /// fires at all; one that never fires yields fewer openings than asked, never a hang).

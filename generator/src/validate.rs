@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 use crate::diag::{Finding, Severity};
 pub use crate::ids::{KNOWN_REGIONS, is_account_id};
 use crate::ids::{is_aws_id, is_env_name, is_role_name, is_secret_arn};
-use crate::model::resolve_schedule;
 use crate::policy::{AccountFilter, Policy, Schedule};
+use crate::resolve::resolve_schedule;
 
 /// SSM's default quota of maintenance windows per account and region.
 const WINDOW_QUOTA: usize = 50;

@@ -1,0 +1,204 @@
+//! The AMI pipeline StackSet (`ami-pipeline/`): per image an Image Builder component, recipe,
+//! infrastructure, distribution and pipeline, started by a maintenance window with exactly the
+//! aligned ring's install schedule for the image's baseline.
+
+use serde::Serialize;
+
+use super::RegionZone;
+use super::names::{self, pascal_words};
+use super::request::RequestPlan;
+use super::window::{WindowKind, WindowPlan, cutoff_behavior};
+use crate::policy::{AmiPipeline, OperatingSystem, Policy};
+use crate::resolve::{ScheduleError, resolve_schedule};
+
+/// The AMI pipeline StackSet: per image a recipe, infrastructure, distribution and pipeline with
+/// no schedule of its own, started by a maintenance window with the aligned ring's schedule.
+#[derive(Debug, Clone, Serialize)]
+pub struct AmiPlan {
+    /// Folder below the output directory.
+    pub dir: String,
+    /// StackSet name.
+    pub stack_set_name: String,
+    /// Template description.
+    pub description: String,
+    /// Policy name.
+    pub policy_name: String,
+    /// Tag key carrying the patch group.
+    pub patch_group_tag: String,
+    /// Region → zone, for the regions that build.
+    pub regions: Vec<RegionZone>,
+    /// Images.
+    pub images: Vec<ImagePlan>,
+    /// Automation document name (starts a pipeline).
+    pub start_document: String,
+    /// StackSet request.
+    #[serde(skip)]
+    pub request: RequestPlan,
+}
+
+/// One golden image.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImagePlan {
+    /// Logical ids of its resources.
+    pub ids: ImageIds,
+    /// Image Builder component name.
+    pub component_name: String,
+    /// Component description.
+    pub component_description: String,
+    /// Image name.
+    pub name: String,
+    /// Baseline whose patches the build applies.
+    pub baseline: String,
+    /// Patch group the build instance joins (`<group_prefix>-<ring>`).
+    pub patch_group: String,
+    /// `Linux` or `Windows`.
+    pub platform: &'static str,
+    /// Parent image.
+    pub parent_image: String,
+    /// Component document (YAML text).
+    pub component_data: String,
+    /// Component and recipe version, derived from their content (Image Builder versions are
+    /// immutable, so a change must get a new one).
+    pub version: String,
+    /// AMI name pattern; `{{ imagebuilder:buildDate }}` is Image Builder's own variable.
+    pub ami_name: String,
+    /// The window that starts the build.
+    pub window: WindowPlan,
+}
+
+/// Logical ids of one image's resources (templates never build ids by concatenation: every
+/// value is a quoted scalar).
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageIds {
+    /// `AWS::ImageBuilder::Component`.
+    pub component: String,
+    /// `AWS::ImageBuilder::ImageRecipe`.
+    pub recipe: String,
+    /// `AWS::ImageBuilder::InfrastructureConfiguration`.
+    pub infrastructure: String,
+    /// `AWS::ImageBuilder::DistributionConfiguration`.
+    pub distribution: String,
+    /// `AWS::ImageBuilder::ImagePipeline`.
+    pub pipeline: String,
+}
+
+const LINUX_COMPONENT: &str = include_str!("../../../templates/components/apply-patch-baseline-linux.yaml");
+const WINDOWS_COMPONENT: &str = include_str!("../../../templates/components/apply-patch-baseline-windows.yaml");
+
+/// FNV-1a: a stable content hash (std's hasher is not stable across releases).
+fn fnv1a(parts: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for b in part.bytes().chain([0u8]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// The AMI pipeline StackSet of a policy with `ami_pipeline`.
+pub(super) fn build(p: &Policy, a: &AmiPipeline) -> Result<AmiPlan, ScheduleError> {
+    let ring = p
+        .rings
+        .iter()
+        .find(|r| r.name == a.aligned_to_ring)
+        .ok_or_else(|| ScheduleError {
+            key: "ami_pipeline.aligned_to_ring".into(),
+            message: format!("ring `{}` is not defined", a.aligned_to_ring),
+        })?;
+    let mut images = Vec::new();
+    for img in &a.images {
+        let b = p
+            .baselines
+            .iter()
+            .find(|b| b.name == img.baseline)
+            .ok_or_else(|| ScheduleError {
+                key: "ami_pipeline.images".into(),
+                message: format!("baseline `{}` is not defined", img.baseline),
+            })?;
+        // Exactly the install window of this baseline in the aligned ring: same cron, offset, zone.
+        let ws = resolve_schedule(&ring.schedule, b.install_offset_days)?;
+        let windows_os = b.operating_system == OperatingSystem::Windows;
+        let component_data = if windows_os { WINDOWS_COMPONENT } else { LINUX_COMPONENT }.to_owned();
+        let patch_group = names::patch_group(&b.group_prefix, &ring.name);
+        let version = format!(
+            "1.0.{}",
+            fnv1a(&[&component_data, &img.parent_image, &patch_group]) % 1_000_000
+        );
+        let id = format!("Image{}", pascal_words(&img.name));
+        images.push(ImagePlan {
+            window: WindowPlan {
+                kind: WindowKind::Ami,
+                name: format!("{}-{}-ami-build", p.name, img.name),
+                description: format!(
+                    "Builds image {} in ring {}'s window for baseline {}",
+                    img.name, ring.name, b.name
+                ),
+                ring: Some(ring.name.clone()),
+                baseline: Some(b.name.clone()),
+                operating_system: Some(b.operating_system.as_str()),
+                window_id: format!("{id}Window"),
+                task_id: format!("{id}Task"),
+                targets: Vec::new(),
+                cron: ws.cron.to_string(),
+                offset_days: (ws.offset_days > 0).then_some(ws.offset_days),
+                schedule: ws,
+                duration: p.windows.duration_hours,
+                cutoff: p.windows.cutoff_hours,
+                cutoff_behavior: cutoff_behavior(p),
+                document: "",
+                parameters: Vec::new(),
+                max_concurrency: String::new(),
+                max_errors: String::new(),
+            },
+            ids: ImageIds {
+                component: format!("{id}Component"),
+                recipe: format!("{id}Recipe"),
+                infrastructure: format!("{id}Infrastructure"),
+                distribution: format!("{id}Distribution"),
+                pipeline: format!("{id}Pipeline"),
+            },
+            component_name: format!("{}-apply-patch-baseline-{}", p.name, img.name),
+            component_description: format!("Applies the patch baseline of patch group {patch_group}, then reboots"),
+            name: img.name.clone(),
+            baseline: b.name.clone(),
+            patch_group,
+            platform: if windows_os { "Windows" } else { "Linux" },
+            parent_image: img.parent_image.clone(),
+            component_data,
+            version,
+            ami_name: format!("{}-{{{{ imagebuilder:buildDate }}}}", img.name),
+        });
+    }
+    // Service-managed StackSets target OUs; the build accounts are picked out of them.
+    let request = RequestPlan {
+        accounts: a.accounts.clone(),
+        account_filter: "INTERSECTION",
+        regions: a.regions.clone(),
+        ..RequestPlan::member(p)
+    };
+    Ok(AmiPlan {
+        dir: "ami-pipeline".to_owned(),
+        stack_set_name: format!("{}-ami-pipeline", p.name),
+        description: format!(
+            "patchplane golden images for policy {}: Image Builder pipelines started in ring {}'s local window",
+            p.name, ring.name
+        ),
+        policy_name: p.name.clone(),
+        patch_group_tag: p.patch_group_tag.clone(),
+        regions: a
+            .regions
+            .iter()
+            .filter_map(|r| {
+                p.organization.regions.get(r).map(|z| RegionZone {
+                    region: r.clone(),
+                    zone: z.clone(),
+                })
+            })
+            .collect(),
+        images,
+        start_document: format!("{}-start-image-pipeline", p.name),
+        request,
+    })
+}

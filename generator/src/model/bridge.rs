@@ -1,0 +1,152 @@
+//! The bridge: `patchplane-bridge` on ECS Fargate in the central stack, its configuration, and the
+//! role it assumes in every member account to read instance tags (a resource of the member
+//! StackSet).
+
+use serde::Serialize;
+
+use crate::bridge_config::BridgeConfig;
+use crate::policy::{BridgeService, Policy};
+
+/// `patchplane-bridge` on ECS Fargate in the central account.
+#[derive(Debug, Clone, Serialize)]
+pub struct BridgePlan {
+    /// Cluster, service, task family and log group name.
+    pub name: String,
+    /// Task role name, fixed so member accounts can trust exactly it.
+    pub task_role_name: String,
+    /// Image.
+    pub image: String,
+    /// ECR repository to pull from, when the image is in ECR.
+    pub ecr: Option<EcrRepository>,
+    /// Subnets.
+    pub subnets: Vec<String>,
+    /// Security groups.
+    pub security_groups: Vec<String>,
+    /// Tasks.
+    pub desired_count: u32,
+    /// CPU units, as the string ECS wants.
+    pub cpu: String,
+    /// Memory MiB, as a string.
+    pub memory: String,
+    /// Role assumed in member accounts.
+    pub member_role_name: String,
+    /// ECS-injected secrets.
+    pub secrets: Vec<NamedSecret>,
+    /// `bridge.yaml` as one line of JSON (JSON is YAML).
+    pub config_json: String,
+    /// ECS stop timeout (s); the bridge's drain budget must stay below it.
+    pub stop_timeout: u32,
+}
+
+/// An ECR repository, from an image reference.
+#[derive(Debug, Clone, Serialize)]
+pub struct EcrRepository {
+    /// Account.
+    pub account: String,
+    /// Region.
+    pub region: String,
+    /// Repository name.
+    pub name: String,
+}
+
+/// One environment variable from Secrets Manager.
+#[derive(Debug, Clone, Serialize)]
+pub struct NamedSecret {
+    /// Variable.
+    pub name: String,
+    /// Secret ARN.
+    pub arn: String,
+}
+
+/// The role the bridge assumes in a member account to read tags. IAM is global while the StackSet
+/// deploys per region, so only the stack in `home_region` creates it.
+#[derive(Debug, Clone, Serialize)]
+pub struct BridgeTagsRolePlan {
+    /// Role name.
+    pub role_name: String,
+    /// Region whose stack instance creates the role.
+    pub home_region: String,
+    /// Central account.
+    pub central_account: String,
+    /// The bridge's task role there.
+    pub task_role_name: String,
+}
+
+/// `ACCOUNT.dkr.ecr.REGION.amazonaws.com/NAME[:TAG|@DIGEST]` → its repository.
+pub fn ecr_repository(image: &str) -> Option<EcrRepository> {
+    let (host, path) = image.split_once('/')?;
+    let mut h = host.split('.');
+    let (account, dkr, ecr, region) = (h.next()?, h.next()?, h.next()?, h.next()?);
+    if dkr != "dkr" || ecr != "ecr" || !crate::ids::is_account_id(account) {
+        return None;
+    }
+    let name = path.split('@').next()?;
+    let name = match name.rsplit_once(':') {
+        Some((n, _)) => n,
+        None => name,
+    };
+    Some(EcrRepository {
+        account: account.to_owned(),
+        region: region.to_owned(),
+        name: name.to_owned(),
+    })
+}
+
+/// The bridge's configuration as the policy gives it, plus `enrich.baselines` (group prefix →
+/// baseline name) from the policy's own baselines when the configuration does not set it: one
+/// source of truth for what a patch group means.
+pub fn bridge_config(p: &Policy, b: &BridgeService) -> BridgeConfig {
+    let mut config = b.config.clone();
+    if config.enrich.baselines.is_empty() {
+        config.enrich.baselines = p
+            .baselines
+            .iter()
+            .map(|bl| (bl.group_prefix.clone(), bl.name.clone()))
+            .collect();
+    }
+    config
+}
+
+/// The bridge service of the central stack.
+pub(super) fn build(p: &Policy, b: &BridgeService) -> BridgePlan {
+    let name = format!("{}-bridge", p.name);
+    BridgePlan {
+        task_role_name: format!("{name}-task"),
+        image: b.image.clone(),
+        ecr: ecr_repository(&b.image),
+        subnets: b.subnets.clone(),
+        security_groups: b.security_groups.clone(),
+        desired_count: b.desired_count,
+        cpu: b.cpu.to_string(),
+        memory: b.memory.to_string(),
+        member_role_name: b.member_role_name.clone(),
+        secrets: b
+            .secrets
+            .iter()
+            .map(|(name, arn)| NamedSecret {
+                name: name.clone(),
+                arn: arn.clone(),
+            })
+            .collect(),
+        // Typed configuration to JSON cannot fail (string keys only); the fallback is an empty
+        // object the bridge refuses at start-up with a clear error.
+        config_json: serde_json::to_string(&bridge_config(p, b)).unwrap_or_else(|_| "{}".to_owned()),
+        stop_timeout: 30,
+        name,
+    }
+}
+
+/// The role of the bridge in member accounts. IAM is global, so one region's stack instance creates
+/// it: the central region when members deploy there, else their first region.
+pub(super) fn tags_role(p: &Policy, b: &BridgePlan) -> BridgeTagsRolePlan {
+    BridgeTagsRolePlan {
+        role_name: b.member_role_name.clone(),
+        home_region: if p.organization.regions.contains_key(&p.central.region) {
+            p.central.region.clone()
+        } else {
+            p.organization.regions.keys().next().cloned().unwrap_or_default()
+        },
+        central_account: p.central.account.clone(),
+        task_role_name: b.task_role_name.clone(),
+    }
+}

@@ -1,0 +1,306 @@
+//! The member StackSet (`patching/`): patch baselines with their patch groups, the scan window and
+//! one install window per ring and baseline, event forwarding to the central bus, and where
+//! members write evidence. The [`super::Plan`] itself is this StackSet's plan.
+
+use serde::Serialize;
+
+use super::names::{central_bus_name, enum_str, pascal, patch_group};
+use super::window::{Param, TargetPlan, WindowKind, WindowPlan, cutoff_behavior};
+use crate::ids::partition;
+use crate::policy::{EventSource, Policy, Reboot, RejectedPatchesAction};
+use crate::resolve::{ScheduleError, resolve_schedule};
+
+/// A baseline to render.
+#[derive(Debug, Clone, Serialize)]
+pub struct BaselinePlan {
+    /// Logical id.
+    pub logical_id: String,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// `OperatingSystem`.
+    pub operating_system: &'static str,
+    /// `DefaultBaseline`.
+    pub default: bool,
+    /// `<group_prefix>-<ring>` for every ring.
+    pub patch_groups: Vec<String>,
+    /// Approval rules.
+    pub rules: Vec<RulePlan>,
+    /// Approved patches.
+    pub approved_patches: Vec<String>,
+    /// `ApprovedPatchesComplianceLevel`.
+    pub approved_patches_compliance: Option<String>,
+    /// Rejected patches.
+    pub rejected_patches: Vec<String>,
+    /// `RejectedPatchesAction`.
+    pub rejected_patches_action: &'static str,
+}
+
+/// A rule to render.
+#[derive(Debug, Clone, Serialize)]
+pub struct RulePlan {
+    /// `ApproveAfterDays`, absent on Debian-family OSes.
+    pub approve_after_days: Option<i64>,
+    /// `ComplianceLevel`.
+    pub compliance: String,
+    /// `EnableNonSecurity`, only rendered when true.
+    pub enable_non_security: bool,
+    /// Filters sorted by key.
+    pub filters: Vec<FilterPlan>,
+}
+
+/// A patch filter.
+#[derive(Debug, Clone, Serialize)]
+pub struct FilterPlan {
+    /// Key.
+    pub key: String,
+    /// Values.
+    pub values: Vec<String>,
+}
+
+/// Event forwarding to the central bus.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventsPlan {
+    /// Sources.
+    pub sources: Vec<&'static str>,
+    /// Detail types.
+    pub detail_types: Vec<&'static str>,
+    /// ARN of the central bus.
+    pub bus_arn: String,
+}
+
+/// Where evidence goes: the central bucket, under fixed prefixes.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvidencePlan {
+    /// Bucket name.
+    pub bucket: String,
+    /// Region of the bucket (the central region).
+    pub region: String,
+    /// Resource data sync name in every member account and region.
+    pub sync_name: String,
+    /// Prefix of resource data sync objects.
+    pub sync_prefix: &'static str,
+    /// Prefix of run-command output (followed by account and region).
+    pub run_command_prefix: &'static str,
+}
+
+/// SSM's limit on values in one maintenance-window target.
+const MAX_TARGET_VALUES: usize = 50;
+
+/// One baseline per policy baseline, in policy order, each with its patch group in every ring.
+pub(super) fn baselines(p: &Policy) -> Vec<BaselinePlan> {
+    p.baselines
+        .iter()
+        .map(|b| BaselinePlan {
+            logical_id: format!("Baseline{}", pascal(&b.group_prefix)),
+            name: b.name.clone(),
+            description: b.description.clone().unwrap_or_else(|| {
+                format!(
+                    "{} patch baseline of policy {} (managed by patchplane)",
+                    b.operating_system.as_str(),
+                    p.name
+                )
+            }),
+            operating_system: b.operating_system.as_str(),
+            default: b.default,
+            patch_groups: p.rings.iter().map(|r| patch_group(&b.group_prefix, &r.name)).collect(),
+            rules: b
+                .rules
+                .iter()
+                .map(|r| RulePlan {
+                    approve_after_days: r.approve_after_days,
+                    compliance: enum_str(&r.compliance),
+                    enable_non_security: r.enable_non_security,
+                    filters: r
+                        .filters
+                        .iter()
+                        .map(|(k, v)| FilterPlan {
+                            key: k.clone(),
+                            values: v.clone(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+            approved_patches: b.approved_patches.clone(),
+            approved_patches_compliance: b.approved_patches_compliance.as_ref().map(enum_str),
+            rejected_patches: b.rejected_patches.clone(),
+            rejected_patches_action: match b.rejected_patches_action {
+                RejectedPatchesAction::Block => "BLOCK",
+                RejectedPatchesAction::AllowAsDependency => "ALLOW_AS_DEPENDENCY",
+            },
+        })
+        .collect()
+}
+
+/// The scan window first, then one install window per ring and baseline, ring by ring.
+pub(super) fn windows(p: &Policy, baselines: &[BaselinePlan]) -> Result<Vec<WindowPlan>, ScheduleError> {
+    let mut windows = vec![scan_window(p, baselines)?];
+    windows.extend(install_windows(p)?);
+    Ok(windows)
+}
+
+/// The nightly scan of every patch group, in targets of at most 50 patch groups each.
+fn scan_window(p: &Policy, baselines: &[BaselinePlan]) -> Result<WindowPlan, ScheduleError> {
+    let all_groups: Vec<String> = baselines.iter().flat_map(|b| b.patch_groups.clone()).collect();
+    let scan_targets = all_groups
+        .chunks(MAX_TARGET_VALUES)
+        .enumerate()
+        .map(|(i, c)| TargetPlan {
+            logical_id: format!("ScanTarget{}", i + 1),
+            values: c.to_vec(),
+        })
+        .collect();
+    let scan = resolve_schedule(&p.scan.schedule, 0)?;
+    Ok(WindowPlan {
+        kind: WindowKind::Scan,
+        name: format!("{}-scan", p.name),
+        description: format!("Nightly patch scan of every patch group of policy {}", p.name),
+        ring: None,
+        baseline: None,
+        operating_system: None,
+        window_id: "ScanWindow".to_owned(),
+        task_id: "ScanTask".to_owned(),
+        targets: scan_targets,
+        cron: scan.cron.to_string(),
+        offset_days: (scan.offset_days > 0).then_some(scan.offset_days),
+        schedule: scan,
+        duration: p.windows.duration_hours,
+        cutoff: p.windows.cutoff_hours,
+        cutoff_behavior: cutoff_behavior(p),
+        // Scans never reboot and need no hooks, whatever the install task uses.
+        document: "AWS-RunPatchBaseline",
+        parameters: vec![
+            Param {
+                name: "Operation",
+                value: "Scan".to_owned(),
+            },
+            Param {
+                name: "RebootOption",
+                value: "NoReboot".to_owned(),
+            },
+        ],
+        max_concurrency: p
+            .scan
+            .max_concurrency
+            .clone()
+            .unwrap_or_else(|| p.install.max_concurrency.clone()),
+        max_errors: p
+            .scan
+            .max_errors
+            .clone()
+            .unwrap_or_else(|| p.install.max_errors.clone()),
+    })
+}
+
+/// One install window per ring and baseline: the ring's schedule plus the baseline's
+/// `install_offset_days`, targeting the one patch group of both.
+fn install_windows(p: &Policy) -> Result<Vec<WindowPlan>, ScheduleError> {
+    let hooks = &p.install.hooks;
+    let document = if hooks.any() {
+        "AWS-RunPatchBaselineWithHooks"
+    } else {
+        "AWS-RunPatchBaseline"
+    };
+    let mut install_params = vec![
+        Param {
+            name: "Operation",
+            value: "Install".to_owned(),
+        },
+        Param {
+            name: "RebootOption",
+            value: match p.install.reboot {
+                Reboot::RebootIfNeeded => "RebootIfNeeded",
+                Reboot::NoReboot => "NoReboot",
+            }
+            .to_owned(),
+        },
+    ];
+    for (name, doc) in [
+        ("PreInstallHookDocName", &hooks.pre_install),
+        ("PostInstallHookDocName", &hooks.post_install),
+        ("OnExitHookDocName", &hooks.on_exit),
+    ] {
+        if let Some(d) = doc {
+            install_params.push(Param { name, value: d.clone() });
+        }
+    }
+    let mut windows = Vec::new();
+    for ring in &p.rings {
+        for b in &p.baselines {
+            let ws = resolve_schedule(&ring.schedule, b.install_offset_days)?;
+            let g = patch_group(&b.group_prefix, &ring.name);
+            let id = format!("Install{}{}", pascal(&b.group_prefix), pascal(&ring.name));
+            windows.push(WindowPlan {
+                kind: WindowKind::Install,
+                name: format!("{}-{g}-install", p.name),
+                description: format!(
+                    "Ring {} install of baseline {} ({})",
+                    ring.name,
+                    b.name,
+                    b.operating_system.as_str()
+                ),
+                ring: Some(ring.name.clone()),
+                baseline: Some(b.name.clone()),
+                operating_system: Some(b.operating_system.as_str()),
+                window_id: format!("{id}Window"),
+                task_id: format!("{id}Task"),
+                targets: vec![TargetPlan {
+                    logical_id: format!("{id}Target"),
+                    values: vec![g],
+                }],
+                cron: ws.cron.to_string(),
+                offset_days: (ws.offset_days > 0).then_some(ws.offset_days),
+                schedule: ws,
+                duration: p.windows.duration_hours,
+                cutoff: p.windows.cutoff_hours,
+                cutoff_behavior: cutoff_behavior(p),
+                document,
+                parameters: install_params.clone(),
+                max_concurrency: p.install.max_concurrency.clone(),
+                max_errors: p.install.max_errors.clone(),
+            });
+        }
+    }
+    Ok(windows)
+}
+
+/// Documents the window role may send: the hooks variant only when the policy sets hooks.
+pub(super) fn documents(p: &Policy) -> Vec<String> {
+    let mut documents = vec!["AWS-RunPatchBaseline".to_owned()];
+    if p.install.hooks.any() {
+        documents.push("AWS-RunPatchBaselineWithHooks".to_owned());
+    }
+    documents
+}
+
+/// Forwarding to the central bus, when the policy forwards any source.
+pub(super) fn events(p: &Policy) -> Option<EventsPlan> {
+    (!p.events.forward.is_empty()).then(|| EventsPlan {
+        sources: p.events.forward.iter().map(|s| s.as_str()).collect(),
+        detail_types: p
+            .events
+            .forward
+            .iter()
+            .flat_map(|s: &EventSource| s.detail_types().iter().copied())
+            .collect(),
+        bus_arn: format!(
+            "arn:{}:events:{}:{}:event-bus/{}",
+            partition(&p.central.region),
+            p.central.region,
+            p.central.account,
+            central_bus_name(&p.name)
+        ),
+    })
+}
+
+/// The central evidence bucket and the fixed prefixes members write below.
+pub(super) fn evidence(p: &Policy) -> EvidencePlan {
+    EvidencePlan {
+        bucket: p.central.evidence_bucket.clone(),
+        region: p.central.region.clone(),
+        sync_name: format!("{}-evidence", p.name),
+        sync_prefix: "resource-data-sync",
+        run_command_prefix: "run-command",
+    }
+}

@@ -1,0 +1,89 @@
+//! Maintenance windows, shared by the member StackSet (scan and install) and the AMI pipeline
+//! (the build started in a ring's install window).
+
+use serde::Serialize;
+
+use crate::policy::{CutoffBehavior, Policy};
+use crate::resolve::WindowSchedule;
+
+/// What a window does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WindowKind {
+    /// Nightly scan of every patch group.
+    Scan,
+    /// A ring's install for one baseline.
+    Install,
+    /// A golden-image build aligned to a ring's install window.
+    Ami,
+}
+
+/// A maintenance window with its targets and task.
+#[derive(Debug, Clone, Serialize)]
+pub struct WindowPlan {
+    /// Scan or install.
+    pub kind: WindowKind,
+    /// Window name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Ring (install windows).
+    pub ring: Option<String>,
+    /// Baseline name (install windows).
+    pub baseline: Option<String>,
+    /// Operating system of the baseline (install windows).
+    pub operating_system: Option<&'static str>,
+    /// Logical id of the window.
+    pub window_id: String,
+    /// Logical id of the task.
+    pub task_id: String,
+    /// Targets (at most 50 patch groups each).
+    pub targets: Vec<TargetPlan>,
+    /// `Schedule`.
+    pub cron: String,
+    /// `ScheduleOffset` when not zero.
+    pub offset_days: Option<u8>,
+    /// The parsed schedule, for previews.
+    #[serde(skip)]
+    pub schedule: WindowSchedule,
+    /// `Duration`.
+    pub duration: i64,
+    /// `Cutoff`.
+    pub cutoff: i64,
+    /// `CutoffBehavior`.
+    pub cutoff_behavior: &'static str,
+    /// `TaskArn`.
+    pub document: &'static str,
+    /// Task parameters, each a one-element list.
+    pub parameters: Vec<Param>,
+    /// `MaxConcurrency`.
+    pub max_concurrency: String,
+    /// `MaxErrors`.
+    pub max_errors: String,
+}
+
+/// A window target.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetPlan {
+    /// Logical id.
+    pub logical_id: String,
+    /// Patch groups.
+    pub values: Vec<String>,
+}
+
+/// A task parameter.
+#[derive(Debug, Clone, Serialize)]
+pub struct Param {
+    /// Name.
+    pub name: &'static str,
+    /// Value.
+    pub value: String,
+}
+
+/// `CutoffBehavior` of every window of the policy.
+pub(super) fn cutoff_behavior(p: &Policy) -> &'static str {
+    match p.windows.cutoff_behavior {
+        CutoffBehavior::CancelTask => "CANCEL_TASK",
+        CutoffBehavior::ContinueTask => "CONTINUE_TASK",
+    }
+}
