@@ -4,7 +4,8 @@
 //! serde tells the line of a syntax or type error but not of a value it accepted, so validation
 //! problems find their line through [`LineIndex`], built from the YAML parser's event markers. The
 //! path syntax is the one `serde_path_to_error` prints (`baselines[0].rules[1].compliance`), so both
-//! kinds of error read alike.
+//! kinds of error read alike. [`parse_yaml`] turns a serde error into such a diagnostic, for the
+//! policy and for `bridge.yaml` alike.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -189,6 +190,44 @@ impl MarkedEventReceiver for Builder {
             }
             _ => {}
         }
+    }
+}
+
+/// Deserializes YAML `text` into `T`, or the one diagnostic that says where and why it cannot be:
+/// the file, the line, the key path and serde's message. Also used for the bridge's `bridge.yaml`.
+pub fn parse_yaml<T: serde::de::DeserializeOwned>(text: &str, file: &Path) -> Result<T, Diagnostic> {
+    let de = serde_yaml::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        // serde_yaml knows the line of a syntax or type error; the index knows where the key is.
+        let line = inner
+            .location()
+            .map(|l| l.line())
+            .or_else(|| LineIndex::new(text).line_of(&path));
+        let path = if path == "." { String::new() } else { path };
+        let message = clean_serde_message(&inner.to_string(), &path);
+        Diagnostic {
+            severity: Severity::Error,
+            file: file.to_path_buf(),
+            line,
+            path,
+            message,
+        }
+    })
+}
+
+/// serde_yaml prefixes its messages with the path and appends " at line L column C"; the
+/// diagnostic carries both already.
+fn clean_serde_message(msg: &str, path: &str) -> String {
+    // The prefix is the path of the value or, for an unknown key, of the mapping holding it.
+    let msg = match msg.split_once(": ") {
+        Some((head, rest)) if !head.is_empty() && path.starts_with(head) => rest,
+        _ => msg,
+    };
+    match msg.find(" at line ") {
+        Some(i) => msg[..i].to_owned(),
+        None => msg.to_owned(),
     }
 }
 

@@ -349,7 +349,7 @@ pub fn load_file(file: &Path) -> Result<BridgeConfig, ConfigError> {
 
 /// Parses and validates configuration text; `file` names it in errors.
 pub fn load_str(text: &str, file: &Path) -> Result<BridgeConfig, ConfigError> {
-    let cfg: BridgeConfig = crate::load::parse_yaml(text, file).map_err(|mut d| {
+    let cfg: BridgeConfig = crate::diag::parse_yaml(text, file).map_err(|mut d| {
         hide_secret(&mut d);
         ConfigError::Invalid(vec![d])
     })?;
