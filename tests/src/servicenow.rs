@@ -1,41 +1,128 @@
 //! A ServiceNow Table API emulator for tests and the demo: loopback only, HTTP/1.1, one thread
-//! per connection, `Connection: close`.
+//! per connection, `Connection: close`. State lives in memory and is kept consistent by the
+//! emulator itself, never by trusting what a client sends (DESIGN §6, "ServiceNow facts").
 //!
-//! It follows the documented behaviour the bridge depends on, including the inconvenient parts:
-//! - rows have a 32-hex `sys_id` and an `INC…` `number`, and every value is a JSON string;
-//! - `sysparm_query` terms are `field=value`, `ORDERBYfield`, `ORDERBYDESCfield`, separated by
-//!   `^` (`^^` is a literal caret). A term on a field the caller may not read is **silently
-//!   ignored**, as ServiceNow does, so a client must check the rows it gets back;
-//! - 401 without valid credentials (basic or an OAuth bearer token from `/oauth_token.do`);
-//! - scripted failures (429 with `Retry-After`, 5xx) for the next requests;
-//! - errors as `{"error": {"message", "detail"}, "status": "failure"}`.
+//! What it emulates, including the inconvenient parts a client must cope with:
+//! - **Paths**: `/api/now/table/{table}`, `/api/now/v1/table/{table}`, `/api/now/v2/table/{table}`
+//!   and `…/{sys_id}`: `GET` (list or one row), `POST` (201), `PATCH`/`PUT` (200). Any table name
+//!   (`[a-z][a-z0-9_]*`) is accepted and follows the incident rules below, so `servicenow.table`
+//!   can name e.g. `sn_vul_vulnerable_item`. A list `GET` that matches nothing answers 200
+//!   `{"result":[]}` on v2 and on the unversioned path (it follows the newest version), and **404
+//!   "No Record found"** on v1.
+//! - **Rows**: every value is a JSON string. Fields: `sys_id` (32 hex), `number` (`INC0010001`…;
+//!   `VIT…` for `sn_vul_vulnerable_item`, `TASK…` for other tables; counted per table), `state`
+//!   and `incident_state` (mirrored), `active`, `priority`, `reopen_count`, `resolved_at`,
+//!   `closed_at`, `reopened_time`, `close_code`, `close_notes`, `correlation_id`,
+//!   `correlation_display`, `urgency`, `impact` (both default `3`), `short_description`,
+//!   `description`, `due_date`, `escalation` (default `0`), `category`, `subcategory`,
+//!   `sys_created_on`, `sys_updated_on` (`YYYY-MM-DD HH:MM:SS`, UTC, real clock, whole seconds).
+//!   A field that is not on the table is silently dropped on write.
+//! - **References**: `assignment_group` (→ `sys_user_group`) and `cmdb_ci` (→ `cmdb_ci`) read as
+//!   `{"link": "<url>/api/now/table/<table>/<sys_id>", "value": "<sys_id>"}`, or `""` when empty;
+//!   `sysparm_exclude_reference_link=true` gives the bare sys_id. A write may give a sys_id (32
+//!   hex) or a name: a name is stored as a stable made-up sys_id
+//!   ([`Emulator::reference_sys_id`]), and `<field>.name` works in queries and `sysparm_fields`.
+//! - **Journal fields** `work_notes` and `comments`: a non-empty write appends to the row's
+//!   journal ([`Emulator::journal`]); they always read back as `""`.
+//! - **Computed fields** (`active`, `priority`, `reopen_count`, `reopened_time`, `resolved_at`,
+//!   `closed_at`, `incident_state`, `sys_*`, `number`) are set by the emulator; a client's value
+//!   for them is ignored and noted in [`Row::lint`]. `active` is `true` for states 1 New,
+//!   2 In Progress, 3 On Hold **and 6 Resolved**, `false` for 7 Closed and 8 Canceled.
+//!   `priority` follows the base system's lookup on urgency × impact (1/1→1; 1/2, 2/1→2; 1/3,
+//!   2/2, 3/1→3; 2/3, 3/2→4; 3/3→5; anything else→5).
+//! - **Lifecycle**, driven by `state` writes (`incident_state` alone is taken as `state`; a state
+//!   outside 1, 2, 3, 6, 7, 8 is ignored and noted): a new row starts in 1 New unless the POST
+//!   sets a state, which then applies as a move from New (REST may create a Resolved row); → 6 sets
+//!   `resolved_at` (resolving without `close_code` and `close_notes` is accepted, as REST bypasses
+//!   UI policies, and noted in [`Row::lint`]); 6 → 1/2/3 is a reopen: `reopen_count` + 1 and
+//!   `reopened_time`; → 7 sets `closed_at`. A resolved row older than the auto-close delay
+//!   ([`Emulator::set_auto_close`], default 1 day like `glide.ui.autoclose.time`) becomes 7 Closed
+//!   with a `comments` journal entry; this is evaluated at the start of every request and in every
+//!   accessor. A `PATCH` of a Closed or Canceled row answers **403** "ACL Exception Update Failed
+//!   due to security constraints" and changes nothing (its journal entries are dropped too).
+//! - **Queries** (`sysparm_query`): terms separated by `^` (`^^` is a literal caret), `^OR` (binds
+//!   tighter than `^`), `^NQ` (a new OR'ed query), `^EQ`; operators `=`, `!=`, `IN`, `NOT IN`,
+//!   `ISEMPTY`, `ISNOTEMPTY`, `<`, `<=`, `>`, `>=`, `LIKE`, `NOT LIKE`, `STARTSWITH`, `ENDSWITH`;
+//!   `ORDERBY<field>`, `ORDERBYDESC<field>` (several; rows still tied follow creation order in
+//!   the first key's direction, so `ORDERBYDESCsys_created_on` is newest first within a second).
+//!   `<`, `<=`, `>`, `>=` and `ORDERBY` compare numerically when both sides are numbers, else as
+//!   strings (which orders `YYYY-MM-DD HH:MM:SS` dates correctly). Names and values are
+//!   case-sensitive. As in ServiceNow (KB0715430), `!=`, `NOT IN`, `NOT LIKE`, `<`, `<=`, `>`,
+//!   `>=` never match an empty value. A term on an unknown field (or a misspelt one, `State=1`), with an unknown
+//!   operator, or on a field the caller may not read ([`Emulator::hide_field`]) is **silently
+//!   dropped**, so a client must check the rows it gets back. Also `sysparm_limit` (default
+//!   10000), `sysparm_offset`, `sysparm_fields` (on reads and writes).
+//! - **Auth and failures**: 401 without valid credentials (basic, or an OAuth bearer token from
+//!   `/oauth_token.do`, client credentials); scripted failures (429 with `Retry-After`, 5xx) for
+//!   the next requests ([`Emulator::script`]), outages, slow answers; errors as
+//!   `{"error": {"message", "detail"}, "status": "failure"}`.
+//! - **Request log** ([`Emulator::requests`]): one line per request, `METHOD path?query` with the
+//!   query percent-decoded (just `METHOD path` without one).
+//!
+//! What it does not emulate: `sysparm_display_value`, dot-walking other than `<reference>.name`,
+//! `javascript:` values in queries (compared literally), `LIKE` being case-insensitive on some
+//! databases, `DELETE`, attachments, other APIs (Import Set, Aggregate), `sys_choice` and the
+//! other base tables (a reference to a made-up sys_id is never checked), users and roles (any
+//! authenticated caller may close; no `resolved_by`/`closed_by`/`reopened_by`), data policies,
+//! business rules beyond the lifecycle above, the `X-Total-Count`/`Link` paging headers, ties in
+//! `ORDERBY` being in an unspecified order (a client that must break ties should add a second
+//! key such as `number`), OAuth token expiry, rate limits other than scripted.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde_json::{Value as Json, json};
+use serde_json::{Map, Value as Json, json};
 
-/// One incident row.
+/// One row, as the test harness sees it.
 #[derive(Debug, Clone, Default)]
 pub struct Row {
-    /// Field values.
+    /// The table it lives in (`incident`, …).
+    pub table: String,
+    /// Every field as a string, as the API returns it with `sysparm_exclude_reference_link=true`,
+    /// except that a reference field holds the name it was written with (the display value; the
+    /// sys_id when the name is unknown), so tests can read `fields["assignment_group"]` as the
+    /// group's name. The sys_ids are in [`Row::refs`].
     pub fields: BTreeMap<String, String>,
-    /// Work notes, oldest first.
+    /// Reference fields → the sys_id stored (`""` when empty).
+    pub refs: BTreeMap<String, String>,
+    /// Work notes, oldest first (the `work_notes` entries of [`Row::journal`]).
     pub work_notes: Vec<String>,
+    /// Journal entries, oldest first: (`work_notes` | `comments`, text).
+    pub journal: Vec<(String, String)>,
+    /// What the emulator accepted or ignored that a careful client would not have sent: resolving
+    /// or closing without `close_code`/`close_notes`, writes to computed fields, a state it does
+    /// not know.
+    pub lint: Vec<String>,
 }
 
-#[derive(Default)]
+/// A row as stored: references hold sys_ids.
+#[derive(Debug, Clone)]
+struct Rec {
+    table: String,
+    fields: BTreeMap<String, String>,
+    journal: Vec<(String, String)>,
+    /// When it was last resolved (the auto-close clock; `resolved_at` has whole seconds only).
+    resolved: Option<SystemTime>,
+    lint: Vec<String>,
+}
+
 struct State {
-    rows: Vec<Row>,
+    url: String,
+    rows: Vec<Rec>,
+    numbers: BTreeMap<String, u64>,
+    /// sys_id → name, for references written by name.
+    names: BTreeMap<String, String>,
+    auto_close: Duration,
     basic: String,
     oauth: (String, String),
     tokens: BTreeSet<String>,
     script: VecDeque<(u16, Option<u64>)>,
     outage_until: Option<std::time::Instant>,
-    delay: std::time::Duration,
+    delay: Duration,
     hidden_fields: BTreeSet<String>,
     requests: Vec<String>,
     counter: u64,
@@ -120,20 +207,51 @@ fn terms(q: &str) -> Vec<String> {
     out.into_iter().filter(|t| !t.is_empty()).collect()
 }
 
-const FIELDS: [&str; 12] = [
-    "sys_id",
-    "number",
+/// Reference fields and the table they point to.
+const REFERENCES: [(&str, &str); 2] = [("assignment_group", "sys_user_group"), ("cmdb_ci", "cmdb_ci")];
+/// Journal fields: appended on write, read back as `""`.
+const JOURNAL: [&str; 2] = ["work_notes", "comments"];
+/// Fields a client may write (besides `state`/`incident_state`, references and journals).
+const WRITABLE: [&str; 12] = [
     "correlation_id",
-    "active",
-    "state",
-    "short_description",
-    "description",
+    "correlation_display",
     "urgency",
     "impact",
-    "assignment_group",
-    "sys_created_on",
+    "short_description",
+    "description",
     "close_code",
+    "close_notes",
+    "due_date",
+    "escalation",
+    "category",
+    "subcategory",
 ];
+/// Fields the emulator computes; a client's value is ignored.
+const COMPUTED: [&str; 12] = [
+    "sys_id",
+    "number",
+    "active",
+    "priority",
+    "reopen_count",
+    "reopened_time",
+    "resolved_at",
+    "closed_at",
+    "sys_created_on",
+    "sys_updated_on",
+    "state",
+    "incident_state",
+];
+const OPEN: [&str; 3] = ["1", "2", "3"];
+const STATES: [&str; 6] = ["1", "2", "3", "6", "7", "8"];
+const NOT_FOUND: &str = "Record doesn't exist or ACL restricts the record retrieval";
+
+fn is_field(f: &str) -> bool {
+    WRITABLE.contains(&f) || COMPUTED.contains(&f) || JOURNAL.contains(&f) || reference_table(f).is_some()
+}
+
+fn reference_table(f: &str) -> Option<&'static str> {
+    REFERENCES.iter().find(|(n, _)| *n == f).map(|(_, t)| *t)
+}
 
 fn error(status: u16, message: &str, detail: &str) -> (u16, Json, Option<u64>) {
     (
@@ -141,6 +259,493 @@ fn error(status: u16, message: &str, detail: &str) -> (u16, Json, Option<u64>) {
         json!({ "error": { "message": message, "detail": detail }, "status": "failure" }),
         None,
     )
+}
+
+/// `YYYY-MM-DD HH:MM:SS` in UTC, as ServiceNow's API shows date-times.
+fn timestamp(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Days since 1970-01-01 → civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// The base system's priority lookup (`dl_u_priority`) on urgency × impact.
+fn priority(urgency: &str, impact: &str) -> &'static str {
+    match (urgency, impact) {
+        ("1", "1") => "1",
+        ("1", "2") | ("2", "1") => "2",
+        ("1", "3") | ("2", "2") | ("3", "1") => "3",
+        ("2", "3") | ("3", "2") => "4",
+        _ => "5",
+    }
+}
+
+fn number_prefix(table: &str) -> &'static str {
+    match table {
+        "incident" => "INC",
+        "sn_vul_vulnerable_item" => "VIT",
+        _ => "TASK",
+    }
+}
+
+/// A stable made-up 32-hex sys_id for a name in a table (two FNV-1a 64 hashes).
+fn made_up_sys_id(table: &str, name: &str) -> String {
+    let fnv = |seed: u64| {
+        let mut h = seed;
+        for b in table.bytes().chain([b'/']).chain(name.bytes()) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        h
+    };
+    format!("{:016x}{:016x}", fnv(0xcbf2_9ce4_8422_2325), fnv(0x84222325_cbf29ce4))
+}
+
+fn is_sys_id(v: &str) -> bool {
+    v.len() == 32 && v.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// A JSON value as ServiceNow stores it: a string (`null` → `""`).
+fn text(v: &Json) -> String {
+    match v {
+        Json::String(s) => s.clone(),
+        Json::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// Numbers compare as numbers, everything else (dates included) as strings.
+fn compare(a: &str, b: &str) -> std::cmp::Ordering {
+    match (a.trim().parse::<f64>(), b.trim().parse::<f64>()) {
+        (Ok(x), Ok(y)) => x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal),
+        _ => a.cmp(b),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Eq,
+    Ne,
+    In,
+    NotIn,
+    Empty,
+    NotEmpty,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Like,
+    NotLike,
+    Starts,
+    Ends,
+}
+
+/// Operators as they appear right after the field name; longer ones first where one is a prefix
+/// of another.
+const OPERATORS: [(&str, Op); 14] = [
+    ("ISNOTEMPTY", Op::NotEmpty),
+    ("ISEMPTY", Op::Empty),
+    ("NOT IN", Op::NotIn),
+    ("NOT LIKE", Op::NotLike),
+    ("IN", Op::In),
+    ("LIKE", Op::Like),
+    ("STARTSWITH", Op::Starts),
+    ("ENDSWITH", Op::Ends),
+    ("!=", Op::Ne),
+    ("<=", Op::Le),
+    (">=", Op::Ge),
+    ("<", Op::Lt),
+    (">", Op::Gt),
+    ("=", Op::Eq),
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Cond {
+    field: String,
+    op: Op,
+    value: String,
+}
+
+/// `field OP value`: the operator starts at the first uppercase letter or `=!<>` after at least
+/// one character of field name (ServiceNow's names are lowercase).
+fn condition(term: &str) -> Option<Cond> {
+    for (i, c) in term.char_indices().skip(1) {
+        if !(c.is_ascii_uppercase() || "=!<>".contains(c)) {
+            continue;
+        }
+        let rest = &term[i..];
+        for (token, op) in OPERATORS {
+            if let Some(value) = rest.strip_prefix(token) {
+                return Some(Cond {
+                    field: term[..i].to_owned(),
+                    op,
+                    value: value.to_owned(),
+                });
+            }
+        }
+    }
+    None
+}
+
+impl Cond {
+    fn matches(&self, v: &str) -> bool {
+        use std::cmp::Ordering::{Greater, Less};
+        let list = || self.value.split(',').any(|x| x == v);
+        // Like SQL's NULL, an empty value is never "different from" or "before/after" anything.
+        let present = !v.is_empty();
+        match self.op {
+            Op::Eq => v == self.value,
+            Op::Ne => present && v != self.value,
+            Op::In => list(),
+            Op::NotIn => present && !list(),
+            Op::Empty => v.is_empty(),
+            Op::NotEmpty => present,
+            Op::Lt => present && compare(v, &self.value) == Less,
+            Op::Le => present && compare(v, &self.value) != Greater,
+            Op::Gt => present && compare(v, &self.value) == Greater,
+            Op::Ge => present && compare(v, &self.value) != Less,
+            Op::Like => v.contains(&self.value),
+            Op::NotLike => present && !v.contains(&self.value),
+            Op::Starts => v.starts_with(&self.value),
+            Op::Ends => v.ends_with(&self.value),
+        }
+    }
+}
+
+/// A parsed `sysparm_query`: OR'ed queries (`^NQ`) of AND'ed terms (`^`) of OR'ed conditions
+/// (`^OR`), and the ordering.
+#[derive(Debug, Default)]
+struct Query {
+    queries: Vec<Vec<Vec<Cond>>>,
+    order: Vec<(String, bool)>,
+}
+
+impl Query {
+    /// Parses `q`; conditions `usable` refuses (unknown or unreadable fields) are dropped silently.
+    fn parse(q: &str, usable: impl Fn(&str) -> bool) -> Query {
+        let mut out = Query {
+            queries: vec![Vec::new()],
+            order: Vec::new(),
+        };
+        for term in terms(q) {
+            if let Some(f) = term.strip_prefix("ORDERBYDESC") {
+                if usable(f) {
+                    out.order.push((f.to_owned(), true));
+                }
+                continue;
+            }
+            if let Some(f) = term.strip_prefix("ORDERBY") {
+                if usable(f) {
+                    out.order.push((f.to_owned(), false));
+                }
+                continue;
+            }
+            if term == "EQ" {
+                continue;
+            }
+            let (kind, body) = if let Some(b) = term.strip_prefix("NQ") {
+                out.queries.push(Vec::new());
+                ("and", b)
+            } else if let Some(b) = term.strip_prefix("OR") {
+                ("or", b)
+            } else {
+                ("and", term.as_str())
+            };
+            let Some(cond) = condition(body).filter(|c| usable(&c.field)) else {
+                continue;
+            };
+            let Some(query) = out.queries.last_mut() else {
+                continue;
+            };
+            match (kind, query.last_mut()) {
+                ("or", Some(any)) => any.push(cond),
+                _ => query.push(vec![cond]),
+            }
+        }
+        out
+    }
+
+    fn matches(&self, value: impl Fn(&str) -> String) -> bool {
+        self.queries
+            .iter()
+            .any(|all| all.iter().all(|any| any.iter().any(|c| c.matches(&value(&c.field)))))
+    }
+}
+
+/// Query parameters that shape a response.
+struct Shape {
+    fields: Option<Vec<String>>,
+    exclude_links: bool,
+}
+
+impl Shape {
+    fn from(q: &BTreeMap<String, String>) -> Shape {
+        Shape {
+            fields: q.get("sysparm_fields").map(|f| {
+                f.split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            }),
+            exclude_links: q.get("sysparm_exclude_reference_link").map(String::as_str) == Some("true"),
+        }
+    }
+}
+
+impl State {
+    /// A field's stored value; `<reference>.name` gives the referenced name.
+    fn value(&self, rec: &Rec, field: &str) -> String {
+        if let Some((base, "name")) = field.split_once('.')
+            && reference_table(base).is_some()
+        {
+            let id = rec.fields.get(base).map(String::as_str).unwrap_or("");
+            return self.names.get(id).cloned().unwrap_or_default();
+        }
+        rec.fields.get(field).cloned().unwrap_or_default()
+    }
+
+    fn known(&self, field: &str) -> bool {
+        let base = match field.split_once('.') {
+            Some((base, "name")) if reference_table(base).is_some() => base,
+            Some(_) => return false,
+            None => field,
+        };
+        is_field(base) && !self.hidden_fields.contains(base)
+    }
+
+    /// A row as the API shows it.
+    fn render(&self, rec: &Rec, shape: &Shape) -> Json {
+        let one = |field: &str| -> Option<Json> {
+            if JOURNAL.contains(&field) {
+                return Some(Json::String(String::new()));
+            }
+            if field.contains('.') {
+                return self.known(field).then(|| Json::String(self.value(rec, field)));
+            }
+            let v = rec.fields.get(field)?;
+            Some(match reference_table(field) {
+                Some(table) if !v.is_empty() && !shape.exclude_links => json!({
+                    "link": format!("{}/api/now/table/{table}/{v}", self.url),
+                    "value": v,
+                }),
+                _ => Json::String(v.clone()),
+            })
+        };
+        let mut out = Map::new();
+        match &shape.fields {
+            Some(fields) => {
+                for f in fields {
+                    if let Some(v) = one(f) {
+                        out.insert(f.clone(), v);
+                    }
+                }
+            }
+            None => {
+                for f in rec.fields.keys() {
+                    if let Some(v) = one(f) {
+                        out.insert(f.clone(), v);
+                    }
+                }
+            }
+        }
+        Json::Object(out)
+    }
+
+    /// The harness's view of a row.
+    fn public(&self, rec: &Rec) -> Row {
+        let mut fields = rec.fields.clone();
+        let mut refs = BTreeMap::new();
+        for (f, _) in REFERENCES {
+            let id = rec.fields.get(f).cloned().unwrap_or_default();
+            fields.insert(f.to_owned(), self.names.get(&id).cloned().unwrap_or_else(|| id.clone()));
+            refs.insert(f.to_owned(), id);
+        }
+        Row {
+            table: rec.table.clone(),
+            fields,
+            refs,
+            work_notes: rec
+                .journal
+                .iter()
+                .filter(|(f, _)| f == "work_notes")
+                .map(|(_, t)| t.clone())
+                .collect(),
+            journal: rec.journal.clone(),
+            lint: rec.lint.clone(),
+        }
+    }
+
+    /// Closes resolved rows older than the auto-close delay, as the hourly job would have.
+    fn auto_close(&mut self) {
+        let (now, delay) = (SystemTime::now(), self.auto_close);
+        for rec in &mut self.rows {
+            let Some(resolved) = rec.resolved else {
+                continue;
+            };
+            if rec.fields["state"] != "6" || now.duration_since(resolved).unwrap_or_default() <= delay {
+                continue;
+            }
+            let at = timestamp(resolved + delay);
+            for (f, v) in [
+                ("state", "7"),
+                ("incident_state", "7"),
+                ("active", "false"),
+                ("closed_at", at.as_str()),
+                ("sys_updated_on", at.as_str()),
+            ] {
+                rec.fields.insert(f.to_owned(), v.to_owned());
+            }
+            rec.journal.push((
+                "comments".into(),
+                format!(
+                    "Incident automatically closed after {} in the Resolved state.",
+                    human(delay)
+                ),
+            ));
+        }
+    }
+
+    /// A reference value as stored: a sys_id as given, a name as its made-up sys_id.
+    fn reference(&mut self, table: &str, v: &str) -> String {
+        if v.is_empty() || is_sys_id(v) {
+            return v.to_owned();
+        }
+        let id = made_up_sys_id(table, v);
+        self.names.insert(id.clone(), v.to_owned());
+        id
+    }
+
+    /// Applies a write to `rec`, then the lifecycle (a new row comes in as 1 New).
+    fn write(&mut self, rec: &mut Rec, obj: Map<String, Json>) {
+        let now = SystemTime::now();
+        let mut requested: Option<String> = None;
+        let mut incident_state: Option<String> = None;
+        for (k, v) in obj {
+            let v = text(&v);
+            if JOURNAL.contains(&k.as_str()) {
+                if !v.trim().is_empty() {
+                    rec.journal.push((k, v));
+                }
+            } else if let Some(table) = reference_table(&k) {
+                let id = self.reference(table, &v);
+                rec.fields.insert(k, id);
+            } else if WRITABLE.contains(&k.as_str()) {
+                rec.fields.insert(k, v);
+            } else if k == "state" {
+                requested = Some(v);
+            } else if k == "incident_state" {
+                incident_state = Some(v);
+            } else if COMPUTED.contains(&k.as_str()) {
+                rec.lint.push(format!("ignored a write of computed field {k}={v:?}"));
+            }
+        }
+        let requested = requested.or(incident_state);
+        let p = priority(&rec.fields["urgency"], &rec.fields["impact"]);
+        rec.fields.insert("priority".into(), p.into());
+        let stamp = timestamp(now);
+        let old = rec.fields["state"].clone();
+        let new = match requested {
+            None => old.clone(),
+            Some(s) if !STATES.contains(&s.as_str()) => {
+                rec.lint.push(format!("ignored unknown state {s:?}"));
+                old.clone()
+            }
+            Some(s) => s,
+        };
+        if new != old {
+            match new.as_str() {
+                "6" => {
+                    rec.fields.insert("resolved_at".into(), stamp.clone());
+                    rec.resolved = Some(now);
+                }
+                "7" => {
+                    rec.fields.insert("closed_at".into(), stamp.clone());
+                }
+                s if old == "6" && OPEN.contains(&s) => {
+                    let n: u64 = rec.fields["reopen_count"].parse().unwrap_or(0);
+                    rec.fields.insert("reopen_count".into(), (n + 1).to_string());
+                    rec.fields.insert("reopened_time".into(), stamp.clone());
+                }
+                _ => {}
+            }
+            if new == "6" || new == "7" {
+                for f in ["close_code", "close_notes"] {
+                    if rec.fields[f].is_empty() {
+                        rec.lint.push(format!("moved to state {new} without {f}"));
+                    }
+                }
+            }
+        }
+        let active = if new == "7" || new == "8" { "false" } else { "true" };
+        rec.fields.insert("active".into(), active.into());
+        rec.fields.insert("incident_state".into(), new.clone());
+        rec.fields.insert("state".into(), new);
+        rec.fields.insert("sys_updated_on".into(), stamp);
+    }
+
+    /// A new row in `table`, with every field present.
+    fn create(&mut self, table: &str, obj: Map<String, Json>) -> Rec {
+        self.counter += 1;
+        let id = format!("{:032x}", u128::from(self.counter) * 0x9e37_79b9_7f4a_7c15);
+        let n = self.numbers.entry(table.to_owned()).or_insert(0);
+        *n += 1;
+        let number = format!("{}{:07}", number_prefix(table), 10_000 + *n);
+        let now = timestamp(SystemTime::now());
+        let mut fields: BTreeMap<String, String> = WRITABLE
+            .iter()
+            .chain(COMPUTED.iter())
+            .chain(JOURNAL.iter())
+            .chain(REFERENCES.iter().map(|(f, _)| f))
+            .map(|f| ((*f).to_owned(), String::new()))
+            .collect();
+        for (f, v) in [
+            ("sys_id", id.as_str()),
+            ("number", number.as_str()),
+            ("state", "1"),
+            ("incident_state", "1"),
+            ("active", "true"),
+            ("urgency", "3"),
+            ("impact", "3"),
+            ("priority", "5"),
+            ("reopen_count", "0"),
+            ("escalation", "0"),
+            ("sys_created_on", now.as_str()),
+            ("sys_updated_on", now.as_str()),
+        ] {
+            fields.insert(f.to_owned(), v.to_owned());
+        }
+        let mut rec = Rec {
+            table: table.to_owned(),
+            fields,
+            journal: Vec::new(),
+            resolved: None,
+            lint: Vec::new(),
+        };
+        self.write(&mut rec, obj);
+        rec
+    }
+}
+
+fn human(d: Duration) -> String {
+    match d.as_secs() {
+        s if s >= 86_400 && s % 86_400 == 0 => format!("{} days", s / 86_400),
+        s if s >= 1 && d.subsec_millis() == 0 => format!("{s} seconds"),
+        _ => format!("{} milliseconds", d.as_millis()),
+    }
 }
 
 impl Emulator {
@@ -155,9 +760,20 @@ impl Emulator {
         let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind loopback");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let state = Arc::new(Mutex::new(State {
+            url: url.clone(),
+            rows: Vec::new(),
+            numbers: BTreeMap::new(),
+            names: BTreeMap::new(),
+            auto_close: Duration::from_secs(86_400),
             basic: format!("Basic {}", base64(format!("{user}:{password}").as_bytes())),
             oauth: (client_id.to_owned(), client_secret.to_owned()),
-            ..State::default()
+            tokens: BTreeSet::new(),
+            script: VecDeque::new(),
+            outage_until: None,
+            delay: Duration::ZERO,
+            hidden_fields: BTreeSet::new(),
+            requests: Vec::new(),
+            counter: 0,
         }));
         let stop = Arc::new(AtomicBool::new(false));
         listener.set_nonblocking(true).expect("nonblocking");
@@ -171,7 +787,7 @@ impl Emulator {
                             let _ = serve(stream, &st);
                         });
                     }
-                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
                 }
             }
         });
@@ -188,14 +804,14 @@ impl Emulator {
     }
 
     /// Every table request takes at least `d` (a slow instance).
-    pub fn slow(&self, d: std::time::Duration) {
+    pub fn slow(&self, d: Duration) {
         if let Ok(mut s) = self.state.lock() {
             s.delay = d;
         }
     }
 
     /// Every table request answers 503 for `d` from now.
-    pub fn outage(&self, d: std::time::Duration) {
+    pub fn outage(&self, d: Duration) {
         if let Ok(mut s) = self.state.lock() {
             s.outage_until = Some(std::time::Instant::now() + d);
         }
@@ -208,14 +824,62 @@ impl Emulator {
         }
     }
 
-    /// Every incident row.
-    pub fn incidents(&self) -> Vec<Row> {
-        self.state.lock().map(|s| s.rows.clone()).unwrap_or_default()
+    /// A Resolved row closes once its resolution is older than `d` (default 1 day, the base
+    /// system's `glide.ui.autoclose.time`). Applies to rows already resolved too.
+    pub fn set_auto_close(&self, d: Duration) {
+        if let Ok(mut s) = self.state.lock() {
+            s.auto_close = d;
+        }
     }
 
-    /// `METHOD path` of every request so far.
+    /// Every row of every table, oldest first (with the default table, the incidents).
+    pub fn incidents(&self) -> Vec<Row> {
+        self.with(|s| s.rows.iter().map(|r| s.public(r)).collect())
+    }
+
+    /// Every row of `table`, oldest first.
+    pub fn rows(&self, table: &str) -> Vec<Row> {
+        self.with(|s| {
+            s.rows
+                .iter()
+                .filter(|r| r.table == table)
+                .map(|r| s.public(r))
+                .collect()
+        })
+    }
+
+    /// The journal of the row `sys_id` (any table), oldest first: (`work_notes` | `comments`,
+    /// text). Empty when there is no such row.
+    pub fn journal(&self, sys_id: &str) -> Vec<(String, String)> {
+        self.with(|s| {
+            s.rows
+                .iter()
+                .find(|r| r.fields["sys_id"] == sys_id)
+                .map(|r| r.journal.clone())
+                .unwrap_or_default()
+        })
+    }
+
+    /// The sys_id a reference written by `name` is stored as, e.g.
+    /// `reference_sys_id("sys_user_group", "Payments Operations")`. Stable across runs.
+    pub fn reference_sys_id(table: &str, name: &str) -> String {
+        made_up_sys_id(table, name)
+    }
+
+    /// `METHOD path?query` (query percent-decoded; `METHOD path` without one) of every request
+    /// so far.
     pub fn requests(&self) -> Vec<String> {
         self.state.lock().map(|s| s.requests.clone()).unwrap_or_default()
+    }
+
+    fn with<T: Default>(&self, f: impl FnOnce(&State) -> T) -> T {
+        match self.state.lock() {
+            Ok(mut s) => {
+                s.auto_close();
+                f(&s)
+            }
+            Err(_) => T::default(),
+        }
     }
 }
 
@@ -263,8 +927,12 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         201 => "Created",
         400 => "Bad Request",
         401 => "Unauthorized",
+        403 => "Forbidden",
         404 => "Not Found",
+        405 => "Method Not Allowed",
         429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
         _ => "Error",
     };
     let mut out = format!(
@@ -281,6 +949,32 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
     stream.flush()
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Version {
+    V1,
+    V2,
+}
+
+/// `/api/now[/v1|/v2]/table/{table}[/{sys_id}]` → (version, table, sys_id). The unversioned path
+/// follows the newest behaviour (v2).
+fn route(path: &str) -> Option<(Version, &str, &str)> {
+    let rest = path.strip_prefix("/api/now/")?;
+    let (version, rest) = match rest.split_once('/') {
+        Some(("v1", r)) => (Version::V1, r),
+        Some(("v2", r)) => (Version::V2, r),
+        _ => (Version::V2, rest),
+    };
+    let rest = rest.strip_prefix("table/")?;
+    let (table, sys_id) = rest.split_once('/').unwrap_or((rest, ""));
+    Some((version, table, sys_id.trim_end_matches('/')))
+}
+
+fn valid_table(t: &str) -> bool {
+    t.starts_with(|c: char| c.is_ascii_lowercase())
+        && t.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
 fn handle(
     s: &mut State,
     method: &str,
@@ -289,7 +983,12 @@ fn handle(
     body: &str,
 ) -> (u16, Json, Option<u64>) {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    s.requests.push(format!("{method} {path}"));
+    s.requests.push(if query.is_empty() {
+        format!("{method} {path}")
+    } else {
+        format!("{method} {path}?{}", percent_decode(query))
+    });
+    s.auto_close();
     if method == "POST" && path == "/oauth_token.do" {
         let f = form(body);
         let ok = f.get("grant_type").map(String::as_str) == Some("client_credentials")
@@ -331,92 +1030,94 @@ fn handle(
         );
         return (st, b, retry_after);
     }
-    let Some(rest) = path.strip_prefix("/api/now/table/incident") else {
-        return error(400, "Invalid table", path);
+    let Some((version, table, sys_id)) = route(path) else {
+        return error(400, "Requested URI does not represent any resource", path);
     };
-    let sys_id = rest.trim_start_matches('/');
+    if !valid_table(table) {
+        return error(400, &format!("Invalid table {table}"), "");
+    }
+    let q = form(query);
+    let shape = Shape::from(&q);
+    let find = |s: &State| {
+        s.rows
+            .iter()
+            .position(|r| r.table == table && r.fields["sys_id"] == sys_id)
+    };
     match (method, sys_id.is_empty()) {
         ("GET", true) => {
-            let q = form(query);
-            let mut rows: Vec<&Row> = s.rows.iter().collect();
-            let mut order: Option<(String, bool)> = None;
-            for term in terms(q.get("sysparm_query").map(String::as_str).unwrap_or("")) {
-                if let Some(f) = term.strip_prefix("ORDERBYDESC") {
-                    order = Some((f.to_owned(), true));
-                } else if let Some(f) = term.strip_prefix("ORDERBY") {
-                    order = Some((f.to_owned(), false));
-                } else if let Some((f, v)) = term.split_once('=') {
-                    // Unknown or unreadable fields: the term is dropped, silently.
-                    if FIELDS.contains(&f) && !s.hidden_fields.contains(f) {
-                        rows.retain(|r| r.fields.get(f).map(String::as_str).unwrap_or("") == v);
-                    }
-                }
-            }
-            if let Some((f, desc)) = order {
-                rows.sort_by(|a, b| a.fields.get(&f).cmp(&b.fields.get(&f)));
-                if desc {
-                    rows.reverse();
-                }
-            }
+            let query = Query::parse(q.get("sysparm_query").map(String::as_str).unwrap_or(""), |f| s.known(f));
+            let rows: Vec<&Rec> = s
+                .rows
+                .iter()
+                .filter(|r| r.table == table && query.matches(|f| s.value(r, f)))
+                .collect();
+            // Later keys break ties of earlier ones; remaining ties follow creation order, in the
+            // direction of the first key (so ORDERBYDESCsys_created_on is newest first even
+            // within one second).
+            let newest_first = query.order.first().is_some_and(|(_, desc)| *desc);
+            let mut rows: Vec<(usize, &Rec)> = rows.into_iter().enumerate().collect();
+            rows.sort_by(|(i, a), (j, b)| {
+                query
+                    .order
+                    .iter()
+                    .map(|(f, desc)| {
+                        let o = compare(&s.value(a, f), &s.value(b, f));
+                        if *desc { o.reverse() } else { o }
+                    })
+                    .find(|o| o.is_ne())
+                    .unwrap_or_else(|| if newest_first { j.cmp(i) } else { i.cmp(j) })
+            });
+            let offset: usize = q.get("sysparm_offset").and_then(|l| l.parse().ok()).unwrap_or(0);
             let limit: usize = q.get("sysparm_limit").and_then(|l| l.parse().ok()).unwrap_or(10_000);
-            let result: Vec<Json> = rows.iter().take(limit).map(|r| json!(r.fields)).collect();
+            let result: Vec<Json> = rows
+                .iter()
+                .skip(offset)
+                .take(limit)
+                .map(|(_, r)| s.render(r, &shape))
+                .collect();
+            if result.is_empty() && version == Version::V1 {
+                return error(
+                    404,
+                    "No Record found",
+                    "Records matching query not found. Check query parameter or offset parameter",
+                );
+            }
             (200, json!({ "result": result }), None)
         }
+        ("GET", false) => match find(s) {
+            Some(i) => (200, json!({ "result": s.render(&s.rows[i], &shape) }), None),
+            None => error(404, "No Record found", NOT_FOUND),
+        },
         ("POST", true) => {
             let Ok(Json::Object(obj)) = serde_json::from_str::<Json>(body) else {
                 return error(400, "Exception while reading request", "The payload is not valid JSON.");
             };
-            s.counter += 1;
-            let n = s.counter;
-            let mut fields: BTreeMap<String, String> = obj
-                .into_iter()
-                .filter(|(k, _)| FIELDS.contains(&k.as_str()) && k != "sys_id" && k != "number")
-                .map(|(k, v)| (k, v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())))
-                .collect();
-            fields.insert(
-                "sys_id".into(),
-                format!("{:032x}", u128::from(n) * 0x9e37_79b9_7f4a_7c15),
-            );
-            fields.insert("number".into(), format!("INC{:07}", 10_000 + n));
-            fields.insert("active".into(), "true".into());
-            fields.insert("state".into(), "1".into());
-            fields.insert(
-                "sys_created_on".into(),
-                format!("2026-11-24 10:{:02}:{:02}", (n / 60) % 60, n % 60),
-            );
-            let result = json!(fields);
-            s.rows.push(Row {
-                fields,
-                work_notes: Vec::new(),
-            });
+            let rec = s.create(table, obj);
+            let result = s.render(&rec, &shape);
+            s.rows.push(rec);
             (201, json!({ "result": result }), None)
         }
-        ("PATCH", false) => {
+        ("PATCH" | "PUT", false) => {
+            let Some(i) = find(s) else {
+                return error(404, "No Record found", NOT_FOUND);
+            };
             let Ok(Json::Object(obj)) = serde_json::from_str::<Json>(body) else {
                 return error(400, "Exception while reading request", "The payload is not valid JSON.");
             };
-            let Some(row) = s
-                .rows
-                .iter_mut()
-                .find(|r| r.fields.get("sys_id").map(String::as_str) == Some(sys_id))
-            else {
+            if !OPEN.contains(&s.rows[i].fields["state"].as_str()) && s.rows[i].fields["state"] != "6" {
                 return error(
-                    404,
-                    "No Record found",
-                    "Record doesn't exist or ACL restricts the record retrieval",
+                    403,
+                    "Operation Failed",
+                    "ACL Exception Update Failed due to security constraints",
                 );
-            };
-            for (k, v) in obj {
-                let v = v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string());
-                if k == "work_notes" {
-                    row.work_notes.push(v);
-                } else if FIELDS.contains(&k.as_str()) {
-                    row.fields.insert(k, v);
-                }
             }
-            (200, json!({ "result": row.fields }), None)
+            let mut rec = s.rows[i].clone();
+            s.write(&mut rec, obj);
+            let result = s.render(&rec, &shape);
+            s.rows[i] = rec;
+            (200, json!({ "result": result }), None)
         }
-        _ => error(405, "Method not supported", method),
+        _ => error(405, "Method not Supported", &format!("{method} {path}")),
     }
 }
 
@@ -431,5 +1132,31 @@ mod tests {
             vec!["correlation_id=a^b", "active=true"]
         );
         assert_eq!(super::percent_decode("a%5Eb+c"), "a^b c");
+        let epoch = std::time::UNIX_EPOCH;
+        assert_eq!(super::timestamp(epoch), "1970-01-01 00:00:00");
+        let leap = epoch + std::time::Duration::from_secs(1_709_210_096);
+        assert_eq!(super::timestamp(leap), "2024-02-29 12:34:56");
+    }
+
+    #[test]
+    fn conditions() {
+        use super::{Op, condition};
+        let c = |t: &str| condition(t).map(|c| (c.field, c.op, c.value));
+        assert_eq!(c("stateIN1,2,3"), Some(("state".into(), Op::In, "1,2,3".into())));
+        assert_eq!(
+            c("correlation_id=a=b"),
+            Some(("correlation_id".into(), Op::Eq, "a=b".into()))
+        );
+        assert_eq!(
+            c("close_codeISEMPTY"),
+            Some(("close_code".into(), Op::Empty, String::new()))
+        );
+        assert_eq!(c("stateNOT IN6,7"), Some(("state".into(), Op::NotIn, "6,7".into())));
+        assert_eq!(
+            c("sys_created_on>=2026"),
+            Some(("sys_created_on".into(), Op::Ge, "2026".into()))
+        );
+        assert_eq!(c("State=1").map(|c| c.0), Some("State".into()));
+        assert_eq!(c("nonsense"), None);
     }
 }

@@ -67,6 +67,12 @@ async fn upsert_creates_once_then_adds_work_notes() {
     assert_eq!(rows.len(), 1, "five deliveries, one incident");
     assert_eq!(rows[0].fields["correlation_id"], key);
     assert_eq!(rows[0].work_notes, vec!["repeat 0", "repeat 1", "repeat 2", "repeat 3"]);
+    // The emulator keeps the row as ServiceNow would: new, active, priority from 2 × 2.
+    let f = &rows[0].fields;
+    assert_eq!((f["state"].as_str(), f["active"].as_str()), ("1", "true"));
+    assert_eq!(f["priority"], "3");
+    assert_eq!(f["work_notes"], "", "journal fields read back empty");
+    assert_eq!(e.journal(&created.sys_id).len(), 4);
 }
 
 #[tokio::test]
@@ -202,6 +208,7 @@ async fn concurrent_bridges_leave_one_open_incident_per_key() {
     let open: Vec<_> = rows.iter().filter(|r| r.fields["active"] == "true").collect();
     assert_eq!(open.len(), 1, "{rows:?}");
     for r in rows.iter().filter(|r| r.fields["active"] != "true") {
+        assert_eq!(r.fields["state"], "8", "canceled: {r:?}");
         assert_eq!(r.fields.get("close_code").map(String::as_str), Some("Duplicate"));
         assert!(
             r.work_notes
