@@ -48,9 +48,9 @@
 //!   `<`, `<=`, `>`, `>=` and `ORDERBY` compare numerically when both sides are numbers, else as
 //!   strings (which orders `YYYY-MM-DD HH:MM:SS` dates correctly). Names and values are
 //!   case-sensitive. As in ServiceNow (KB0715430), `!=`, `NOT IN`, `NOT LIKE`, `<`, `<=`, `>`,
-//!   `>=` never match an empty value. A term on an unknown field (or a misspelt one, `State=1`), with an unknown
-//!   operator, or on a field the caller may not read ([`Emulator::hide_field`]) is **silently
-//!   dropped**, so a client must check the rows it gets back. Also `sysparm_limit` (default
+//!   `>=` never match an empty value. A term on an unknown field (or a misspelt one, `State=1`),
+//!   with an unknown operator, or on a field the caller may not read ([`Emulator::hide_field`]) is
+//!   **silently dropped**, so a client must check the rows it gets back. Also `sysparm_limit` (default
 //!   10000), `sysparm_offset`, `sysparm_fields` (on reads and writes).
 //! - **Auth and failures**: 401 without valid credentials (basic, or an OAuth bearer token from
 //!   `/oauth_token.do`, client credentials); scripted failures (429 with `Retry-After`, 5xx) for
