@@ -17,7 +17,8 @@
 //! - [`render`]: handlebars templates from `templates/` in strict mode, every value escaped into
 //!   a quoted scalar, parsed back and emitted as canonical YAML; `stackset.json` requests.
 //! - [`output`]: writing the rendered files and `--check`ing committed ones.
-//! - `rollout` (feature `aws`): `plan`, `rollout` and `status` of the generated StackSets.
+//! - `rollout` (feature `aws`): `plan`, `rollout` and `status` of the generated StackSets, one
+//!   concern per file (requests, diff, apply, upload, dry run, tables, client; `StackSets` runs them).
 //! - [`report`]: the monthly SOC2 artefact from resource data sync objects (S3 access behind the
 //!   default `aws` feature).
 //!

@@ -437,7 +437,7 @@ mod stacksets {
                     .region()
                     .map(|r| r.to_string())
                     .unwrap_or_else(|| "us-east-1".into());
-                rollout::upload_templates(&s3, bucket, &region, &mut desired)
+                rollout::upload_templates(&rollout::S3Store::new(s3, bucket.clone(), region), &mut desired)
                     .await
                     .map_err(|e| {
                         eprintln!("patchplane: {e}");

@@ -1,6 +1,7 @@
 //! Rollout against an in-process fake of the StackSets API, for what moto cannot do (see the
 //! `rollout` module doc): delete by OU, failed operations with per-instance reasons, an operation
-//! already in progress, a stale request, and instances reported with their OU.
+//! already in progress, a stale request, and instances reported with their OU; and the entry points
+//! over a whole output folder ([`StackSets`]): confirmation, dry run, oversize templates.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -8,8 +9,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use patchplane::rollout::{
-    Api, ApiError, Change, Deployed, Desired, ErrorKind, Instance, InstanceResult, Operation, Quiet, RolloutError,
-    Targets, Timing, apply, plan,
+    Api, ApiError, Change, Deployed, Desired, ErrorKind, Instance, InstanceResult, Operation, Options, Outcome,
+    Pending, Quiet, RolloutError, StackSets, Targets, TemplateStore, Timing, UploadError, apply, plan,
 };
 
 #[derive(Default)]
@@ -338,4 +339,128 @@ async fn calls_do_not_grow_with_accounts() {
         counts.push(api.0.borrow().calls.clone());
     }
     assert_eq!(counts[0], counts[1]);
+}
+
+// The entry points over a whole output folder (`StackSets`): what `patchplane rollout` runs.
+
+/// A bucket that records keys.
+#[derive(Default)]
+struct Store(RefCell<Vec<String>>);
+
+impl TemplateStore for Store {
+    async fn put(&self, key: &str, _: &str) -> Result<String, UploadError> {
+        self.0.borrow_mut().push(key.to_owned());
+        Ok(format!("https://bucket.example/{key}"))
+    }
+}
+
+fn options(dry_run: bool) -> Options {
+    Options {
+        dry_run,
+        timing: fast(),
+    }
+}
+
+#[tokio::test]
+async fn rollout_asks_with_the_plan_and_a_no_sends_nothing() {
+    let api = Fake::with_ous(&[("ou-aaaa-11111111", 2)]);
+    let d = desired(&["ou-aaaa-11111111"], &["us-east-1"]);
+    let mut sets = StackSets::new(api, vec![d]);
+    let mut shown = None;
+    let outcome = sets
+        .rollout(
+            None::<&Store>,
+            &options(false),
+            |p: &Pending| {
+                shown = Some(p.to_string());
+                false
+            },
+            &Quiet,
+        )
+        .await
+        .expect("runs");
+    assert!(
+        matches!(outcome, Outcome::Declined(ref p) if p.count() == 2),
+        "{outcome:?}"
+    );
+    let shown = shown.expect("asked");
+    assert!(shown.starts_with("sunday-patching: create the StackSet\n"), "{shown}");
+    assert_eq!(sets.api().mutating(), 0, "declined: no mutating call");
+
+    let outcome = sets
+        .rollout(None::<&Store>, &options(false), |_| true, &Quiet)
+        .await
+        .expect("runs");
+    let Outcome::Applied { failures, status, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(status.rows.len(), 2);
+    assert!(status.table().contains("sunday-patching"));
+
+    let outcome = sets
+        .rollout(None::<&Store>, &options(false), |_| panic!("nothing to ask"), &Quiet)
+        .await
+        .expect("runs");
+    assert!(
+        matches!(outcome, Outcome::UpToDate(ref p) if p.count() == 0),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_dry_run_uploads_and_sends_nothing() {
+    let api = Fake::with_ous(&[("ou-aaaa-11111111", 2)]);
+    let mut d = desired(&["ou-aaaa-11111111"], &["us-east-1"]);
+    d.upload = Some("patching/template.yaml".into());
+    let mut sets = StackSets::new(api, vec![d]);
+    let store = Store::default();
+    let outcome = sets
+        .rollout(
+            Some(&store),
+            &options(true),
+            |_| panic!("a dry run asks nothing"),
+            &Quiet,
+        )
+        .await
+        .expect("runs");
+    let Outcome::DryRun(pending) = outcome else {
+        panic!("{outcome:?}")
+    };
+    let requests = pending.requests();
+    assert_eq!(requests.len(), 2);
+    assert!(requests[0].get("CreateStackSet").is_some() && requests[1].get("CreateStackInstances").is_some());
+    assert_eq!(sets.api().mutating(), 0);
+    assert!(store.0.borrow().is_empty(), "a dry run uploads nothing");
+}
+
+#[tokio::test]
+async fn oversize_templates_need_a_store_and_go_by_url() {
+    let api = Fake::with_ous(&[("ou-aaaa-11111111", 1)]);
+    let mut d = desired(&["ou-aaaa-11111111"], &["us-east-1"]);
+    d.upload = Some("patching/template.yaml".into());
+    let mut sets = StackSets::new(api, vec![d]);
+    let err = sets
+        .rollout(None::<&Store>, &options(false), |_| true, &Quiet)
+        .await
+        .expect_err("no bucket");
+    assert_eq!(
+        err.to_string(),
+        "sunday-patching over the 51,200-byte TemplateBody limit: pass --template-bucket to upload"
+    );
+    assert_eq!(sets.api().calls("DescribeStackSet"), 0, "refused before any call");
+
+    let store = Store::default();
+    sets.rollout(Some(&store), &options(false), |_| true, &Quiet)
+        .await
+        .expect("uploads, then applies");
+    let keys = store.0.borrow();
+    assert!(
+        keys.len() == 1 && keys[0].starts_with("patchplane/sunday-patching/") && keys[0].ends_with("/template.yaml"),
+        "{keys:?}"
+    );
+    assert_eq!(
+        sets.desired()[0].template_url.as_deref(),
+        Some(format!("https://bucket.example/{}", keys[0]).as_str())
+    );
 }
