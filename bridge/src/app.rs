@@ -19,7 +19,11 @@ use crate::metrics::{self, Counters};
 use crate::pipeline::{Options, Pipeline, Stages};
 use crate::route::{Action, RouteConfig};
 use crate::server;
-use crate::sinks::{Assignment, ServiceNowSink, Sink, Sinks};
+use crate::sinks::servicenow::escalation::{self, EscalationSink};
+use crate::sinks::servicenow::vulnerability::VulnerabilitySink;
+use crate::sinks::servicenow::{Assignment, Desk, IncidentSink, Lifecycle, ResolveSink};
+use crate::sinks::{Clock, Sink, Sinks};
+use crate::windows::{NextWindow, ScheduleWindows};
 
 /// The environment variable that may hold the whole `bridge.yaml` (ECS passes it this way).
 pub const CONFIG_ENV: &str = "PATCHPLANE_BRIDGE_CONFIG";
@@ -64,6 +68,23 @@ pub enum StartError {
         /// The action.
         action: Action,
     },
+}
+
+/// How a start error reads: located configuration diagnostics as they are, anything else as
+/// `error: …`.
+pub fn report(e: &StartError) -> String {
+    match e {
+        StartError::Config(_) => e.to_string(),
+        _ => format!("error: {e}"),
+    }
+}
+
+/// The exit code of a start error: 2 for configuration (usage) problems, 1 for the rest.
+pub fn exit_code(e: &StartError) -> u8 {
+    match e {
+        StartError::Config(_) | StartError::NoConfig => 2,
+        _ => 1,
+    }
 }
 
 /// `bridge.yaml` from `file`, else from `$PATCHPLANE_BRIDGE_CONFIG`, else `None`.
@@ -147,8 +168,8 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-/// The ServiceNow client `servicenow:` describes, secrets resolved.
-pub async fn servicenow(cfg: &BridgeConfig, sdk: &SdkConfig) -> Result<Client, StartError> {
+/// The ServiceNow client `servicenow:` describes, secrets resolved, for `table`.
+pub async fn servicenow_for(cfg: &BridgeConfig, sdk: &SdkConfig, table: &str) -> Result<Client, StartError> {
     let s = &cfg.servicenow;
     let base_url = resolve_setting("servicenow.instance_url", &s.instance_url, &env)?;
     let auth = match &s.auth {
@@ -166,7 +187,7 @@ pub async fn servicenow(cfg: &BridgeConfig, sdk: &SdkConfig) -> Result<Client, S
     };
     Client::new(Config {
         base_url: base_url.trim_end_matches('/').to_owned(),
-        table: s.table.clone(),
+        table: table.to_owned(),
         auth,
         timeout: Duration::from_secs(s.timeout_seconds),
         retry: RetryPolicy {
@@ -184,6 +205,12 @@ pub fn stages<S: Sink>(cfg: &BridgeConfig, aws: Option<&SdkConfig>, sink: S) -> 
         Some(sdk) if e.enabled => Source::Aws(Box::new(AwsTags::new(sdk.clone(), e.member_role_name.clone()))),
         _ => Source::None(NoTags),
     };
+    stages_from(cfg, source, sink)
+}
+
+/// The stages with `sink` and tags from `source`.
+pub fn stages_from<S: Sink>(cfg: &BridgeConfig, source: Source, sink: S) -> Stages<S, Source> {
+    let e = &cfg.enrich;
     Stages {
         routes: RouteConfig::from_config(cfg),
         enricher: Enricher::new(
@@ -197,18 +224,50 @@ pub fn stages<S: Sink>(cfg: &BridgeConfig, aws: Option<&SdkConfig>, sink: S) -> 
     }
 }
 
+/// The ServiceNow client for incidents (`servicenow.table`).
+pub async fn servicenow(cfg: &BridgeConfig, sdk: &SdkConfig) -> Result<Client, StartError> {
+    servicenow_for(cfg, sdk, &cfg.servicenow.table).await
+}
+
 /// Every sink `bridge.yaml` configures, one per action; fails when a routed action has none.
-pub async fn sinks(cfg: &BridgeConfig, sdk: &SdkConfig) -> Result<Sinks, StartError> {
-    let servicenow = Arc::new(ServiceNowSink::new(
+/// `windows` computes next install windows for tickets; `clock` is the time (tests set it).
+pub async fn sinks_with(
+    cfg: &BridgeConfig,
+    sdk: &SdkConfig,
+    windows: Option<Arc<dyn NextWindow>>,
+    clock: Clock,
+) -> Result<Sinks, StartError> {
+    let assignment = Assignment {
+        default_group: cfg.servicenow.assignment_group.clone(),
+        owner_groups: cfg.servicenow.owner_groups.clone(),
+    };
+    let t = &cfg.tickets;
+    let lifecycle = Lifecycle {
+        close_code: t.close_code.clone(),
+        reopen_period: jiff::SignedDuration::from_hours(24 * i64::from(t.reopen_days)),
+    };
+    let incidents = Arc::new(Desk::new(
         servicenow(cfg, sdk).await?,
-        Assignment {
-            default_group: cfg.servicenow.assignment_group.clone(),
-            owner_groups: cfg.servicenow.owner_groups.clone(),
-        },
+        assignment.clone(),
+        lifecycle.clone(),
     ));
+    let tickets = if t.table == cfg.servicenow.table {
+        incidents.clone()
+    } else {
+        Arc::new(Desk::new(
+            servicenow_for(cfg, sdk, &t.table).await?,
+            assignment,
+            lifecycle,
+        ))
+    };
     let sinks = Sinks::new()
-        .with(Action::Incident, servicenow.clone())
-        .with(Action::InspectorTicket, servicenow);
+        .with(Action::Incident, Arc::new(IncidentSink(incidents.clone())))
+        .with(Action::Resolve, Arc::new(ResolveSink(incidents)))
+        .with(
+            Action::InspectorTicket,
+            Arc::new(VulnerabilitySink::new(tickets.clone(), t, windows, clock.clone())),
+        )
+        .with(Action::Escalate, Arc::new(EscalationSink::new(tickets, t, clock)));
     let have = sinks.actions();
     for rule in cfg.rules() {
         if let Some(action) = rule.actions.iter().find(|a| !have.contains(a)) {
@@ -216,6 +275,17 @@ pub async fn sinks(cfg: &BridgeConfig, sdk: &SdkConfig) -> Result<Sinks, StartEr
         }
     }
     Ok(sinks)
+}
+
+/// The next-window calculator `schedule:` describes, when it describes any window.
+pub fn windows(cfg: &BridgeConfig) -> Option<Arc<dyn NextWindow>> {
+    let w = ScheduleWindows::new(&cfg.schedule);
+    (!w.is_empty()).then(|| Arc::new(w) as Arc<dyn NextWindow>)
+}
+
+/// [`sinks_with`] with the schedule `schedule:` describes and the system clock.
+pub async fn sinks(cfg: &BridgeConfig, sdk: &SdkConfig) -> Result<Sinks, StartError> {
+    sinks_with(cfg, sdk, windows(cfg), escalation::system_clock()).await
 }
 
 /// The SQS pipeline `bridge.yaml` describes.

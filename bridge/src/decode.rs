@@ -379,6 +379,12 @@ pub enum Event {
     InstanceAssociation(Association),
     /// `Inspector2 Finding`.
     Finding(Finding),
+    /// `Scheduled Event` from the central stack's escalation-sweep schedule: a tick, not an
+    /// event about a node; the escalation sweep runs on it.
+    Sweep {
+        /// The schedule rule's ARN (the event's first resource).
+        rule: String,
+    },
 }
 
 impl Event {
@@ -394,6 +400,7 @@ impl Event {
             Event::Association(_) => "association",
             Event::InstanceAssociation(_) => "instance-association",
             Event::Finding(_) => "inspector-finding",
+            Event::Sweep { .. } => "sweep",
         }
     }
 
@@ -406,6 +413,7 @@ impl Event {
             Event::Compliance(c) => &c.compliance_status,
             Event::Association(a) | Event::InstanceAssociation(a) => &a.status,
             Event::Finding(f) => &f.status,
+            Event::Sweep { .. } => "tick",
         }
     }
 
@@ -464,7 +472,13 @@ impl Decoded {
                     a.instance_id.as_deref().unwrap_or("-")
                 )
             }
-            Event::Finding(f) => f.finding_arn.clone(),
+            // One ticket per (account, node, vulnerability): Inspector may replace a finding
+            // (a new ARN) for the same vulnerability on the same node.
+            Event::Finding(f) => match (f.node(), &f.vulnerability_id) {
+                (Some(node), Some(v)) => format!("{scope}/{node}/vulnerability/{v}"),
+                _ => f.finding_arn.clone(),
+            },
+            Event::Sweep { .. } => format!("{scope}/sweep"),
         }
     }
 }
@@ -579,6 +593,9 @@ pub fn decode(body: &[u8]) -> Result<Decoded, DecodeError> {
         "EC2 State Manager Instance Association State Change" => {
             Event::InstanceAssociation(association(raw.detail, dt)?)
         }
+        "Scheduled Event" if raw.source == "aws.events" => Event::Sweep {
+            rule: raw.resources.first().cloned().unwrap_or_default(),
+        },
         "Inspector2 Finding" => {
             let f: RawFinding = detail(raw.detail, dt)?;
             Event::Finding(Finding {

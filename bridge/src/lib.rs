@@ -19,6 +19,7 @@
 //!   with the generator).
 //! - [`app`]: configuration → clients, secrets, sinks, the running service; typed start errors.
 //! - [`replay`]: `patchplane-bridge replay` over event files.
+//! - [`windows`]: a node's next install window, from the generator's schedule model.
 //! - [`metrics`], [`server`]: counters, Prometheus text, EMF lines, `/healthz` and `/readyz`.
 
 pub mod app;
@@ -33,3 +34,4 @@ pub mod route;
 pub mod server;
 pub mod sinks;
 pub mod source;
+pub mod windows;

@@ -59,29 +59,21 @@ enum Command {
         /// The receive count rules see (`min_receive_count`).
         #[arg(long, default_value_t = 1)]
         receive_count: u32,
+        /// A policy file: tickets name the node's next install window from its schedule.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// A tag every node has, instead of reading tags from AWS (`PatchGroup=AL2023-early`).
+        #[arg(long = "tag", value_parser = replay::parse_tag)]
+        tags: Vec<(String, String)>,
         /// Event files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
 }
 
-/// Configuration problems are usage errors (2); anything else could not start (1).
 fn failed(e: &StartError) -> ExitCode {
-    match e {
-        // Located diagnostics, `file:line: error: …`, one per line.
-        StartError::Config(_) => {
-            eprintln!("{e}");
-            ExitCode::from(2)
-        }
-        StartError::NoConfig => {
-            eprintln!("error: {e}");
-            ExitCode::from(2)
-        }
-        _ => {
-            eprintln!("error: {e}");
-            ExitCode::from(1)
-        }
-    }
+    eprintln!("{}", app::report(e));
+    ExitCode::from(app::exit_code(e))
 }
 
 fn main() -> ExitCode {
@@ -126,6 +118,8 @@ fn main() -> ExitCode {
                 dry_run,
                 no_tags,
                 receive_count,
+                policy,
+                tags,
                 files,
             } => {
                 let req = replay::Request {
@@ -134,6 +128,8 @@ fn main() -> ExitCode {
                     no_tags,
                     receive_count,
                     files,
+                    policy,
+                    tags,
                 };
                 match replay::run(&req, &mut std::io::stdout()).await {
                     Ok(true) => ExitCode::SUCCESS,

@@ -6,9 +6,12 @@ use std::path::{Path, PathBuf};
 
 use crate::app::{self, CONFIG_ENV, StartError};
 use crate::config::{self, BridgeConfig};
-use crate::enrich::TagSource;
+use crate::decode::{Decoded, Event};
+use crate::enrich::{Context, TagSource};
 use crate::outcome::{Ack, Outcome};
 use crate::pipeline::{Processed, Stages};
+use crate::route::Action;
+use crate::sinks::servicenow::vulnerability;
 use crate::sinks::{DryRun, Sink};
 
 /// What to replay and how.
@@ -24,6 +27,10 @@ pub struct Request {
     pub receive_count: u32,
     /// Event files.
     pub files: Vec<PathBuf>,
+    /// A policy file: tickets name the node's next install window from its schedule.
+    pub policy: Option<PathBuf>,
+    /// Tags every node has, instead of reading them (a dry run without AWS), `KEY=VALUE`.
+    pub tags: Vec<(String, String)>,
 }
 
 /// Why a replay could not run at all.
@@ -37,6 +44,16 @@ pub enum ReplayError {
     /// The configuration or a client could not be set up.
     #[error(transparent)]
     Start(#[from] StartError),
+    /// The policy named by `--policy` does not load.
+    #[error("{0}")]
+    Policy(String),
+}
+
+/// `KEY=VALUE` of `--tag`.
+pub fn parse_tag(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("`{s}` is not KEY=VALUE"))
 }
 
 /// The configuration of a dry run without a file: default rules, no tags.
@@ -50,31 +67,142 @@ enrich: {enabled: false}
 pub async fn run(req: &Request, out: &mut impl std::io::Write) -> Result<bool, ReplayError> {
     let cfg = app::load_config(req.config.as_deref()).map_err(StartError::from)?;
     app::init_logs(cfg.as_ref());
-    let cfg: BridgeConfig = match (cfg, req.dry_run) {
+    let mut cfg: BridgeConfig = match (cfg, req.dry_run) {
         (Some(cfg), _) => cfg,
         (None, true) => config::load_str(DRY_RUN_DEFAULTS, Path::new("(defaults)")).map_err(StartError::from)?,
         (None, false) => return Err(ReplayError::NeedsConfig),
     };
+    if let Some(policy) = &req.policy {
+        let loaded = patchplane::load_file(policy).map_err(|e| match e {
+            patchplane::LoadError::Invalid(d) => {
+                ReplayError::Policy(d.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))
+            }
+            e => ReplayError::Policy(e.to_string()),
+        })?;
+        cfg.schedule = patchplane::model::schedule_config(&loaded.policy, &loaded.plan.windows);
+        if cfg.enrich.baselines.is_empty() {
+            cfg.enrich.baselines = loaded
+                .policy
+                .baselines
+                .iter()
+                .map(|b| (b.group_prefix.clone(), b.name.clone()))
+                .collect();
+        }
+    }
     // AWS is only touched for tags, or to read a ServiceNow secret.
-    let sdk = if cfg.enrich.enabled && !req.no_tags || !req.dry_run {
+    let sdk = if cfg.enrich.enabled && !req.no_tags && req.tags.is_empty() || !req.dry_run {
         Some(app::sdk_config(&cfg).await)
     } else {
         None
     };
     let tags = if req.no_tags { None } else { sdk.as_ref() };
+    if !req.tags.is_empty() {
+        let given = crate::enrich::tags::Source::Given(req.tags.iter().cloned().collect());
+        cfg.enrich.enabled = true;
+        if req.dry_run {
+            return Ok(replay_with(&app::stages_from(&cfg, given, DryRun), Some(&cfg), req, out).await);
+        }
+    }
     if req.dry_run {
-        return Ok(replay_with(&app::stages(&cfg, tags, DryRun), true, req, out).await);
+        return Ok(replay_with(&app::stages(&cfg, tags, DryRun), Some(&cfg), req, out).await);
     }
     let aws = match &sdk {
         Some(aws) => aws.clone(),
         None => app::sdk_config(&cfg).await,
     };
     let sinks = app::sinks(&cfg, &aws).await?;
-    Ok(replay_with(&app::stages(&cfg, tags, sinks), false, req, out).await)
+    Ok(replay_with(&app::stages(&cfg, tags, sinks), None, req, out).await)
 }
 
-/// One event's report: what it is, its owner, each action and its outcome, its fate.
-pub fn describe(p: &Processed, dry_run: bool) -> String {
+/// What a dry run of `action` would do for `d` about the node `ctx` describes, in words, with the
+/// ticket's facts (vulnerability, packages, due date, next window) where there is a ticket.
+pub fn would(action: Action, d: &Decoded, ctx: &Context, cfg: &BridgeConfig) -> String {
+    match (action, &d.event) {
+        (Action::InspectorTicket, Event::Finding(f)) => {
+            let t = &cfg.tickets;
+            let windows = app::windows(cfg);
+            let facts = vulnerability::facts(
+                f,
+                &d.envelope.region,
+                ctx,
+                t.min_severity,
+                t.only_fixable,
+                &t.sla_days,
+                windows.as_deref(),
+                jiff::Timestamp::now(),
+            );
+            match f.status.as_str() {
+                "ACTIVE" if !facts.qualifies => format!(
+                    "no ticket: {} is below tickets.min_severity {:?}{}",
+                    f.severity,
+                    t.min_severity,
+                    if t.only_fixable { " or has no fix" } else { "" }
+                ),
+                "ACTIVE" => {
+                    let mut out = format!(
+                        "would open or update the ticket {}: {} {}",
+                        d.correlation_key(),
+                        f.vulnerability_id.as_deref().unwrap_or("(no id)"),
+                        f.severity
+                    );
+                    for p in &f.packages {
+                        out.push_str(&format!(
+                            "\n      package {} {} -> fixed in {}",
+                            p.name,
+                            p.version.as_deref().unwrap_or("?"),
+                            p.fixed_in_version.as_deref().unwrap_or("(no fix yet)")
+                        ));
+                    }
+                    match facts.due {
+                        Some(due) => out.push_str(&format!("\n      due {due} ({} days)", facts.sla_days)),
+                        None => out.push_str("\n      due: unknown (no firstObservedAt)"),
+                    }
+                    match &facts.next_window {
+                        Some(w) => {
+                            out.push_str(&format!(
+                                "\n      next window {} at {} ({} UTC)",
+                                w.window, w.local, w.utc
+                            ));
+                            if facts.due.is_some_and(|due| due < w.utc) {
+                                out.push_str(" - after the due date: patch out of band or record an exception");
+                            }
+                        }
+                        None => out.push_str(
+                            "\n      next window: unknown (pass --policy, or the node's patch group is not known)",
+                        ),
+                    }
+                    out
+                }
+                "CLOSED" | "SUPPRESSED" => format!(
+                    "would resolve the ticket {} ({} by Inspector), if one is open",
+                    d.correlation_key(),
+                    f.status
+                ),
+                s => format!("nothing for status {s}"),
+            }
+        }
+        (Action::Resolve, Event::Compliance(_)) => {
+            format!("would resolve the open incident {}, if any", d.correlation_key())
+        }
+        (Action::Resolve, Event::WindowExecution(w)) => format!(
+            "would resolve the open incidents of window {}'s failed executions in {} {}",
+            w.window_id, d.envelope.account, d.envelope.region
+        ),
+        (Action::Resolve, Event::CommandInvocation(c)) => format!(
+            "would resolve the open failed-command incidents of {} in {} {}",
+            c.instance_id, d.envelope.account, d.envelope.region
+        ),
+        (Action::Escalate, _) => format!(
+            "would escalate open tickets due within {} days or past due",
+            cfg.tickets.escalate_before_days
+        ),
+        _ => "would open or update".to_owned(),
+    }
+}
+
+/// One event's report: what it is, its owner, each action and its outcome, its fate. A dry run
+/// (`dry`: the decoded event and the configuration) says what each action would do.
+pub fn describe(p: &Processed, dry: Option<(&Decoded, &BridgeConfig)>) -> String {
     let mut out = String::new();
     match &p.event {
         Some((kind, key)) => out.push_str(&format!("{kind} {key}\n")),
@@ -88,9 +216,9 @@ pub fn describe(p: &Processed, dry_run: bool) -> String {
         out.push_str("  no rule matches (acknowledged)\n");
     }
     for (action, rule, summary, o) in &p.actions {
-        let what = match (o, dry_run) {
-            (Outcome::Delivered, true) => "would open or update".to_owned(),
-            (Outcome::Delivered, false) => "delivered".to_owned(),
+        let what = match (o, dry) {
+            (Outcome::Delivered, Some((d, cfg))) => would(*action, d, &p.context, cfg),
+            (Outcome::Delivered, None) => "delivered".to_owned(),
             (Outcome::Retry(r), _) => format!("retry: {r}"),
             (Outcome::Reject(r), _) => format!("rejected: {r}"),
         };
@@ -106,7 +234,7 @@ pub fn describe(p: &Processed, dry_run: bool) -> String {
 
 async fn replay_with<S: Sink, T: TagSource>(
     stages: &Stages<S, T>,
-    dry_run: bool,
+    dry_run: Option<&BridgeConfig>,
     req: &Request,
     out: &mut impl std::io::Write,
 ) -> bool {
@@ -116,7 +244,9 @@ async fn replay_with<S: Sink, T: TagSource>(
             Ok(body) => {
                 let p = stages.process(&body, req.receive_count.max(1)).await;
                 all_deleted &= p.ack == Ack::Delete;
-                format!("{}: {}", f.display(), describe(&p, dry_run))
+                let decoded = crate::decode::decode(&body).ok();
+                let dry = dry_run.zip(decoded.as_ref()).map(|(cfg, d)| (d, cfg));
+                format!("{}: {}", f.display(), describe(&p, dry))
             }
             Err(e) => {
                 all_deleted = false;

@@ -40,7 +40,14 @@ fn matches_event(m: &Match, d: &Decoded, receive_count: u32) -> bool {
         Event::CommandInvocation(c) => Some(c.document_name.as_str()),
         _ => None,
     };
+    let finding_type = match e {
+        Event::Finding(f) => Some(f.kind.as_str()),
+        _ => None,
+    };
     any_of(&m.kind, Some(e.kind()))
+        && any_of(&m.finding_type, finding_type)
+        && m.about_node
+            .is_none_or(|want| crate::enrich::node_of(d).is_some() == want)
         && any_of(&m.status, Some(e.status()))
         && any_of(&m.severity, e.severity())
         && any_of(&m.compliance_type, compliance_type)

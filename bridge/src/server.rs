@@ -87,6 +87,21 @@ pub async fn serve(listener: TcpListener, status: Arc<dyn Status>, mut stop: wat
     }
 }
 
+/// The ECS container health check (the image has no shell or curl): whether `addr` answers
+/// `/healthz` with 200 within 4 s.
+pub async fn probe(addr: &str) -> bool {
+    let ask = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await
+            .ok()?;
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).await.ok()?;
+        Some(out.starts_with(b"HTTP/1.1 200 "))
+    };
+    matches!(tokio::time::timeout(Duration::from_secs(4), ask).await, Ok(Some(true)))
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -141,17 +156,3 @@ mod tests {
     }
 }
 
-/// The ECS container health check (the image has no shell or curl): whether `addr` answers
-/// `/healthz` with 200 within 4 s.
-pub async fn probe(addr: &str) -> bool {
-    let ask = async {
-        let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
-        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
-            .await
-            .ok()?;
-        let mut out = Vec::new();
-        s.read_to_end(&mut out).await.ok()?;
-        Some(out.starts_with(b"HTTP/1.1 200 "))
-    };
-    matches!(tokio::time::timeout(Duration::from_secs(4), ask).await, Ok(Some(true)))
-}

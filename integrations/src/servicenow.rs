@@ -1,6 +1,7 @@
 //! ServiceNow Table API incidents, written against the documented API (DESIGN §6):
 //! `POST /api/now/table/incident` (201, `{"result": {…}}`), `GET` with
-//! `sysparm_query=correlation_id=K^active=true`, `PATCH /api/now/table/incident/{sys_id}` for work
+//! `sysparm_query=correlation_id=K^stateIN1,2,3` (open means New, In Progress or On Hold: a
+//! Resolved incident is still `active=true`), `PATCH /api/now/table/incident/{sys_id}` for work
 //! notes, basic auth or OAuth client credentials (`/oauth_token.do`), errors as
 //! `{"error": {"message", "detail"}, "status": "failure"}`.
 //!
@@ -73,10 +74,58 @@ pub struct Incident {
     /// The correlation key.
     #[serde(default)]
     pub correlation_id: String,
+    /// `state`: 1 New, 2 In Progress, 3 On Hold, 6 Resolved, 7 Closed, 8 Canceled.
+    #[serde(default)]
+    pub state: String,
+    /// `correlation_display`: patchplane keeps there the time of the newest event applied to
+    /// the row (RFC 3339), so an older event never moves it backwards.
+    #[serde(default)]
+    pub correlation_display: String,
+    /// `due_date` (`YYYY-MM-DD HH:MM:SS`, UTC), for vulnerability tickets.
+    #[serde(default)]
+    pub due_date: String,
+    /// `escalation` (task field: 0 Normal, 1 Moderate, 2 High, 3 Overdue): the escalation stage
+    /// the sweep recorded.
+    #[serde(default)]
+    pub escalation: String,
+    /// `urgency`, 1 (high) – 3 (low).
+    #[serde(default)]
+    pub urgency: String,
+}
+
+/// Incident states (DESIGN §6). A Resolved incident is still `active=true`: "open" is New, In
+/// Progress or On Hold, never `active=true`.
+pub mod state {
+    /// New.
+    pub const NEW: &str = "1";
+    /// In Progress (what a reopen moves a Resolved incident back to).
+    pub const IN_PROGRESS: &str = "2";
+    /// On Hold.
+    pub const ON_HOLD: &str = "3";
+    /// Resolved: still active until it auto-closes.
+    pub const RESOLVED: &str = "6";
+    /// Closed: inactive, never reopened.
+    pub const CLOSED: &str = "7";
+    /// Canceled: inactive.
+    pub const CANCELED: &str = "8";
+    /// The encoded-query term for "open".
+    pub const OPEN_QUERY: &str = "stateIN1,2,3";
+
+    /// Whether `s` is an open state.
+    pub fn is_open(s: &str) -> bool {
+        matches!(s, NEW | IN_PROGRESS | ON_HOLD)
+    }
+}
+
+impl Incident {
+    /// New, In Progress or On Hold.
+    pub fn is_open(&self) -> bool {
+        state::is_open(&self.state)
+    }
 }
 
 /// What to open.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewIncident {
     /// One line.
     pub short_description: String,
@@ -119,6 +168,9 @@ pub struct Client {
     token: Mutex<Option<(String, Instant)>>,
 }
 
+/// The fields every read asks for.
+const FIELDS: &str = "sys_id,number,correlation_id,state,correlation_display,due_date,escalation,urgency";
+
 /// Escapes a value for an encoded query: `^` separates terms, `^^` is a literal caret.
 pub fn query_value(v: &str) -> String {
     v.replace('^', "^^")
@@ -144,7 +196,8 @@ impl Client {
 
     fn table_url(&self) -> String {
         format!(
-            "{}/api/now/table/{}",
+            // Pinned to v2: an empty list is 200 `[]` there, where v1 answers 404 (KB0551763).
+            "{}/api/now/v2/table/{}",
             self.cfg.base_url.trim_end_matches('/'),
             self.cfg.table
         )
@@ -195,36 +248,87 @@ impl Client {
     }
 
     /// Open incidents carrying `key`, oldest first (at most `limit`; rows not carrying exactly
-    /// `key` are dropped).
+    /// `key`, or not open, are dropped).
     pub async fn open_with_key(&self, key: &str, limit: usize) -> Result<Vec<Incident>, Failure> {
-        let query = format!("correlation_id={}^active=true^ORDERBYsys_created_on", query_value(key));
+        // "Open" is a state, not `active=true`: a Resolved incident stays active for a day.
+        let query = format!(
+            "correlation_id={}^{}^ORDERBYsys_created_on^ORDERBYnumber",
+            query_value(key),
+            state::OPEN_QUERY
+        );
+        let rows = self.list(&query, limit).await?;
+        // ServiceNow silently drops a query term it cannot apply; never trust the filter.
+        Ok(rows
+            .into_iter()
+            .filter(|i| i.correlation_id == key && i.is_open())
+            .collect())
+    }
+
+    /// Rows matching an encoded `query` (at most `limit`), with the fields [`Incident`] reads.
+    /// The caller checks every row against what it asked for.
+    pub async fn list(&self, query: &str, limit: usize) -> Result<Vec<Incident>, Failure> {
         let limit = limit.to_string();
         self.cfg
             .retry
             .run(|| async {
                 let req = self.http.get(self.table_url()).query(&[
-                    ("sysparm_query", query.as_str()),
+                    ("sysparm_query", query),
                     ("sysparm_limit", limit.as_str()),
-                    ("sysparm_fields", "sys_id,number,correlation_id,active"),
+                    ("sysparm_fields", FIELDS),
+                    ("sysparm_exclude_reference_link", "true"),
                 ]);
                 let resp = self.authed(req).await?.send().await.map_err(transport)?;
                 #[derive(Deserialize)]
                 struct Rows {
                     result: Vec<Incident>,
                 }
-                let rows: Rows = parse(resp).await?;
-                // ServiceNow silently drops a query term it cannot apply; never trust the filter.
-                Ok(rows
-                    .result
-                    .into_iter()
-                    .filter(|i| i.correlation_id == key)
-                    .collect::<Vec<_>>())
+                Ok(parse::<Rows>(resp).await?.result)
             })
             .await
     }
 
+    /// The newest row carrying `key` that is not a canceled duplicate, in any other state:
+    /// what a resolution, a reopen or a repeat decides on.
+    pub async fn latest_with_key(&self, key: &str) -> Result<Option<Incident>, Failure> {
+        let query = format!(
+            "correlation_id={}^state!={}^ORDERBYDESCsys_created_on^ORDERBYDESCnumber",
+            query_value(key),
+            state::CANCELED
+        );
+        let rows = self.list(&query, 5).await?;
+        Ok(rows
+            .into_iter()
+            .find(|i| i.correlation_id == key && i.state != state::CANCELED))
+    }
+
+    /// Open rows whose key starts with `prefix` and ends with `suffix` (at most 100): the failed
+    /// executions of one window, the failed commands on one node.
+    pub async fn open_with_prefix(&self, prefix: &str, suffix: &str) -> Result<Vec<Incident>, Failure> {
+        let mut query = format!("correlation_idSTARTSWITH{}^{}", query_value(prefix), state::OPEN_QUERY);
+        if !suffix.is_empty() {
+            query.push_str(&format!("^correlation_idENDSWITH{}", query_value(suffix)));
+        }
+        query.push_str("^ORDERBYsys_created_on");
+        let rows = self.list(&query, 100).await?;
+        Ok(rows
+            .into_iter()
+            .filter(|i| i.correlation_id.starts_with(prefix) && i.correlation_id.ends_with(suffix) && i.is_open())
+            .collect())
+    }
+
     /// Creates an incident carrying `key`.
     pub async fn create(&self, key: &str, new: &NewIncident) -> Result<Incident, Failure> {
+        self.create_with(key, new, serde_json::Map::new()).await
+    }
+
+    /// Creates an incident carrying `key`, with `extra` fields (`due_date`, `correlation_display`,
+    /// a `state` with its close fields, …) beside those of `new`.
+    pub async fn create_with(
+        &self,
+        key: &str,
+        new: &NewIncident,
+        extra: serde_json::Map<String, Json>,
+    ) -> Result<Incident, Failure> {
         let mut body = json!({
             "short_description": new.short_description,
             "description": new.description,
@@ -234,6 +338,9 @@ impl Client {
         });
         if let Some(g) = &new.assignment_group {
             body["assignment_group"] = Json::String(g.clone());
+        }
+        if let Some(fields) = body.as_object_mut() {
+            fields.extend(extra);
         }
         let url = self.table_url();
         self.write(|| self.http.post(&url).json(&body)).await
@@ -252,7 +359,7 @@ impl Client {
     }
 
     /// PATCHes fields of one incident (with retries) and returns the updated row.
-    async fn patch(&self, sys_id: &str, body: Json) -> Result<Incident, Failure> {
+    pub async fn patch(&self, sys_id: &str, body: Json) -> Result<Incident, Failure> {
         let url = format!("{}/{sys_id}", self.table_url());
         self.write(|| self.http.patch(&url).json(&body)).await
     }
@@ -262,15 +369,54 @@ impl Client {
         self.patch(sys_id, json!({ "work_notes": note })).await
     }
 
+    /// Resolves an incident: state Resolved with both close fields (many instances make them
+    /// mandatory by a UI policy, which REST bypasses; send them anyway). The integration account
+    /// only resolves; ServiceNow closes it after `glide.ui.autoclose.time`.
+    /// `stamp` is the time of the event that fixed it (kept in `correlation_display`).
+    pub async fn resolve(
+        &self,
+        sys_id: &str,
+        close_code: &str,
+        close_notes: &str,
+        stamp: &str,
+    ) -> Result<Incident, Failure> {
+        self.patch(
+            sys_id,
+            json!({
+                "state": state::RESOLVED,
+                "close_code": close_code,
+                "close_notes": close_notes,
+                "correlation_display": stamp,
+            }),
+        )
+        .await
+    }
+
+    /// Adds a work note and records `stamp`, the time of the event it reports.
+    pub async fn note(&self, sys_id: &str, note: &str, stamp: &str) -> Result<Incident, Failure> {
+        self.patch(sys_id, json!({ "work_notes": note, "correlation_display": stamp }))
+            .await
+    }
+
+    /// Reopens a Resolved incident (back to In Progress) with a work note; ServiceNow itself
+    /// counts `reopen_count`. A Closed incident cannot be reopened: open a new one instead.
+    pub async fn reopen(&self, sys_id: &str, note: &str, stamp: &str) -> Result<Incident, Failure> {
+        self.patch(
+            sys_id,
+            json!({ "state": state::IN_PROGRESS, "work_notes": note, "correlation_display": stamp }),
+        )
+        .await
+    }
+
     /// Closes `dup` as a duplicate of `of`.
-    async fn close_duplicate(&self, dup: &Incident, of: &Incident) -> Result<Incident, Failure> {
+    pub async fn close_duplicate(&self, dup: &Incident, of: &Incident) -> Result<Incident, Failure> {
         let note = format!(
             "Duplicate of {}: opened concurrently for the same correlation key",
             of.number
         );
         self.patch(
             &dup.sys_id,
-            json!({ "active": "false", "state": "8", "close_code": "Duplicate", "work_notes": note }),
+            json!({ "state": state::CANCELED, "close_code": "Duplicate", "work_notes": note }),
         )
         .await
     }

@@ -106,10 +106,12 @@ async fn fixtures_flow_once_each_and_poison_goes_to_the_dlq() {
         .iter()
         .find(|r| r.fields["correlation_id"] == window_key)
         .expect("window incident");
+    // The same event six times is one event: the incident records its time, and a redelivery of
+    // that time changes nothing (ADR 012; before issue #11 each one added a work note).
     assert_eq!(
         window_incident.work_notes.len(),
-        5,
-        "six deliveries: one incident, five work notes"
+        0,
+        "six deliveries of one event: one incident, nothing more"
     );
     let c = pipeline.counters();
     // At least once: SQS may hand a message out twice (it did, rarely, under a loaded CI host);

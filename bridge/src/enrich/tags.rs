@@ -133,6 +133,8 @@ pub enum Source {
     Aws(Box<AwsTags>),
     /// None (`enrich.enabled: false`, or a replay without AWS).
     None(NoTags),
+    /// The same tags for every node (`replay --tag KEY=VALUE`: a dry run without AWS).
+    Given(Tags),
 }
 
 impl TagSource for Source {
@@ -140,6 +142,7 @@ impl TagSource for Source {
         match self {
             Source::Aws(a) => a.tags(account, region, node).await,
             Source::None(n) => n.tags(account, region, node).await,
+            Source::Given(t) => Ok(t.clone()),
         }
     }
 }

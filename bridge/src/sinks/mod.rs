@@ -18,9 +18,13 @@ use crate::enrich::Context;
 use crate::outcome::Outcome;
 use crate::route::Action;
 
+pub mod lifecycle;
 pub mod servicenow;
 
 pub use servicenow::{Assignment, ServiceNowSink};
+
+/// The time now; tests set it.
+pub type Clock = Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>;
 
 /// A boxed delivery, so sinks of different types sit in one dispatcher.
 pub type Delivery<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
@@ -39,8 +43,8 @@ pub trait ActionSink: Send + Sync {
 
 /// A single sink delivers whatever it is given (tests and replays use one sink for every action).
 impl<T: ActionSink> Sink for T {
-    fn deliver(&self, d: &Decoded, ctx: &Context, _: Action) -> impl Future<Output = Outcome> + Send {
-        async move { ActionSink::deliver(self, d, ctx).await }
+    async fn deliver(&self, d: &Decoded, ctx: &Context, _: Action) -> Outcome {
+        ActionSink::deliver(self, d, ctx).await
     }
 }
 

@@ -11,8 +11,14 @@ use serde::{Deserialize, Serialize};
 pub enum Action {
     /// Open (or update) a ServiceNow incident for the correlation key.
     Incident,
-    /// Open (or update) a ticket linked to the Inspector finding.
+    /// Keep the vulnerability ticket of an Inspector finding in step with it: open it (one per
+    /// account, node and vulnerability), resolve it when the finding closes, reopen it.
     InspectorTicket,
+    /// Resolve what a success fixes: the node's non-compliance incident, the failed executions
+    /// of a window, the failed patch commands on a node.
+    Resolve,
+    /// Escalate open tickets whose due date is near or past (the sweep).
+    Escalate,
     /// Notify the owner of the resource.
     NotifyOwner,
 }
@@ -69,6 +75,14 @@ pub struct Match {
     /// non-empty list.
     #[serde(default)]
     pub owner: Vec<String>,
+    /// Finding types (`PACKAGE_VULNERABILITY`, `NETWORK_REACHABILITY`, …); other events never
+    /// match a non-empty list.
+    #[serde(default)]
+    pub finding_type: Vec<String>,
+    /// `true`: only events about a managed node (an EC2 instance or an `mi-` node; a finding on
+    /// an image or a function is about none); `false`: only events about none.
+    #[serde(default)]
+    pub about_node: Option<bool>,
 }
 
 /// Statuses of a patch run that failed, in the vocabularies of commands and windows.
@@ -78,8 +92,9 @@ fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| (*s).to_owned()).collect()
 }
 
-/// The default rules: failed or timed-out patch runs and non-compliant patch state open an
-/// incident; active critical and high findings open a ticket.
+/// The default rules, the closed loop: failed or timed-out patch runs and non-compliant patch
+/// state open an incident, and the success that fixes each resolves it; package-vulnerability
+/// findings on nodes keep their ticket in step; the sweep escalates tickets near their due date.
 pub fn default_rules() -> Vec<Rule> {
     let patch_docs = strings(&["AWS-RunPatchBaseline", "AWS-RunPatchBaselineWithHooks"]);
     vec![
@@ -97,7 +112,7 @@ pub fn default_rules() -> Vec<Rule> {
             when: Match {
                 kind: strings(&["command", "command-invocation"]),
                 status: strings(&FAILED),
-                document: patch_docs,
+                document: patch_docs.clone(),
                 ..Match::default()
             },
             actions: vec![Action::Incident],
@@ -113,22 +128,53 @@ pub fn default_rules() -> Vec<Rule> {
             actions: vec![Action::Incident],
         },
         Rule {
-            name: "critical-finding".into(),
+            name: "package-vulnerability".into(),
             when: Match {
                 kind: strings(&["inspector-finding"]),
-                status: strings(&["ACTIVE"]),
-                severity: strings(&["CRITICAL", "HIGH"]),
+                finding_type: strings(&["PACKAGE_VULNERABILITY"]),
+                about_node: Some(true),
                 ..Match::default()
             },
-            // Owner notification joins this rule when its sink exists.
+            // Every status: the sink opens at `tickets.min_severity`, resolves on CLOSED and
+            // SUPPRESSED, reopens on ACTIVE again.
             actions: vec![Action::InspectorTicket],
         },
+        Rule {
+            name: "patch-compliant".into(),
+            when: Match {
+                kind: strings(&["compliance"]),
+                status: strings(&["compliant"]),
+                compliance_type: strings(&["Patch"]),
+                ..Match::default()
+            },
+            actions: vec![Action::Resolve],
+        },
+        Rule {
+            name: "patch-window-succeeded".into(),
+            when: Match {
+                kind: strings(&["window-execution"]),
+                status: strings(&["SUCCESS"]),
+                ..Match::default()
+            },
+            actions: vec![Action::Resolve],
+        },
+        Rule {
+            name: "patch-command-succeeded".into(),
+            when: Match {
+                kind: strings(&["command-invocation"]),
+                status: strings(&["Success"]),
+                document: patch_docs,
+                ..Match::default()
+            },
+            actions: vec![Action::Resolve],
+        },
+        Rule {
+            name: "escalation-sweep".into(),
+            when: Match {
+                kind: strings(&["sweep"]),
+                ..Match::default()
+            },
+            actions: vec![Action::Escalate],
+        },
     ]
-}
-
-impl Match {
-    /// Whether the rule needs what enrichment knows (ring, owner) to decide.
-    pub fn needs_context(&self) -> bool {
-        !self.ring.is_empty() || !self.owner.is_empty()
-    }
 }

@@ -4,7 +4,8 @@
 
 use serde::Serialize;
 
-use crate::bridge_config::BridgeConfig;
+use super::window::{WindowKind, WindowPlan};
+use crate::bridge_config::{BridgeConfig, ScheduleConfig, WindowSpec};
 use crate::policy::{BridgeService, Policy};
 
 /// `patchplane-bridge` on ECS Fargate in the central account.
@@ -36,6 +37,8 @@ pub struct BridgePlan {
     pub config_json: String,
     /// ECS stop timeout (s); the bridge's drain budget must stay below it.
     pub stop_timeout: u32,
+    /// `ScheduleExpression` of the escalation-sweep tick (`rate(60 minutes)`); none without a sweep.
+    pub sweep_schedule: Option<String>,
 }
 
 /// An ECR repository, from an image reference.
@@ -92,10 +95,11 @@ pub fn ecr_repository(image: &str) -> Option<EcrRepository> {
     })
 }
 
-/// The bridge's configuration as the policy gives it, plus `enrich.baselines` (group prefix →
-/// baseline name) from the policy's own baselines when the configuration does not set it: one
-/// source of truth for what a patch group means.
-pub fn bridge_config(p: &Policy, b: &BridgeService) -> BridgeConfig {
+/// The bridge's configuration as the policy gives it, plus what the policy knows and the
+/// configuration does not set: `enrich.baselines` (group prefix → baseline name) from the
+/// policy's baselines, and `schedule` (zones and install windows) from the plan's windows, so a
+/// ticket names the same next window `patchplane schedule` shows. One source of truth.
+pub fn bridge_config(p: &Policy, b: &BridgeService, windows: &[WindowPlan]) -> BridgeConfig {
     let mut config = b.config.clone();
     if config.enrich.baselines.is_empty() {
         config.enrich.baselines = p
@@ -104,11 +108,31 @@ pub fn bridge_config(p: &Policy, b: &BridgeService) -> BridgeConfig {
             .map(|bl| (bl.group_prefix.clone(), bl.name.clone()))
             .collect();
     }
+    if config.schedule == ScheduleConfig::default() {
+        config.schedule = schedule_config(p, windows);
+    }
     config
 }
 
+/// The install windows and region zones of a plan, as the bridge reads them.
+pub fn schedule_config(p: &Policy, windows: &[WindowPlan]) -> ScheduleConfig {
+    ScheduleConfig {
+        zones: p.organization.regions.clone().into_iter().collect(),
+        windows: windows
+            .iter()
+            .filter(|w| w.kind == WindowKind::Install)
+            .map(|w| WindowSpec {
+                name: w.name.clone(),
+                patch_groups: w.targets.iter().flat_map(|t| t.values.iter().cloned()).collect(),
+                cron: w.cron.clone(),
+                offset_days: w.offset_days.unwrap_or(0),
+            })
+            .collect(),
+    }
+}
+
 /// The bridge service of the central stack.
-pub(super) fn build(p: &Policy, b: &BridgeService) -> BridgePlan {
+pub(super) fn build(p: &Policy, b: &BridgeService, windows: &[WindowPlan]) -> BridgePlan {
     let name = format!("{}-bridge", p.name);
     BridgePlan {
         task_role_name: format!("{name}-task"),
@@ -130,8 +154,12 @@ pub(super) fn build(p: &Policy, b: &BridgeService) -> BridgePlan {
             .collect(),
         // Typed configuration to JSON cannot fail (string keys only); the fallback is an empty
         // object the bridge refuses at start-up with a clear error.
-        config_json: serde_json::to_string(&bridge_config(p, b)).unwrap_or_else(|_| "{}".to_owned()),
+        config_json: serde_json::to_string(&bridge_config(p, b, windows)).unwrap_or_else(|_| "{}".to_owned()),
         stop_timeout: 30,
+        sweep_schedule: match b.config.tickets.sweep_minutes {
+            0 => None,
+            m => Some(format!("rate({m} minutes)")),
+        },
         name,
     }
 }

@@ -1,6 +1,7 @@
 //! The central account's stack (`central/`): the event bus member rules forward to, the queue the
 //! bridge consumes with its two dead-letter queues, the evidence bucket, and the bridge service.
 
+use super::window::WindowPlan;
 use serde::Serialize;
 
 use super::bridge::{self, BridgePlan};
@@ -44,7 +45,7 @@ pub struct CentralPlan {
 }
 
 /// The central stack of a policy; `evidence` is the member StackSet's, so both name one bucket.
-pub(super) fn build(p: &Policy, evidence: &EvidencePlan) -> CentralPlan {
+pub(super) fn build(p: &Policy, evidence: &EvidencePlan, windows: &[WindowPlan]) -> CentralPlan {
     let bus_name = central_bus_name(&p.name);
     CentralPlan {
         dir: "central".to_owned(),
@@ -66,6 +67,6 @@ pub(super) fn build(p: &Policy, evidence: &EvidencePlan) -> CentralPlan {
         retention_days: p.evidence.retention_days,
         account: p.central.account.clone(),
         region: p.central.region.clone(),
-        bridge: p.central.bridge.as_ref().map(|b| bridge::build(p, b)),
+        bridge: p.central.bridge.as_ref().map(|b| bridge::build(p, b, windows)),
     }
 }

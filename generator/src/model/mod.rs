@@ -33,7 +33,9 @@ mod window;
 pub use crate::ids::partition;
 pub use crate::resolve::{ScheduleError, WindowSchedule, parse_at, resolve_schedule};
 pub use ami::{AmiPlan, ImageIds, ImagePlan};
-pub use bridge::{BridgePlan, BridgeTagsRolePlan, EcrRepository, NamedSecret, bridge_config, ecr_repository};
+pub use bridge::{
+    BridgePlan, BridgeTagsRolePlan, EcrRepository, NamedSecret, bridge_config, ecr_repository, schedule_config,
+};
 pub use central::CentralPlan;
 pub use names::central_bus_name;
 pub use patching::{BaselinePlan, EventsPlan, EvidencePlan, FilterPlan, RulePlan};
@@ -92,7 +94,7 @@ impl Plan {
         let baselines = patching::baselines(p);
         let windows = patching::windows(p, &baselines)?;
         let evidence = patching::evidence(p);
-        let central = central::build(p, &evidence);
+        let central = central::build(p, &evidence, &windows);
         let bridge_tags_role = central.bridge.as_ref().map(|b| bridge::tags_role(p, b));
         let ami = p.ami_pipeline.as_ref().map(|a| ami::build(p, a)).transpose()?;
         Ok(Plan {

@@ -1,0 +1,429 @@
+//! ServiceNow sinks: incidents for failed patching, their resolution when the fix lands,
+//! vulnerability tickets that follow their Inspector finding, and the escalation sweep.
+//!
+//! Every sink works through a [`Desk`]: one Table API client, who tickets are assigned to, and a
+//! lock per correlation key, so the workers of one process never race each other on a key (ADR
+//! 007 settles races between processes). What a sink does to a ticket is decided by
+//! [`super::lifecycle::decide`] from the newest ticket for the key and the event's time (ADR 012).
+//! A failure the client classifies as retryable (429, 5xx, timeouts) is [`Outcome::Retry`]; any
+//! other is [`Outcome::Reject`].
+//!
+//! - [`IncidentSink`] (`incident`), [`ResolveSink`] (`resolve`): here.
+//! - [`vulnerability::VulnerabilitySink`] (`inspector-ticket`): tickets per (account, node,
+//!   vulnerability) with packages, due date and next window.
+//! - [`escalation::EscalationSink`] (`escalate`): the sweep over tickets near or past due.
+//! - [`ServiceNowSink`]: all of them over one client, for tests and single-table setups.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use jiff::{SignedDuration, Timestamp};
+use patchplane_integrations::retry::Failure;
+use patchplane_integrations::servicenow::{Client, Incident, NewIncident};
+use serde_json::{Map, Value as Json, json};
+
+use super::lifecycle::{Step, Want, decide};
+use super::{ActionSink, Delivery, Sink, Sinks};
+use crate::decode::{Decoded, Event, inspector_time};
+use crate::enrich::Context;
+use crate::outcome::Outcome;
+use crate::route::Action;
+
+pub mod escalation;
+pub mod vulnerability;
+
+/// Who incidents are assigned to.
+#[derive(Debug, Clone, Default)]
+pub struct Assignment {
+    /// When the owner has no entry in `owner_groups` (or there is no owner).
+    pub default_group: Option<String>,
+    /// Owner tag value → assignment group.
+    pub owner_groups: BTreeMap<String, String>,
+}
+
+impl Assignment {
+    /// The group for `ctx`.
+    pub fn group(&self, ctx: &Context) -> Option<String> {
+        ctx.owner
+            .as_ref()
+            .and_then(|o| self.owner_groups.get(o))
+            .or(self.default_group.as_ref())
+            .cloned()
+    }
+}
+
+/// How the bridge resolves and reopens (`tickets:` of `bridge.yaml`).
+#[derive(Debug, Clone)]
+pub struct Lifecycle {
+    /// `close_code` of resolutions.
+    pub close_code: String,
+    /// A resolved ticket failing again within this period is reopened.
+    pub reopen_period: SignedDuration,
+}
+
+impl Default for Lifecycle {
+    fn default() -> Self {
+        let t = patchplane::bridge_config::TicketsConfig::default();
+        Self {
+            close_code: t.close_code,
+            reopen_period: SignedDuration::from_hours(24 * i64::from(t.reopen_days)),
+        }
+    }
+}
+
+/// One table, as the sinks use it.
+pub struct Desk {
+    client: Client,
+    assignment: Assignment,
+    lifecycle: Lifecycle,
+    /// One lock per correlation key in flight: workers of this process deliver one key at a time,
+    /// so they never race each other into two creates.
+    keys: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// A client failure as an outcome.
+fn failed(f: Failure) -> Outcome {
+    if f.is_retryable() {
+        Outcome::Retry(f.to_string())
+    } else {
+        Outcome::Reject(f.to_string())
+    }
+}
+
+/// When the event happened, as tickets record it: Inspector's `updatedAt` for findings (a
+/// finding's status changes are updates of one finding), else the envelope's `time`.
+pub fn event_time(d: &Decoded) -> Result<Timestamp, String> {
+    if let Event::Finding(f) = &d.event
+        && let Some(t) = f.updated_at.as_deref().and_then(inspector_time)
+    {
+        return Ok(t);
+    }
+    d.envelope
+        .time
+        .parse()
+        .map_err(|_| format!("event time `{}` is not RFC 3339", d.envelope.time.escape_debug()))
+}
+
+impl Desk {
+    /// A desk over `client`.
+    pub fn new(client: Client, assignment: Assignment, lifecycle: Lifecycle) -> Self {
+        Self {
+            client,
+            assignment,
+            lifecycle,
+            keys: Default::default(),
+        }
+    }
+
+    fn lock_for(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        match self.keys.lock() {
+            Ok(mut m) => {
+                // Forget locks nobody holds, so the map stays as small as the work in flight.
+                m.retain(|_, l| Arc::strong_count(l) > 1);
+                m.entry(key.to_owned()).or_default().clone()
+            }
+            Err(_) => Arc::default(),
+        }
+    }
+
+    /// Carries out what [`decide`] says for `key`, holding the key's lock. `new` and `extra`
+    /// describe a ticket to open; `note` reports the event; `fixed` is the resolution's note.
+    #[allow(clippy::too_many_arguments)]
+    async fn apply(
+        &self,
+        key: &str,
+        want: Want,
+        at: Timestamp,
+        record_fixed: bool,
+        new: impl FnOnce() -> (NewIncident, Map<String, Json>),
+        note: &str,
+        fixed: &str,
+    ) -> Result<(), Failure> {
+        let lock = self.lock_for(key);
+        let _held = lock.lock().await;
+        let latest = self.client.latest_with_key(key).await?;
+        let stamp = at.to_string();
+        let step = decide(latest.as_ref(), want, at, self.lifecycle.reopen_period, record_fixed);
+        let sys_id = latest.as_ref().map(|t| t.sys_id.as_str()).unwrap_or_default();
+        match step {
+            Step::Create | Step::CreateAfter { .. } | Step::CreateResolved => {
+                let (mut new, mut extra) = new();
+                extra.insert("correlation_display".into(), stamp.clone().into());
+                if let Step::CreateAfter { previous } = &step {
+                    new.description = format!(
+                        "Follows {previous}, which is closed or was resolved long ago.\n\n{}",
+                        new.description
+                    );
+                }
+                if step == Step::CreateResolved {
+                    extra.insert("state".into(), "6".into());
+                    extra.insert("close_code".into(), self.lifecycle.close_code.clone().into());
+                    extra.insert("close_notes".into(), fixed.into());
+                }
+                self.create(key, &new, extra, note, &stamp).await?;
+            }
+            Step::Note => {
+                self.client.note(sys_id, note, &stamp).await?;
+            }
+            Step::Reopen => {
+                self.client.reopen(sys_id, &format!("Reopened: {note}"), &stamp).await?;
+            }
+            Step::Resolve => {
+                self.client
+                    .resolve(sys_id, &self.lifecycle.close_code, fixed, &stamp)
+                    .await?;
+            }
+            Step::Restamp => {
+                self.client
+                    .patch(sys_id, json!({ "correlation_display": stamp }))
+                    .await?;
+            }
+            Step::Nothing(why) => tracing::debug!(%key, why, "Ticket unchanged"),
+        }
+        Ok(())
+    }
+
+    /// Creates a ticket for `key`, then settles a race with another bridge as ADR 007 does: if an
+    /// older open ticket with the key exists, this one is canceled as its duplicate and the older
+    /// one gets the note. A ticket created resolved has nothing to race with.
+    async fn create(
+        &self,
+        key: &str,
+        new: &NewIncident,
+        extra: Map<String, Json>,
+        note: &str,
+        stamp: &str,
+    ) -> Result<Incident, Failure> {
+        let created = self.client.create_with(key, new, extra).await?;
+        let open = self.client.open_with_key(key, 10).await?;
+        match open.first() {
+            Some(oldest) if oldest.sys_id != created.sys_id && open.iter().any(|i| i.sys_id == created.sys_id) => {
+                self.client.close_duplicate(&created, oldest).await?;
+                self.client.note(&oldest.sys_id, note, stamp).await?;
+                Ok(oldest.clone())
+            }
+            _ => Ok(created),
+        }
+    }
+
+    /// Resolves every open ticket with `prefix`…`suffix` whose recorded time is not after `at`.
+    async fn resolve_matching(&self, prefix: &str, suffix: &str, at: Timestamp, note: &str) -> Result<usize, Failure> {
+        let stamp = at.to_string();
+        let mut n = 0;
+        for t in self.client.open_with_prefix(prefix, suffix).await? {
+            let lock = self.lock_for(&t.correlation_id);
+            let _held = lock.lock().await;
+            if super::lifecycle::stamp(&t).is_some_and(|r| r > at) {
+                continue;
+            }
+            self.client
+                .resolve(&t.sys_id, &self.lifecycle.close_code, note, &stamp)
+                .await?;
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+/// One line for the incident, saying what and where.
+pub fn summary(d: &Decoded) -> String {
+    let e = &d.envelope;
+    let what = match &d.event {
+        Event::Command(c) => format!("Command {} ({}) {}", c.command_id, c.document_name, c.status),
+        Event::CommandInvocation(c) => format!("{} on {} {}", c.document_name, c.instance_id, c.status),
+        Event::WindowExecution(w) => format!("Maintenance window {} {}", w.window_id, w.status),
+        Event::WindowTaskExecution(w) => format!("Maintenance window {} task {}", w.window_id, w.status),
+        Event::WindowTargetInvocation(w) => format!("Maintenance window {} target {}", w.window_id, w.status),
+        Event::Compliance(c) => format!("{} is {} for {}", c.resource_id, c.compliance_status, c.compliance_type),
+        Event::Association(a) | Event::InstanceAssociation(a) => {
+            format!("Association {} {}", a.association_id, a.status)
+        }
+        Event::Finding(f) => match (&f.vulnerability_id, f.node(), f.packages.first()) {
+            (Some(v), Some(node), Some(p)) => format!("{} {v} on {node}: {}", f.severity, p.name),
+            _ => format!("{} {}: {}", f.severity, f.kind, f.title),
+        },
+        Event::Sweep { .. } => "Escalation sweep".to_owned(),
+    };
+    format!("[patchplane] {what} ({} {})", e.account, e.region)
+}
+
+/// The incident's body: the event, and what enrichment knows of the node.
+pub fn description(d: &Decoded, ctx: &Context) -> String {
+    let e = &d.envelope;
+    let mut out = format!(
+        "Event {} ({}) from account {} in {} at {}.\nResources: {}",
+        e.id,
+        e.detail_type,
+        e.account,
+        e.region,
+        e.time,
+        e.resources.join(", ")
+    );
+    out.push_str(&node_lines(ctx));
+    out
+}
+
+/// What enrichment knows of the node, one line each.
+pub fn node_lines(ctx: &Context) -> String {
+    let mut out = String::new();
+    let known = |v: &Option<String>| v.clone().unwrap_or_else(|| "unknown".into());
+    if let Some(node) = &ctx.node {
+        out.push_str(&format!(
+            "\nNode: {node}\nPatch group: {}\nRing: {}\nBaseline: {}\nOwner: {}",
+            known(&ctx.patch_group),
+            known(&ctx.ring),
+            known(&ctx.baseline),
+            known(&ctx.owner)
+        ));
+        if let Some(name) = ctx.tags.get("Name") {
+            out.push_str(&format!("\nName: {name}"));
+        }
+    }
+    out
+}
+
+fn urgency(d: &Decoded) -> u8 {
+    match d.event.severity() {
+        Some(s) if s.eq_ignore_ascii_case("critical") => 1,
+        _ => 2,
+    }
+}
+
+/// `incident`: a failure opens (or notes, or reopens) the incident of its correlation key.
+pub struct IncidentSink(pub Arc<Desk>);
+
+impl IncidentSink {
+    async fn deliver(&self, d: &Decoded, ctx: &Context) -> Outcome {
+        let at = match event_time(d) {
+            Ok(t) => t,
+            Err(e) => return Outcome::Reject(e),
+        };
+        let desk = &self.0;
+        let u = urgency(d);
+        let new = || {
+            (
+                NewIncident {
+                    short_description: summary(d),
+                    description: description(d, ctx),
+                    urgency: u,
+                    impact: u,
+                    assignment_group: desk.assignment.group(ctx),
+                },
+                Map::new(),
+            )
+        };
+        let note = format!("{} (event {} at {})", summary(d), d.envelope.id, d.envelope.time);
+        match desk
+            .apply(&d.correlation_key(), Want::Open, at, false, new, &note, "")
+            .await
+        {
+            Ok(()) => Outcome::Delivered,
+            Err(f) => failed(f),
+        }
+    }
+}
+
+impl ActionSink for IncidentSink {
+    fn deliver<'a>(&'a self, d: &'a Decoded, ctx: &'a Context) -> Delivery<'a> {
+        Box::pin(IncidentSink::deliver(self, d, ctx))
+    }
+}
+
+/// `resolve`: a success resolves what it fixes. A `compliant` Patch state resolves the node's
+/// non-compliance incident; a successful window execution resolves the open incidents of that
+/// window's failed executions (and their tasks and targets) in the same account and region; a
+/// successful patch command on a node resolves that node's failed-command incidents.
+pub struct ResolveSink(pub Arc<Desk>);
+
+impl ResolveSink {
+    async fn deliver(&self, d: &Decoded, ctx: &Context) -> Outcome {
+        let at = match event_time(d) {
+            Ok(t) => t,
+            Err(e) => return Outcome::Reject(e),
+        };
+        let e = &d.envelope;
+        let scope = format!("{}/{}", e.account, e.region);
+        let desk = &self.0;
+        let result = match &d.event {
+            Event::Compliance(c) => {
+                let note = format!(
+                    "{} reported {} for {} at {} (event {}).",
+                    c.resource_id, c.compliance_status, c.compliance_type, e.time, e.id
+                );
+                let new = || (NewIncident::default(), Map::new());
+                desk.apply(&d.correlation_key(), Want::Fixed, at, false, new, &note, &note)
+                    .await
+                    .map(|()| 0)
+            }
+            Event::WindowExecution(w) => {
+                let note = format!(
+                    "Resolved by the successful execution {} of window {} at {}.",
+                    w.window_execution_id, w.window_id, e.time
+                );
+                desk.resolve_matching(&format!("{scope}/{}/", w.window_id), "", at, &note)
+                    .await
+            }
+            Event::CommandInvocation(c) => {
+                let note = format!(
+                    "Resolved by the successful {} command {} on {} at {}.",
+                    c.document_name, c.command_id, c.instance_id, e.time
+                );
+                desk.resolve_matching(&format!("{scope}/command/"), &format!("/{}", c.instance_id), at, &note)
+                    .await
+            }
+            // A rule routed something else to `resolve`: there is nothing it could fix.
+            _ => Ok(0),
+        };
+        let _ = ctx;
+        match result {
+            Ok(_) => Outcome::Delivered,
+            Err(f) => failed(f),
+        }
+    }
+}
+
+impl ActionSink for ResolveSink {
+    fn deliver<'a>(&'a self, d: &'a Decoded, ctx: &'a Context) -> Delivery<'a> {
+        Box::pin(ResolveSink::deliver(self, d, ctx))
+    }
+}
+
+/// Every ServiceNow sink over one client and default ticket settings: incidents, resolutions,
+/// vulnerability tickets and escalations in the client's table.
+pub struct ServiceNowSink(Sinks);
+
+impl ServiceNowSink {
+    /// The sinks over `client`.
+    pub fn new(client: Client, assignment: Assignment) -> Self {
+        let desk = Arc::new(Desk::new(client, assignment, Lifecycle::default()));
+        let tickets = patchplane::bridge_config::TicketsConfig::default();
+        Self(
+            Sinks::new()
+                .with(Action::Incident, Arc::new(IncidentSink(desk.clone())))
+                .with(Action::Resolve, Arc::new(ResolveSink(desk.clone())))
+                .with(
+                    Action::InspectorTicket,
+                    Arc::new(vulnerability::VulnerabilitySink::new(
+                        desk.clone(),
+                        &tickets,
+                        None,
+                        escalation::system_clock(),
+                    )),
+                )
+                .with(
+                    Action::Escalate,
+                    Arc::new(escalation::EscalationSink::new(
+                        desk,
+                        &tickets,
+                        escalation::system_clock(),
+                    )),
+                ),
+        )
+    }
+}
+
+impl Sink for ServiceNowSink {
+    fn deliver(&self, d: &Decoded, ctx: &Context, action: Action) -> impl Future<Output = Outcome> + Send {
+        self.0.deliver(d, ctx, action)
+    }
+}
