@@ -48,9 +48,10 @@ pub enum Step {
     Nothing(&'static str),
 }
 
-/// The event time a ticket records, if it records one the bridge can read.
+/// The event time a ticket records, if it records one the bridge can read. The escalation sweep
+/// may append its claim after a `|` (see `escalation`); the time is what precedes it.
 pub fn stamp(t: &Incident) -> Option<Timestamp> {
-    t.correlation_display.parse().ok()
+    t.correlation_display.split('|').next().unwrap_or_default().parse().ok()
 }
 
 /// The step for an event at `at` wanting `want`, given the newest ticket for its key.

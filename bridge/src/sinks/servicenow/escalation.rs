@@ -1,10 +1,16 @@
 //! `escalate`: the sweep. On each tick (the central stack's schedule sends one to the queue every
-//! `tickets.sweep_minutes`, so one bridge task sweeps per tick), one query finds the open
+//! `tickets.sweep_minutes`, so normally one bridge task sweeps per tick), one query finds the open
 //! vulnerability tickets whose due date is within `tickets.escalate_before_days` or past, and each
 //! is escalated once per stage: `escalation` 2 (High) when near, 3 (Overdue) when past, urgency
-//! raised, a work note. The stage is recorded on the ticket itself, so a later tick, a redelivered
-//! tick or another task finds it done; before writing, the sink reads the row again under the
-//! key's lock and writes only if the stage is still missing (ADR 012).
+//! raised, a work note. The stage is recorded on the ticket itself, so a later tick finds it done.
+//!
+//! Two sweeps at once (a redelivered tick, two ticks close together) must not escalate twice, and
+//! the Table API has no conditional update. So a sweep claims before it writes, as ADR 007 checks
+//! the rows it gets back: it appends `|esc:<stage>:<token>` to the ticket's `correlation_display`
+//! (after the event time the lifecycle keeps there), waits a settle delay, reads the row again,
+//! and escalates only the tickets that still carry its own token and still miss the stage. Of two
+//! sweeps that claimed the same ticket, the last write stays and only its sweep goes on; one that
+//! claims after another already escalated sees the stage and stops (ADR 012).
 
 use std::sync::Arc;
 
@@ -30,6 +36,18 @@ pub struct EscalationSink {
     desk: Arc<Desk>,
     margin: SignedDuration,
     clock: Clock,
+    settle: std::time::Duration,
+    token: String,
+    sweeps: std::sync::atomic::AtomicU64,
+}
+
+/// A token no other bridge task shares: ECS tasks may all be process 1, so the process's random
+/// hash seed makes it unique.
+fn process_token() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    format!("{:016x}", h.finish())
 }
 
 /// The system clock.
@@ -64,7 +82,17 @@ impl EscalationSink {
             desk,
             margin: SignedDuration::from_hours(24 * i64::from(tickets.escalate_before_days)),
             clock,
+            settle: std::time::Duration::from_secs(2),
+            token: process_token(),
+            sweeps: Default::default(),
         }
+    }
+
+    /// How long a sweep waits between its claims and their confirmation (2 s by default: far
+    /// longer than the gap between another sweep's read and its claim).
+    pub fn with_settle(mut self, settle: std::time::Duration) -> Self {
+        self.settle = settle;
+        self
     }
 
     /// Escalates what is due; returns how many tickets moved a stage.
@@ -76,7 +104,10 @@ impl EscalationSink {
             state::OPEN_QUERY,
             horizon.strftime("%Y-%m-%d %H:%M:%S")
         );
-        let mut escalated = 0;
+        let n = self.sweeps.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let token = format!("{}.{n}", self.token);
+        // Claim every ticket that is due and misses its stage.
+        let mut claimed = Vec::new();
         for row in self.desk.client.list(&query, 500).await? {
             // Never trust the filter: check every row against what was asked.
             let Some(due) = parse_glide(&row.due_date) else {
@@ -88,22 +119,58 @@ impl EscalationSink {
             if !row.is_open() || !row.correlation_id.contains("/vulnerability/") {
                 continue;
             }
-            if self.escalate(&row, stage, due).await? {
+            if self.claim(&row, stage, &token).await? {
+                claimed.push((row, stage, due));
+            }
+        }
+        if claimed.is_empty() {
+            return Ok(0);
+        }
+        tokio::time::sleep(self.settle).await;
+        let mut escalated = 0;
+        for (row, stage, due) in claimed {
+            if self.escalate(&row, stage, due, &token).await? {
                 escalated += 1;
             }
         }
         Ok(escalated)
     }
 
-    async fn escalate(&self, row: &Incident, stage: u8, due: Timestamp) -> Result<bool, Failure> {
-        let lock = self.desk.lock_for(&row.correlation_id);
-        let _held = lock.lock().await;
-        // The row as it is now, not as the sweep's query saw it.
+    /// The row as it is now, if it is still the open ticket of its key and misses `stage`.
+    async fn missing(&self, row: &Incident, stage: u8) -> Result<Option<Incident>, Failure> {
         let Some(current) = self.desk.client.latest_with_key(&row.correlation_id).await? else {
-            return Ok(false);
+            return Ok(None);
         };
         let recorded: u8 = current.escalation.parse().unwrap_or(0);
-        if current.sys_id != row.sys_id || !current.is_open() || recorded >= stage {
+        Ok((current.sys_id == row.sys_id && current.is_open() && recorded < stage).then_some(current))
+    }
+
+    async fn claim(&self, row: &Incident, stage: u8, token: &str) -> Result<bool, Failure> {
+        let lock = self.desk.lock_for(&row.correlation_id);
+        let _held = lock.lock().await;
+        let Some(current) = self.missing(row, stage).await? else {
+            return Ok(false);
+        };
+        let time = current.correlation_display.split('|').next().unwrap_or_default();
+        self.desk
+            .client
+            .patch(
+                &current.sys_id,
+                json!({ "correlation_display": format!("{time}|esc:{stage}:{token}") }),
+            )
+            .await?;
+        Ok(true)
+    }
+
+    async fn escalate(&self, row: &Incident, stage: u8, due: Timestamp, token: &str) -> Result<bool, Failure> {
+        let lock = self.desk.lock_for(&row.correlation_id);
+        let _held = lock.lock().await;
+        // Still ours, still missing the stage? Another sweep's later claim, or an event that
+        // rewrote the ticket's time, means this sweep leaves it.
+        let Some(current) = self.missing(row, stage).await? else {
+            return Ok(false);
+        };
+        if !current.correlation_display.ends_with(&format!("|esc:{stage}:{token}")) {
             return Ok(false);
         }
         let urgency: u8 = current.urgency.parse().unwrap_or(3);
@@ -131,7 +198,7 @@ impl EscalationSink {
             )
             .await?;
         if back.escalation != stage.to_string() {
-            tracing::warn!(number = %back.number, stage, "Escalation not recorded on the ticket; it will be tried again next sweep");
+            tracing::warn!(number = %back.number, stage, "Escalation not recorded on the ticket; the next sweep tries again");
         }
         Ok(true)
     }
