@@ -156,7 +156,7 @@ async fn a_finding_opens_one_ticket_that_resolves_reopens_and_is_succeeded_once_
 
     // ACTIVE → one ticket with every field; the same event five more times → nothing more.
     let active = finding(&node, "CVE-2024-6387", "ACTIVE", at("2024-07-01T10:00:00Z"), first);
-    deliver(&sqs, &queues, &[active.clone()]).await;
+    deliver(&sqs, &queues, std::slice::from_ref(&active)).await;
     let writes_after_first = snow.requests().iter().filter(|r| !r.starts_with("GET")).count();
     deliver(&sqs, &queues, &vec![active.clone(); 5]).await;
     let rows = snow.incidents();
