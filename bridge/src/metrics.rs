@@ -20,6 +20,9 @@ pub struct Counters {
     pub rejected: u64,
     /// Decoded to an event patchplane does not handle (deleted).
     pub unknown: u64,
+    /// Decoded, but no rule routes it (a finding on an image, a MEDIUM finding's rule missing…):
+    /// acknowledged and counted.
+    pub unrouted: u64,
     /// Released unfinished at shutdown.
     pub released: u64,
     /// Time from receive to the message's fate (delete, retry, reject).
@@ -94,6 +97,12 @@ pub fn prometheus(c: &Counters, ready: bool) -> String {
     );
     counter(
         &mut out,
+        "messages_unrouted_total",
+        "Events no rule routes to an action (acknowledged).",
+        c.unrouted,
+    );
+    counter(
+        &mut out,
         "messages_released_total",
         "Messages released unfinished at shutdown.",
         c.released,
@@ -129,6 +138,7 @@ pub fn delta(now: &Counters, before: &Counters) -> Counters {
         retried: now.retried.saturating_sub(before.retried),
         rejected: now.rejected.saturating_sub(before.rejected),
         unknown: now.unknown.saturating_sub(before.unknown),
+        unrouted: now.unrouted.saturating_sub(before.unrouted),
         released: now.released.saturating_sub(before.released),
         latency: now.latency.clone(),
     };
@@ -160,6 +170,7 @@ pub fn emf(d: &Counters, namespace: &str, timestamp_ms: u128) -> String {
                     metric("Retried", "Count"),
                     metric("Rejected", "Count"),
                     metric("Unknown", "Count"),
+                    metric("Unrouted", "Count"),
                     metric("Released", "Count"),
                     metric("LatencyAverage", "Milliseconds"),
                 ],
@@ -171,6 +182,7 @@ pub fn emf(d: &Counters, namespace: &str, timestamp_ms: u128) -> String {
         "Retried": d.retried,
         "Rejected": d.rejected,
         "Unknown": d.unknown,
+        "Unrouted": d.unrouted,
         "Released": d.released,
         "LatencyAverage": avg,
     })

@@ -257,6 +257,9 @@ impl<S: Sink + Send + Sync + 'static, T: TagSource + Send + Sync + 'static> Pipe
                 if p.event.is_none() && p.ack == Ack::Delete {
                     self.count(|c| c.unknown += 1);
                 }
+                if p.event.is_some() && p.actions.is_empty() && p.ack == Ack::Delete {
+                    self.count(|c| c.unrouted += 1);
+                }
                 // Latency counts from the batch's receive.
                 let elapsed = started.elapsed();
                 self.count(|c| c.latency.observe(elapsed));

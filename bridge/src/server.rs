@@ -155,4 +155,3 @@ mod tests {
         server.await.expect("stopped");
     }
 }
-

@@ -32,18 +32,24 @@ fn default_rules_over_the_samples() {
         ("ssm-mw-execution-state-change.json", incident.clone()),
         ("ssm-mw-task-execution-state-change.json", incident.clone()),
         ("ssm-mw-task-target-invocation-state-change.json", incident.clone()),
-        // Non-compliant patch state does; association compliance and compliant state do not.
+        // Non-compliant patch state does, and compliant state resolves it (issue #11);
+        // association compliance does neither.
         ("ssm-compliance-patch-non-compliant.json", incident.clone()),
-        ("ssm-compliance-patch-compliant.json", vec![]),
+        ("ssm-compliance-patch-compliant.json", vec![Action::Resolve]),
         ("ssm-compliance-association-non-compliant.json", vec![]),
         // Successful commands of other documents, association changes: nothing.
         ("ssm-ec2-command-status-change.json", vec![]),
         ("ssm-ec2-command-invocation-status-change.json", vec![]),
         ("ssm-state-manager-association-state-change.json", vec![]),
         ("ssm-state-manager-instance-association-state-change.json", vec![]),
-        // Medium findings, or closed ones: nothing.
+        // Network reachability: nothing. A package vulnerability on a node goes to its ticket
+        // whatever its status and severity: the sink opens at `tickets.min_severity` and
+        // resolves on CLOSED (issue #11).
         ("inspector2-finding-ec2-network-reachability.json", vec![]),
-        ("inspector2-finding-ec2-package-vulnerability.json", vec![]),
+        (
+            "inspector2-finding-ec2-package-vulnerability.json",
+            vec![Action::InspectorTicket],
+        ),
     ] {
         assert_eq!(actions(&rules, &fixture(name)), want, "{name}");
     }
@@ -70,7 +76,49 @@ fn failed_patch_commands_and_active_critical_findings() {
         .replace("\"status\": \"CLOSED\"", "\"status\": \"ACTIVE\"");
     assert_ne!(critical, finding);
     let routed = rules.route(&decoded(&critical), 1);
-    assert_eq!(routed, vec![(Action::InspectorTicket, "critical-finding")]);
+    assert_eq!(routed, vec![(Action::InspectorTicket, "package-vulnerability")]);
+    // On a container image the finding is about no node: no rule routes it.
+    let image = critical
+        .replace(
+            "\"type\": \"AWS_EC2_INSTANCE\"",
+            "\"type\": \"AWS_ECR_CONTAINER_IMAGE\"",
+        )
+        .replace(
+            "\"id\": \"i-12345678901234567\"",
+            "\"id\": \"arn:aws:ecr:eu-central-1:123456789012:repository/app\"",
+        );
+    assert_ne!(image, critical);
+    assert_eq!(rules.route(&decoded(&image), 1), vec![]);
+    // A successful patch command resolves; a successful window execution too.
+    let ok_patch = invocation.replace("AWS-RunPowerShellScript", "AWS-RunPatchBaseline");
+    assert_eq!(actions(&rules, &ok_patch), vec![Action::Resolve]);
+}
+
+#[test]
+fn rules_may_match_the_ring_and_owner_enrichment_found() {
+    use patchplane_bridge::enrich::Context;
+    let yaml = "rules:\n  - name: early-ring\n    when: { kind: [compliance], ring: [early], owner: [team-data] }\n    actions: [incident]\n";
+    let rules: RouteConfig = serde_yaml::from_str(yaml).expect("parses");
+    let d = decoded(&fixture("ssm-compliance-patch-non-compliant.json"));
+    let ctx = |ring: &str, owner: &str| Context {
+        ring: Some(ring.into()),
+        owner: Some(owner.into()),
+        ..Context::default()
+    };
+    assert!(rules.may_route(&d, 1), "worth a tag lookup");
+    assert_eq!(
+        rules.route_with(&d, &ctx("early", "team-data"), 1),
+        vec![(Action::Incident, "early-ring")]
+    );
+    assert_eq!(rules.route_with(&d, &ctx("main", "team-data"), 1), vec![]);
+    assert_eq!(rules.route_with(&d, &ctx("early", "team-web"), 1), vec![]);
+    assert_eq!(
+        rules.route(&d, 1),
+        vec![],
+        "without enrichment, a ring rule never matches"
+    );
+    let w = decoded(&fixture("ssm-mw-execution-state-change.json"));
+    assert!(!rules.may_route(&w, 1), "no rule could match: no tag lookup");
 }
 
 #[test]

@@ -306,7 +306,7 @@ async fn incidents_resolve_when_the_fix_lands_and_late_events_never_move_them_ba
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let queues = queue_with_dlq(&sqs, "resolve", 3).await;
     let node = tagged_instance(&moto, ACCOUNT, "us-east-1", &[("PatchGroup", "AL2023-early")]);
-    let _bridge = spawn(&moto, &snow, &queues);
+    let bridge = spawn(&moto, &snow, &queues);
     let compliance_key = format!("{ACCOUNT}/us-east-1/{node}/compliance/patch");
 
     // non_compliant → incident; compliant → resolved.
@@ -423,8 +423,14 @@ async fn incidents_resolve_when_the_fix_lands_and_late_events_never_move_them_ba
     image["detail"]["resources"][0]["type"] = "AWS_ECR_CONTAINER_IMAGE".into();
     image["detail"]["resources"][0]["id"] = "arn:aws:ecr:us-east-1:123456789012:repository/app/sha256:ab".into();
     let before = snow.incidents().len();
+    let unrouted = bridge.metric("patchplane_bridge_messages_unrouted_total").unwrap_or(0);
     deliver(&sqs, &queues, &[medium, image]).await;
     assert_eq!(snow.incidents().len(), before);
+    assert_eq!(
+        bridge.metric("patchplane_bridge_messages_unrouted_total"),
+        Some(unrouted + 1),
+        "the image finding is acknowledged and counted (the MEDIUM one is routed, below the threshold)"
+    );
     assert_eq!(depth(&sqs, &queues.dlq).await, 0, "nothing dead-lettered");
 }
 
