@@ -1,37 +1,54 @@
 //! patchplane: renders an organization-wide SSM patch policy into CloudFormation StackSets.
 //!
 //! # Layout
+//! Bottom-up: a module uses only modules listed before it, so no two import each other
+//! (`tests/scripts/module-cycles.py` checks it; `generator/tests/layout.rs` runs it).
 //! - [`ids`]: names and identifiers AWS defines (regions, partitions, account ids, ARNs), the
 //!   lowest layer: every rule about a name exists once, here.
-//! - [`bridge_config`]: `bridge.yaml`'s types and rules, shared by `patchplane-bridge check` and
-//!   the policy's `central.bridge.config`.
-//! - [`policy`]: the serde types of the policy file (the input contract, DESIGN §3).
-//! - [`load`]: read → deserialize (`serde_path_to_error`) → [`validate`] → locate findings by line
-//!   ([`diag`]).
-//! - [`resolve`]: schedule resolution, the only place a policy schedule becomes
-//!   `cron + ScheduleOffset`; below both [`validate`] and [`model`], which call it.
-//! - [`model`]: the resolved plan, one file per stack (`model/patching.rs`, `central.rs`,
-//!   `bridge.rs`, `ami.rs`) plus the windows, the request and the names they share.
+//! - [`diag`]: a problem with file, line and key path; YAML text → typed value or located
+//!   diagnostic ([`diag::parse_yaml`], for the policy and `bridge.yaml` alike).
+//! - [`table`]: the plain-text tables of `schedule`, `status` and `rollout`.
 //! - [`cron`]: the maintenance-window cron parser and evaluator shared by resolve, preview and tests.
+//! - [`bridge_config`]: `bridge.yaml`'s types and rules (`rules.rs`: routing rules), shared by
+//!   `patchplane-bridge check` and the policy's `central.bridge.config`.
+//! - [`policy`]: the serde types of the policy file (the input contract, DESIGN §3).
+//! - [`resolve`]: schedule resolution, the only place a policy schedule becomes
+//!   `cron + ScheduleOffset`; validation and the model both call it.
+//! - [`validate`]: every rule of a policy, all problems in one pass.
+//! - [`model`]: the resolved plan, one file per stack: `patching.rs` (the member StackSet),
+//!   `central.rs`, `bridge.rs` (the bridge service and its role in members), `ami.rs`; `window.rs`,
+//!   `request.rs` and `names.rs` hold what they share.
+//! - [`load`]: read → deserialize (`serde_path_to_error`) → [`validate`] → locate findings by line
+//!   → [`model::Plan`].
 //! - [`schedule`]: `patchplane schedule`, the next openings of every window in local time and UTC.
-//! - [`render`]: handlebars templates from `templates/` in strict mode, every value escaped into
-//!   a quoted scalar, parsed back and emitted as canonical YAML; `stackset.json` requests.
-//! - [`output`]: writing the rendered files and `--check`ing committed ones.
-//! - `rollout` (feature `aws`): `plan`, `rollout` and `status` of the generated StackSets, one
-//!   concern per file (requests, diff, apply, upload, dry run, tables, client; `StackSets` runs them).
-//! - [`report`]: the monthly SOC2 artefact from resource data sync objects (S3 access behind the
-//!   default `aws` feature).
+//! - `render` (feature `render`): handlebars templates from `templates/` in strict mode, every value
+//!   escaped into a quoted scalar, parsed back and emitted as canonical YAML; `stackset.json`.
+//! - `output` (feature `render`): writing the rendered files and `--check`ing committed ones.
+//! - [`report`]: the monthly SOC2 artefact from resource data sync objects (`report::s3` reads the
+//!   bucket, feature `aws`).
+//! - `rollout` (feature `aws`): `plan`, `rollout` and `status` of the generated StackSets:
+//!   `request.rs` (reading `stackset.json`), `api.rs` (the CloudFormation calls), `diff.rs`,
+//!   `apply.rs` (retries and waits), `upload.rs` (oversize templates), `dry_run.rs`, `tables.rs`,
+//!   `aws.rs` (the real client), `run.rs` (`StackSets`, the entry points).
+//! - `commands` (feature `cli`): each subcommand's arguments and what it prints; `main.rs` only
+//!   parses the command line and sets the exit code.
 //!
-//! The policy model and schedule arithmetic have no AWS SDK dependency, so the bridge can use them.
+//! Features, all default: `render` (handlebars, similar), `cli` (clap; the `patchplane` binary)
+//! and `aws` (the AWS SDK). Without them the library is the policy, validation, model and schedule
+//! arithmetic, with none of those in the tree: that is how the bridge links it.
 
 pub mod bridge_config;
+#[cfg(feature = "cli")]
+pub mod commands;
 pub mod cron;
 pub mod diag;
 pub mod ids;
 pub mod load;
 pub mod model;
+#[cfg(feature = "render")]
 pub mod output;
 pub mod policy;
+#[cfg(feature = "render")]
 pub mod render;
 pub mod report;
 pub mod resolve;
