@@ -9,8 +9,9 @@
 //!   diagnostic ([`diag::parse_yaml`], for the policy and `bridge.yaml` alike).
 //! - [`table`]: the plain-text tables of `schedule`, `status` and `rollout`.
 //! - [`cron`]: the maintenance-window cron parser and evaluator shared by resolve, preview and tests.
-//! - [`bridge_config`]: `bridge.yaml`'s types and rules (`rules.rs`: routing rules), shared by
-//!   `patchplane-bridge check` and the policy's `central.bridge.config`.
+//! - [`bridge_config`]: `bridge.yaml`'s types and rules (`rules.rs` routing, `tickets.rs` the
+//!   closed loop's tickets, `schedule.rs` the windows), shared by `patchplane-bridge check` and the
+//!   policy's `central.bridge.config`.
 //! - [`policy`]: the serde types of the policy file (the input contract, DESIGN §3).
 //! - [`resolve`]: schedule resolution, the only place a policy schedule becomes
 //!   `cron + ScheduleOffset`; validation and the model both call it.

@@ -1,0 +1,181 @@
+//! `tickets:`: the vulnerability tickets of the closed loop, what opens, resolves, reopens and
+//! escalates them.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{default_table, error};
+use crate::diag::Finding;
+
+/// A finding's severity, in Inspector's words, ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FindingSeverity {
+    /// `INFORMATIONAL`.
+    Informational,
+    /// `LOW`.
+    Low,
+    /// `MEDIUM`.
+    Medium,
+    /// `HIGH`.
+    High,
+    /// `CRITICAL`.
+    Critical,
+}
+
+impl FindingSeverity {
+    /// Inspector's word (`CRITICAL`, …), case-insensitive; `UNTRIAGED` and unknown words are
+    /// `None` (below every threshold).
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s.to_ascii_uppercase().as_str() {
+            "CRITICAL" => Self::Critical,
+            "HIGH" => Self::High,
+            "MEDIUM" => Self::Medium,
+            "LOW" => Self::Low,
+            "INFORMATIONAL" => Self::Informational,
+            _ => return None,
+        })
+    }
+}
+
+/// `tickets.sla_days`: one number for every severity, or a map with a `default`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum SlaDays {
+    /// The same for every severity.
+    All(u32),
+    /// Per severity (`CRITICAL: 7`), with `default` for the rest.
+    PerSeverity(BTreeMap<String, u32>),
+}
+
+impl Default for SlaDays {
+    fn default() -> Self {
+        SlaDays::All(14)
+    }
+}
+
+impl SlaDays {
+    /// Days allowed for a finding of `severity`.
+    pub fn days(&self, severity: &str) -> u32 {
+        match self {
+            SlaDays::All(d) => *d,
+            SlaDays::PerSeverity(m) => m
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(severity))
+                .or_else(|| m.get_key_value("default"))
+                .map(|(_, d)| *d)
+                .unwrap_or(14),
+        }
+    }
+}
+
+/// `tickets:`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TicketsConfig {
+    /// Table of vulnerability tickets. Default `incident`; Vulnerability Response users name
+    /// their table. Incidents (failed patching) always go to `servicenow.table`.
+    #[serde(default = "default_table")]
+    pub table: String,
+    /// The lowest severity that opens a ticket. Default `HIGH`.
+    #[serde(default = "default_min_severity")]
+    pub min_severity: FindingSeverity,
+    /// Only findings with a fix available (`fixAvailable` YES or PARTIAL). Default false.
+    #[serde(default)]
+    pub only_fixable: bool,
+    /// Days from `firstObservedAt` to the ticket's due date, per severity. Default 14.
+    #[serde(default)]
+    pub sla_days: SlaDays,
+    /// A resolved ticket whose finding (or node, or window) fails again within this many days of
+    /// the resolution is reopened; if ServiceNow has closed it meanwhile, a new ticket names it.
+    /// Default 30.
+    #[serde(default = "default_reopen_days")]
+    pub reopen_days: u32,
+    /// `close_code` the bridge resolves with. Default `Solution provided` (the newer vocabulary;
+    /// older instances use `Solved (Permanently)`).
+    #[serde(default = "default_close_code")]
+    pub close_code: String,
+    /// A ticket whose due date is this many days away or less is escalated once as near, and
+    /// once more when it is past. Default 3.
+    #[serde(default = "default_escalate_before")]
+    pub escalate_before_days: u32,
+    /// Minutes between escalation sweeps: the central stack's schedule sends the queue one tick
+    /// each time, so one bridge task sweeps per tick. 5–1440, or 0 for no sweep. Default 60.
+    #[serde(default = "default_sweep_minutes")]
+    pub sweep_minutes: u32,
+}
+
+impl Default for TicketsConfig {
+    fn default() -> Self {
+        Self {
+            table: default_table(),
+            min_severity: default_min_severity(),
+            only_fixable: false,
+            sla_days: SlaDays::default(),
+            reopen_days: default_reopen_days(),
+            close_code: default_close_code(),
+            escalate_before_days: default_escalate_before(),
+            sweep_minutes: default_sweep_minutes(),
+        }
+    }
+}
+
+fn default_min_severity() -> FindingSeverity {
+    FindingSeverity::High
+}
+fn default_reopen_days() -> u32 {
+    30
+}
+fn default_close_code() -> String {
+    "Solution provided".into()
+}
+fn default_escalate_before() -> u32 {
+    3
+}
+fn default_sweep_minutes() -> u32 {
+    60
+}
+
+impl TicketsConfig {
+    /// Its problems, appended to `out`.
+    pub(super) fn check(&self, out: &mut Vec<Finding>) {
+        if self.table.is_empty() || !self.table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            out.push(error("tickets.table", "must be a table name (letters, digits, `_`)"));
+        }
+        match &self.sla_days {
+            SlaDays::All(d) if !(1..=365).contains(d) => out.push(error("tickets.sla_days", "must be 1–365 days")),
+            SlaDays::PerSeverity(m) => {
+                for (k, d) in m {
+                    if k != "default" && FindingSeverity::parse(k).is_none() {
+                        out.push(error(
+                            &format!("tickets.sla_days.{k}"),
+                            "is not a severity (CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL or default)",
+                        ));
+                    } else if !(1..=365).contains(d) {
+                        out.push(error(&format!("tickets.sla_days.{k}"), "must be 1–365 days"));
+                    }
+                }
+            }
+            SlaDays::All(_) => {}
+        }
+        if !(1..=365).contains(&self.reopen_days) {
+            out.push(error("tickets.reopen_days", "must be 1–365 days"));
+        }
+        if self.close_code.trim().is_empty() || self.close_code.len() > 40 {
+            out.push(error(
+                "tickets.close_code",
+                "must be a close code of your instance (sys_choice incident.close_code), 1–40 characters",
+            ));
+        }
+        if self.sweep_minutes != 0 && !(5..=1440).contains(&self.sweep_minutes) {
+            out.push(error(
+                "tickets.sweep_minutes",
+                "must be 5–1440 minutes, or 0 for no sweep",
+            ));
+        }
+        if self.escalate_before_days > 90 {
+            out.push(error("tickets.escalate_before_days", "must be 0–90 days"));
+        }
+    }
+}
