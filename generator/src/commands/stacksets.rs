@@ -100,6 +100,8 @@ impl StatusArgs {
 struct Bars {
     bar: indicatif::ProgressBar,
     tty: bool,
+    /// Whether a step started: only then is there a bar to clear.
+    used: Cell<bool>,
 }
 
 impl Bars {
@@ -110,12 +112,23 @@ impl Bars {
         } else {
             indicatif::ProgressBar::hidden()
         };
-        Self { bar, tty }
+        Self {
+            bar,
+            tty,
+            used: Cell::new(false),
+        }
+    }
+
+    fn clear(&self) {
+        if self.used.get() {
+            self.bar.finish_and_clear();
+        }
     }
 }
 
 impl Progress for Bars {
     fn start(&self, stack_set: &str, what: &str) {
+        self.used.set(true);
         self.bar.reset();
         self.bar.set_message(format!("{stack_set}: {what}"));
         if !self.tty {
@@ -176,7 +189,7 @@ impl RolloutArgs {
             let outcome = sets
                 .rollout(store.as_ref(), &options, |p| confirm(self.yes, p, &refusal), &bars)
                 .await;
-            bars.bar.finish_and_clear();
+            bars.clear();
             match outcome? {
                 Outcome::DryRun(pending) => {
                     print!("{pending}");

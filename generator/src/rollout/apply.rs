@@ -42,6 +42,7 @@ pub enum RolloutError {
         /// The API call.
         call: &'static str,
         /// The error.
+        #[source]
         error: ApiError,
     },
     /// An operation ended FAILED or STOPPED.
