@@ -23,6 +23,10 @@ pub struct Counters {
     /// Decoded, but no rule routes it (a finding on an image, a MEDIUM finding's rule missing…):
     /// acknowledged and counted.
     pub unrouted: u64,
+    /// Owner digests sent.
+    pub digests_sent: u64,
+    /// Digests that held a redelivered message: possibly a re-send after a crash.
+    pub digests_redelivered: u64,
     /// Released unfinished at shutdown.
     pub released: u64,
     /// Time from receive to the message's fate (delete, retry, reject).
@@ -97,6 +101,18 @@ pub fn prometheus(c: &Counters, ready: bool) -> String {
     );
     counter(
         &mut out,
+        "digests_sent_total",
+        "Owner notification digests sent.",
+        c.digests_sent,
+    );
+    counter(
+        &mut out,
+        "digests_redelivered_total",
+        "Digests holding a redelivered message (a re-send after a crash is possible).",
+        c.digests_redelivered,
+    );
+    counter(
+        &mut out,
         "messages_unrouted_total",
         "Events no rule routes to an action (acknowledged).",
         c.unrouted,
@@ -139,6 +155,8 @@ pub fn delta(now: &Counters, before: &Counters) -> Counters {
         rejected: now.rejected.saturating_sub(before.rejected),
         unknown: now.unknown.saturating_sub(before.unknown),
         unrouted: now.unrouted.saturating_sub(before.unrouted),
+        digests_sent: now.digests_sent.saturating_sub(before.digests_sent),
+        digests_redelivered: now.digests_redelivered.saturating_sub(before.digests_redelivered),
         released: now.released.saturating_sub(before.released),
         latency: now.latency.clone(),
     };

@@ -16,6 +16,9 @@ pub enum Outcome {
     Retry(String),
     /// Failed for good.
     Reject(String),
+    /// Taken into a digest (its key) that is not sent yet: the message stays in flight until it
+    /// is, so a crash before the send redelivers it (issue #12).
+    Deferred(String),
 }
 
 /// What to do with the message.
@@ -35,6 +38,12 @@ pub enum Ack {
     DeadLetter {
         /// Why.
         reason: String,
+    },
+    /// Every other action delivered; the message waits, in flight, for these digests to be sent,
+    /// and is deleted then.
+    Park {
+        /// Digest keys.
+        digests: Vec<String>,
     },
 }
 
@@ -63,6 +72,16 @@ pub fn ack(outcomes: &[Outcome], receive_count: u32) -> Ack {
             after_seconds: backoff_seconds(receive_count),
             reason,
         };
+    }
+    let digests: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Deferred(k) => Some(k.clone()),
+            _ => None,
+        })
+        .collect();
+    if !digests.is_empty() {
+        return Ack::Park { digests };
     }
     Ack::Delete
 }

@@ -25,6 +25,7 @@ pub use crate::metrics::{Counters, LATENCY_BOUNDS_MS, Latency};
 use crate::outcome::{Ack, Outcome, ack, backoff_seconds};
 use crate::route::{Action, RouteConfig};
 use crate::sinks::Sink;
+use crate::sinks::notify::{DigestBoard, DigestEvent};
 use crate::source::{Received, SqsSource};
 
 /// Pipeline settings.
@@ -125,6 +126,7 @@ impl<S: Sink, T: TagSource> Stages<S, T> {
                 }
             }
         };
+        p.context.receive_count = receives;
         let routed = self.routes.route_with(&d, &p.context, receives);
         let mut outcomes = Vec::new();
         for (action, rule) in routed {
@@ -141,6 +143,13 @@ impl<S: Sink, T: TagSource> Stages<S, T> {
     }
 }
 
+/// A message waiting in flight for digests to be sent.
+struct Parked {
+    message: Received,
+    pending: std::collections::BTreeSet<String>,
+    span: tracing::Span,
+}
+
 /// The pipeline.
 pub struct Pipeline<S, T> {
     source: SqsSource,
@@ -148,6 +157,8 @@ pub struct Pipeline<S, T> {
     opts: Options,
     counters: std::sync::Mutex<Counters>,
     ready: AtomicBool,
+    digests: Option<Arc<DigestBoard>>,
+    parked: std::sync::Mutex<Vec<Parked>>,
 }
 
 impl<S: Sink + Send + Sync + 'static, T: TagSource + Send + Sync + 'static> Pipeline<S, T> {
@@ -166,7 +177,24 @@ impl<S: Sink + Send + Sync + 'static, T: TagSource + Send + Sync + 'static> Pipe
             opts,
             counters: Default::default(),
             ready: AtomicBool::new(false),
+            digests: None,
+            parked: Default::default(),
         })
+    }
+
+    /// A pipeline whose notification sink collects digests on `board`: messages wait in flight
+    /// until their digests are sent ([`crate::sinks::notify`]).
+    pub fn with_digests(sqs: Client, stages: Stages<S, T>, opts: Options, board: Arc<DigestBoard>) -> Arc<Self> {
+        let mut p = Self::new(sqs, stages, opts);
+        if let Some(me) = Arc::get_mut(&mut p) {
+            me.digests = Some(board);
+        }
+        p
+    }
+
+    /// Messages waiting for a digest.
+    pub fn parked(&self) -> usize {
+        self.parked.lock().map(|p| p.len()).unwrap_or(0)
     }
 
     /// Ready: a receive has succeeded and shutdown has not begun (`/readyz`).
@@ -187,13 +215,133 @@ impl<S: Sink + Send + Sync + 'static, T: TagSource + Send + Sync + 'static> Pipe
 
     /// Runs the workers until `shutdown` turns true.
     pub async fn run(self: &Arc<Self>, shutdown: watch::Receiver<bool>) {
+        let parking = self.digests.clone().map(|board| {
+            let events = board.subscribe();
+            let (me, stop) = (self.clone(), shutdown.clone());
+            let flusher = tokio::spawn(board.clone().run(shutdown.clone()));
+            tokio::spawn(async move {
+                me.parking(board, events, stop).await;
+                let _ = flusher.await;
+            })
+        });
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..self.opts.workers.max(1) {
             let (me, stop) = (self.clone(), shutdown.clone());
             tasks.spawn(async move { me.worker(stop).await });
         }
         while tasks.join_next().await.is_some() {}
+        if let Some(p) = parking {
+            let _ = p.await;
+        }
         self.ready.store(false, Ordering::Relaxed);
+    }
+
+    /// Keeps parked messages in flight, deletes each once all its digests are sent, releases those
+    /// whose digest failed; after shutdown, waits for the board's final flush within the drain
+    /// budget, then releases what is left (it comes back, and its digest is sent again).
+    async fn parking(
+        &self,
+        board: Arc<DigestBoard>,
+        mut events: tokio::sync::broadcast::Receiver<DigestEvent>,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let mut deadline: Option<Instant> = None;
+        loop {
+            let tick = tokio::time::sleep(self.source.heartbeat_every().min(Duration::from_secs(1)));
+            tokio::select! {
+                ev = events.recv() => match ev {
+                    Ok(DigestEvent::Sent { key, redelivered }) => {
+                        self.count(|c| {
+                            c.digests_sent += 1;
+                            c.digests_redelivered += u64::from(redelivered);
+                        });
+                        self.settle(|pending| {
+                            pending.remove(&key);
+                        }).await;
+                    }
+                    Ok(DigestEvent::Failed { key, reason }) => self.release_digest(&key, &reason).await,
+                    // Missed events: ask the board about every parked key.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        self.settle(|pending| pending.retain(|k| !board.is_sent(k))).await;
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                },
+                _ = tick => {
+                    let handles: Vec<String> = self
+                        .parked
+                        .lock()
+                        .map(|p| p.iter().map(|m| m.message.receipt_handle.clone()).collect())
+                        .unwrap_or_default();
+                    self.source.extend(&handles).await;
+                    // Parked after their digest went out: settle them now.
+                    self.settle(|pending| pending.retain(|k| !board.is_sent(k))).await;
+                }
+                _ = stop.changed(), if deadline.is_none() => {}
+            }
+            if *stop.borrow() {
+                let d = *deadline.get_or_insert_with(|| Instant::now() + self.opts.drain);
+                let empty = self.parked() == 0 && board.open_count() == 0;
+                if empty || Instant::now() >= d {
+                    let left: Vec<Parked> = self
+                        .parked
+                        .lock()
+                        .map(|mut p| p.drain(..).collect())
+                        .unwrap_or_default();
+                    for m in &left {
+                        self.source
+                            .set_visibility(&m.message.message_id, &m.message.receipt_handle, 0)
+                            .await;
+                    }
+                    self.count(|c| c.released += left.len() as u64);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Applies `f` to every parked message's pending digests and deletes those left with none.
+    async fn settle(&self, f: impl Fn(&mut std::collections::BTreeSet<String>)) {
+        let done: Vec<Parked> = match self.parked.lock() {
+            Ok(mut parked) => {
+                for m in parked.iter_mut() {
+                    f(&mut m.pending);
+                }
+                let (done, waiting): (Vec<Parked>, Vec<Parked>) = parked.drain(..).partition(|m| m.pending.is_empty());
+                *parked = waiting;
+                done
+            }
+            Err(_) => Vec::new(),
+        };
+        if done.is_empty() {
+            return;
+        }
+        self.count(|c| c.delivered += done.len() as u64);
+        let handles: Vec<String> = done.iter().map(|m| m.message.receipt_handle.clone()).collect();
+        self.source.delete(&handles).await;
+    }
+
+    /// A digest a notifier refused for good: its messages come back after a backoff.
+    async fn release_digest(&self, key: &str, reason: &str) {
+        let gone: Vec<Parked> = match self.parked.lock() {
+            Ok(mut parked) => {
+                let (gone, stay): (Vec<Parked>, Vec<Parked>) = parked.drain(..).partition(|m| m.pending.contains(key));
+                *parked = stay;
+                gone
+            }
+            Err(_) => Vec::new(),
+        };
+        for m in gone {
+            let after = backoff_seconds(m.message.receive_count).min(self.opts.retry_cap_seconds);
+            self.count(|c| c.retried += 1);
+            async {
+                tracing::warn!(digest = %key, %reason, after_seconds = after, "Digest refused; the message comes back");
+                self.source
+                    .set_visibility(&m.message.message_id, &m.message.receipt_handle, after as i32)
+                    .await;
+            }
+            .instrument(m.span.clone())
+            .await;
+        }
     }
 
     async fn worker(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
@@ -299,6 +447,21 @@ impl<S: Sink + Send + Sync + 'static, T: TagSource + Send + Sync + 'static> Pipe
         let mut deletes = Vec::new();
         for (m, a, span) in acks {
             match a {
+                Ack::Park { digests } => {
+                    let parked = Parked {
+                        message: m.clone(),
+                        pending: digests.into_iter().collect(),
+                        span,
+                    };
+                    match (&self.digests, self.parked.lock()) {
+                        (Some(_), Ok(mut p)) => p.push(parked),
+                        // No board to wait on (a sink deferred without one): treat as delivered.
+                        _ => {
+                            self.count(|c| c.delivered += 1);
+                            deletes.push(m.receipt_handle.clone());
+                        }
+                    }
+                }
                 Ack::Delete => {
                     self.count(|c| c.delivered += 1);
                     deletes.push(m.receipt_handle.clone());

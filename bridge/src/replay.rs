@@ -219,6 +219,8 @@ pub fn describe(p: &Processed, dry: Option<(&Decoded, &BridgeConfig)>) -> String
         let what = match (o, dry) {
             (Outcome::Delivered, Some((d, cfg))) => would(*action, d, &p.context, cfg),
             (Outcome::Delivered, None) => "delivered".to_owned(),
+            (Outcome::Deferred(k), Some(_)) => format!("would be in digest {k}"),
+            (Outcome::Deferred(k), None) => format!("in digest {k}"),
             (Outcome::Retry(r), _) => format!("retry: {r}"),
             (Outcome::Reject(r), _) => format!("rejected: {r}"),
         };
@@ -228,6 +230,7 @@ pub fn describe(p: &Processed, dry: Option<(&Decoded, &BridgeConfig)>) -> String
         Ack::Delete => {}
         Ack::RetryLater { reason, .. } => out.push_str(&format!("  would come back later: {reason}\n")),
         Ack::DeadLetter { reason } => out.push_str(&format!("  dead-letter: {reason}\n")),
+        Ack::Park { .. } => {}
     }
     out
 }
@@ -243,7 +246,7 @@ async fn replay_with<S: Sink, T: TagSource>(
         let line = match std::fs::read(f) {
             Ok(body) => {
                 let p = stages.process(&body, req.receive_count.max(1)).await;
-                all_deleted &= p.ack == Ack::Delete;
+                all_deleted &= matches!(p.ack, Ack::Delete | Ack::Park { .. });
                 let decoded = crate::decode::decode(&body).ok();
                 let dry = dry_run.zip(decoded.as_ref()).map(|(cfg, d)| (d, cfg));
                 format!("{}: {}", f.display(), describe(&p, dry))

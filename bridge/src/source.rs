@@ -107,6 +107,24 @@ impl SqsSource {
     pub async fn heartbeat(&self, handles: &[String]) {
         loop {
             tokio::time::sleep(self.heartbeat_every).await;
+            self.extend(handles).await;
+        }
+    }
+
+    /// The interval of heartbeats.
+    pub fn heartbeat_every(&self) -> Duration {
+        self.heartbeat_every
+    }
+
+    /// One heartbeat for `handles` (any number; SQS takes 10 per call).
+    pub async fn extend(&self, handles: &[String]) {
+        for chunk in handles.chunks(10) {
+            self.extend_batch(chunk).await;
+        }
+    }
+
+    async fn extend_batch(&self, handles: &[String]) {
+        {
             let entries: Vec<_> = handles
                 .iter()
                 .enumerate()
@@ -157,8 +175,15 @@ impl SqsSource {
         }
     }
 
-    /// Deletes messages in one batch; entries that fail come back and are logged.
+    /// Deletes messages (any number; SQS takes 10 per call); entries that fail come back and are
+    /// logged.
     pub async fn delete(&self, handles: &[String]) {
+        for chunk in handles.chunks(10) {
+            self.delete_batch(chunk).await;
+        }
+    }
+
+    async fn delete_batch(&self, handles: &[String]) {
         if handles.is_empty() {
             return;
         }

@@ -177,21 +177,29 @@ fn outcome() -> impl Strategy<Value = Outcome> {
         Just(Outcome::Delivered),
         "[a-z]{1,5}".prop_map(Outcome::Retry),
         "[a-z]{1,5}".prop_map(Outcome::Reject),
+        "[a-z]{1,5}".prop_map(Outcome::Deferred),
     ]
 }
 
 proptest! {
-    /// Deleted exactly when everything delivered; never lost, never retried past SQS's limit.
+    /// Deleted exactly when everything delivered; parked (kept in flight) exactly when the rest
+    /// delivered and some digest is pending; never lost, never retried past SQS's limit.
     #[test]
     fn ack_properties(outcomes in prop::collection::vec(outcome(), 0..8), receives in 0u32..10_000) {
         let all_delivered = outcomes.iter().all(|o| *o == Outcome::Delivered);
         let any_reject = outcomes.iter().any(|o| matches!(o, Outcome::Reject(_)));
+        let any_retry = outcomes.iter().any(|o| matches!(o, Outcome::Retry(_)));
         match ack(&outcomes, receives) {
             Ack::Delete => prop_assert!(all_delivered),
             Ack::DeadLetter { .. } => prop_assert!(any_reject),
             Ack::RetryLater { after_seconds, .. } => {
                 prop_assert!(!all_delivered && !any_reject);
                 prop_assert!((30..=MAX_VISIBILITY_SECONDS).contains(&after_seconds));
+            }
+            Ack::Park { digests } => {
+                prop_assert!(!any_reject && !any_retry && !digests.is_empty());
+                let deferred = outcomes.iter().filter(|o| matches!(o, Outcome::Deferred(_))).count();
+                prop_assert_eq!(digests.len(), deferred);
             }
         }
     }

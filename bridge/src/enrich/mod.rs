@@ -60,6 +60,12 @@ pub struct Context {
     pub owner: Option<String>,
     /// All its tags.
     pub tags: Tags,
+    /// The CMDB configuration item of the node (its `sys_id`), when a CMDB named it: the
+    /// incident's `cmdb_ci`.
+    pub ci: Option<String>,
+    /// How many times SQS has delivered the message (set by the pipeline, not by enrichment):
+    /// a digest holding a redelivered event may be a re-send after a crash.
+    pub receive_count: u32,
 }
 
 /// The node an event is about, if one.
@@ -140,6 +146,7 @@ impl<T: TagSource> Enricher<T> {
             patch_group,
             owner: self.owner_tags.iter().find_map(|t| tags.get(t).cloned()),
             tags: (*tags).clone(),
+            ..Context::default()
         })
     }
 }

@@ -6,7 +6,9 @@
 //! arm in an existing sink. An action routed to no registered sink is a configuration the bridge
 //! cannot honour: [`Outcome::Reject`], never a silent success.
 //!
-//! - [`servicenow`]: incidents and Inspector-linked tickets, idempotent by correlation key.
+//! - [`servicenow`]: incidents, vulnerability tickets, resolution and escalation, idempotent by
+//!   correlation key.
+//! - [`notify`]: owner notifications grouped into digests, sent to SNS, Slack or Teams.
 //! - [`DryRun`]: delivers nothing; `replay --dry-run` prints what would have been done.
 
 use std::collections::BTreeMap;
@@ -19,6 +21,7 @@ use crate::outcome::Outcome;
 use crate::route::Action;
 
 pub mod lifecycle;
+pub mod notify;
 pub mod servicenow;
 
 pub use servicenow::{Assignment, ServiceNowSink};
