@@ -1,5 +1,5 @@
 //! Decode throughput over the fixtures, beside the raw `serde_json` parse of the same bytes.
-//! Run with `just bench`; criterion reports time per batch of all 12 fixtures.
+//! Run with `cargo xtask bench`; criterion reports time per batch of all 12 fixtures.
 
 use std::time::Duration;
 

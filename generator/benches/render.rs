@@ -1,4 +1,4 @@
-//! `just bench`: time to load, validate and render `examples/org-policy.yaml` (target: < 20 ms on
+//! `cargo xtask bench`: time to load, validate and render `examples/org-policy.yaml` (target: < 20 ms on
 //! a 2-core machine), and each stage alone.
 
 use std::path::Path;

@@ -29,7 +29,7 @@ fn committed_output_is_up_to_date() {
         let out = patchplane(&["generate", policy, "--out", dir, "--check"]);
         assert!(
             out.status.success(),
-            "{dir} is stale: run `just generate`\n{}{}",
+            "{dir} is stale: run `cargo xtask generate`\n{}{}",
             text(&out.stdout),
             text(&out.stderr)
         );

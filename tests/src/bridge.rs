@@ -1,6 +1,6 @@
 //! Bridge harness: the central queue and its dead-letter queue in moto, the EventBridge path to
 //! it, tagged EC2 instances, and the `patchplane-bridge` binary as a child process (its operations
-//! port, SIGTERM, its resident memory). Used by the e2e tests and by `just demo`.
+//! port, SIGTERM, its resident memory). Used by the e2e tests and by `cargo xtask demo`.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};

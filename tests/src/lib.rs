@@ -1,6 +1,6 @@
 //! End-to-end harness: where the project's tools live and how to render a policy for them.
 //!
-//! The tools (cfn-lint, moto) come from the project-local virtualenv that `just setup` creates.
+//! The tools (cfn-lint, moto) come from the project-local virtualenv that `cargo xtask setup` creates.
 //! A missing tool fails the test with the command that installs it: a skipped check would let a
 //! broken template land.
 
@@ -22,7 +22,7 @@ pub fn venv_tool(name: &str) -> PathBuf {
     let tool = venv.join("bin").join(name);
     assert!(
         tool.exists(),
-        "{} is missing: run `just setup` to create the project virtualenv",
+        "{} is missing: run `cargo xtask setup` to create the project virtualenv",
         tool.display()
     );
     tool
@@ -138,10 +138,10 @@ pub fn workspace_bin(name: &str) -> PathBuf {
     bin
 }
 
-/// A cargo-built tool from `.tools/bin` (`just setup` builds it).
+/// A cargo-built tool from `.tools/bin` (`cargo xtask setup` builds it).
 pub fn cargo_tool(name: &str) -> PathBuf {
     let tool = root().join(".tools/bin").join(name);
-    assert!(tool.exists(), "{} is missing: run `just setup`", tool.display());
+    assert!(tool.exists(), "{} is missing: run `cargo xtask setup`", tool.display());
     tool
 }
 

@@ -283,11 +283,11 @@ fn check_and_replay_from_the_command_line() {
     assert_eq!(out.status.code(), Some(2), "delivering needs a configuration");
 }
 
-/// Resident memory at 8 workers under load: a measurement, not a test (`just bench` runs it with
+/// Resident memory at 8 workers under load: a measurement, not a test (`cargo xtask bench` runs it with
 /// the release binary). Sends `PATCHPLANE_RSS_MESSAGES` (default 3000) sample events straight to
 /// the queue, runs the bridge until the queue is empty, and prints its peak and final RSS.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a measurement; `just bench` runs it"]
+#[ignore = "a measurement; `cargo xtask bench` runs it"]
 async fn measure_resident_memory_at_8_workers() {
     let moto = Moto::start();
     let snow = Emulator::start("bridge", PASSWORD, "id", "unused");

@@ -1,4 +1,4 @@
-//! `just demo`, part two: the bridge end to end on this machine. It starts moto and the
+//! `cargo xtask demo`, part two: the bridge end to end on this machine. It starts moto and the
 //! ServiceNow emulator, builds the central event bus → queue (with its dead-letter queue), runs a
 //! tagged EC2 instance, sends the AWS sample events through EventBridge, runs
 //! `patchplane-bridge` until the queue is drained, stops it with SIGTERM and prints the incidents
