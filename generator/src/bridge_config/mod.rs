@@ -29,10 +29,12 @@ use serde::{Deserialize, Serialize};
 use crate::diag::{Diagnostic, Finding, LineIndex, Severity};
 use crate::ids::{is_env_name, is_role_name, is_secret_arn};
 
+pub mod owners;
 pub mod rules;
 mod schedule;
 mod tickets;
 
+pub use owners::{HttpCmdbConfig, NotifyConfig, OwnerStep, OwnersConfig, SnsConfig, WebhookConfig};
 pub use rules::{Action, Match, Rule, default_rules};
 pub use schedule::{ScheduleConfig, WindowSpec};
 pub use tickets::{FindingSeverity, SlaDays, TicketsConfig};
@@ -67,6 +69,12 @@ pub struct BridgeConfig {
     /// from the policy (the same schedule model the templates come from).
     #[serde(default)]
     pub schedule: ScheduleConfig,
+    /// Who owns a node: tags, CMDBs, a static map, the default group.
+    #[serde(default)]
+    pub owners: OwnersConfig,
+    /// Where owners hear about their nodes; required by a `notify-owner` rule.
+    #[serde(default)]
+    pub notify: Option<NotifyConfig>,
 }
 
 /// A setting given in the file or read from the environment.
@@ -380,16 +388,18 @@ pub fn load_str(text: &str, file: &Path) -> Result<BridgeConfig, ConfigError> {
 /// exactly the mistake that fails there: replace the message of a parse error on a secret field,
 /// so the value is never echoed. The policy loader calls it too (`central.bridge.config`).
 pub fn hide_secret(d: &mut Diagnostic) {
-    let secret_field = ["password", "client_secret"]
+    let secret_field = ["password", "client_secret", "token"]
         .iter()
-        .any(|f| d.path.ends_with(f) || d.path.contains(&format!("{f}.")));
+        .any(|f| d.path.ends_with(f) || d.path.contains(&format!("{f}.")))
+        // Webhook URLs carry their credential in the path.
+        || (d.path.contains("notify.") && (d.path.ends_with(".url") || d.path.contains(".url.")));
     if secret_field {
         d.message =
             "a secret must be a reference, `{env: NAME}` or `{secret_arn: ARN}` (the value is not shown)".into();
     }
 }
 
-fn error(path: &str, message: impl Into<String>) -> Finding {
+pub(crate) fn error(path: &str, message: impl Into<String>) -> Finding {
     Finding {
         severity: Severity::Error,
         path: path.to_owned(),
@@ -408,7 +418,7 @@ fn check_setting(out: &mut Vec<Finding>, path: &str, s: &Setting) {
     }
 }
 
-fn check_secret(out: &mut Vec<Finding>, path: &str, s: &SecretRef) {
+pub(crate) fn check_secret(out: &mut Vec<Finding>, path: &str, s: &SecretRef) {
     match s {
         SecretRef::Env(n) if !is_env_name(n) => out.push(error(
             &format!("{path}.env"),
@@ -546,6 +556,10 @@ impl BridgeConfig {
         }
         self.schedule.check(&mut out);
         self.tickets.check(&mut out);
+        self.owners.check(&mut out);
+        if let Some(n) = &self.notify {
+            n.check(&mut out);
+        }
         if let Some(rules) = &self.routes {
             let mut names = std::collections::BTreeSet::new();
             for (i, r) in rules.iter().enumerate() {
@@ -561,10 +575,10 @@ impl BridgeConfig {
                     out.push(error(&format!("routes[{i}].actions"), "name at least one action"));
                 }
                 for (j, a) in r.actions.iter().enumerate() {
-                    if *a == Action::NotifyOwner {
+                    if *a == Action::NotifyOwner && self.notify.is_none() {
                         out.push(error(
                             &format!("routes[{i}].actions[{j}]"),
-                            "`notify-owner` has no sink in this version; the owner is set as the incident's assignment group instead",
+                            "`notify-owner` needs a `notify:` section (sns, slack or teams)",
                         ));
                     }
                 }
@@ -690,7 +704,7 @@ servicenow:
             "bridge.yaml:11: error: `operations.drain_seconds`: must be 1–110",
             "`operations.drain_seconds`: must be shorter than `queue.visibility_seconds`",
             "bridge.yaml:12: error: `operations.listen`",
-            "bridge.yaml:15: error: `routes[0].actions[0]`: `notify-owner` has no sink",
+            "bridge.yaml:15: error: `routes[0].actions[0]`: `notify-owner` needs a `notify:` section",
             "bridge.yaml:16: error: `routes[1].name`: `a` is used twice",
             "bridge.yaml:17: error: `routes[1].actions`: name at least one action",
         ] {
@@ -747,6 +761,35 @@ servicenow:
         assert!(json.contains(r#""password":{"env":"SERVICENOW_PASSWORD"}"#), "{json}");
         let back = load_str(&json, Path::new("$PATCHPLANE_BRIDGE_CONFIG")).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back, c);
+    }
+
+    #[test]
+    fn a_literal_webhook_url_is_refused_and_never_echoed() {
+        let text =
+            format!("{MINIMAL}notify:\n  slack:\n    url: https://hooks.slack.com/services/T000/B000/XXXXsecretXXXX\n");
+        let e = errors(&text);
+        assert!(
+            e.contains("`notify.slack.url`") && e.contains("a secret must be a reference"),
+            "{e}"
+        );
+        assert!(
+            !e.contains("XXXXsecretXXXX") && !e.contains("hooks.slack.com"),
+            "never echoed: {e}"
+        );
+        let ok = format!("{MINIMAL}notify:\n  slack:\n    url: {{env: SLACK_WEBHOOK_URL}}\n");
+        load_str(&ok, Path::new("bridge.yaml")).expect("a reference is accepted");
+        let bad = format!(
+            "{MINIMAL}owners:\n  order: [tags, http_cmdb]\n  servicenow_cmdb: {{fields: [assignment_group]}}\nnotify: {{digest_minutes: 0}}\n"
+        );
+        let e = errors(&bad);
+        for want in [
+            "`owners.order[1]`: `http_cmdb` needs `owners.http_cmdb`",
+            "`owners.servicenow_cmdb.fields[0]`: `assignment_group` on a CI is its change group",
+            "`notify.digest_minutes`: must be 1–1440",
+            "`notify`: name at least one of `sns`, `slack`, `teams`",
+        ] {
+            assert!(e.contains(want), "missing {want:?} in\n{e}");
+        }
     }
 
     #[test]

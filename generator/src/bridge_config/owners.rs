@@ -1,0 +1,275 @@
+//! `owners:` and `notify:`: who owns a node (tags, then a CMDB, then a static map, then the
+//! default group), and where owners hear about their nodes (SNS, Slack, Teams), in digests.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{SecretRef, check_secret, error};
+use crate::diag::Finding;
+
+/// One place an owner may come from, tried in `owners.order`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OwnerStep {
+    /// The node's tags (`enrich.owner_tags`, first present wins).
+    Tags,
+    /// The ServiceNow CMDB: the node's CI (`cmdb_ci_vm_instance` by `object_id`, the SSM agent CI
+    /// for `mi-` nodes) and its owner fields (`owners.servicenow_cmdb.fields`).
+    ServicenowCmdb,
+    /// An HTTP JSON CMDB (`owners.http_cmdb`).
+    HttpCmdb,
+    /// `owners.static`: node id → owner.
+    Static,
+}
+
+/// `owners:`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnersConfig {
+    /// The chain, in order; the first that knows wins, else the default group
+    /// (`servicenow.assignment_group`). Default `[tags, static]`.
+    #[serde(default = "default_order")]
+    pub order: Vec<OwnerStep>,
+    /// The ServiceNow CMDB step.
+    #[serde(default)]
+    pub servicenow_cmdb: ServiceNowCmdbConfig,
+    /// The HTTP JSON CMDB step.
+    #[serde(default)]
+    pub http_cmdb: Option<HttpCmdbConfig>,
+    /// Node id → owner.
+    #[serde(default, rename = "static")]
+    pub static_owners: BTreeMap<String, String>,
+    /// How long a CMDB's answer is cached. Default 3600.
+    #[serde(default = "default_owner_ttl")]
+    pub ttl_seconds: u64,
+    /// How long "the CMDB does not know this node" is cached (and warned about once). Default 900.
+    #[serde(default = "default_negative_ttl")]
+    pub negative_ttl_seconds: u64,
+}
+
+impl Default for OwnersConfig {
+    fn default() -> Self {
+        Self {
+            order: default_order(),
+            servicenow_cmdb: ServiceNowCmdbConfig::default(),
+            http_cmdb: None,
+            static_owners: BTreeMap::new(),
+            ttl_seconds: default_owner_ttl(),
+            negative_ttl_seconds: default_negative_ttl(),
+        }
+    }
+}
+
+/// `owners.servicenow_cmdb:`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceNowCmdbConfig {
+    /// Owner fields of the CI, in order. Default `[owned_by, managed_by, support_group,
+    /// managed_by_group]`. `assignment_group` on a CI is its change group, not its owner.
+    #[serde(default = "default_owner_fields")]
+    pub fields: Vec<String>,
+}
+
+impl Default for ServiceNowCmdbConfig {
+    fn default() -> Self {
+        Self {
+            fields: default_owner_fields(),
+        }
+    }
+}
+
+/// `owners.http_cmdb:`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpCmdbConfig {
+    /// URL template with `{account}`, `{region}` and `{node}`; it answers
+    /// `{"owner": …, "email": …, "group": …}`, or 404 for a node it does not know.
+    pub url: String,
+    /// Bearer token, a reference.
+    #[serde(default, with = "serde_yaml::with::singleton_map")]
+    pub token: Option<SecretRef>,
+    /// Timeout of one request. Default 5.
+    #[serde(default = "default_http_timeout")]
+    pub timeout_seconds: u64,
+}
+
+/// `notify:`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// Events without a window execution are grouped per owner per this many minutes. Default 5.
+    #[serde(default = "default_digest_minutes")]
+    pub digest_minutes: u64,
+    /// SNS: one topic with an `owner` message attribute, and topics per owner.
+    #[serde(default)]
+    pub sns: Option<SnsConfig>,
+    /// A Slack incoming webhook; its URL is a secret reference.
+    #[serde(default)]
+    pub slack: Option<WebhookConfig>,
+    /// A Microsoft Teams Workflows webhook; its URL is a secret reference.
+    #[serde(default)]
+    pub teams: Option<WebhookConfig>,
+}
+
+/// `notify.sns:`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnsConfig {
+    /// The topic every digest goes to (subscribers filter on the `owner` attribute).
+    pub topic_arn: String,
+    /// Owner → a topic of its own instead.
+    #[serde(default)]
+    pub owner_topics: BTreeMap<String, String>,
+}
+
+/// A webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// The URL, a reference: webhook URLs are credentials.
+    #[serde(with = "serde_yaml::with::singleton_map")]
+    pub url: SecretRef,
+}
+
+fn default_order() -> Vec<OwnerStep> {
+    vec![OwnerStep::Tags, OwnerStep::Static]
+}
+fn default_owner_fields() -> Vec<String> {
+    ["owned_by", "managed_by", "support_group", "managed_by_group"]
+        .map(String::from)
+        .to_vec()
+}
+fn default_owner_ttl() -> u64 {
+    3600
+}
+fn default_negative_ttl() -> u64 {
+    900
+}
+fn default_http_timeout() -> u64 {
+    5
+}
+fn default_digest_minutes() -> u64 {
+    5
+}
+
+/// `arn:PARTITION:sns:REGION:ACCOUNT:NAME`.
+fn is_topic_arn(s: &str) -> bool {
+    let p: Vec<&str> = s.splitn(6, ':').collect();
+    p.len() == 6
+        && p[0] == "arn"
+        && matches!(p[1], "aws" | "aws-cn" | "aws-us-gov")
+        && p[2] == "sns"
+        && crate::ids::KNOWN_REGIONS.contains(&p[3])
+        && crate::ids::is_account_id(p[4])
+        && !p[5].is_empty()
+}
+
+/// The CI fields that may name an owner.
+const OWNER_FIELDS: [&str; 6] = [
+    "owned_by",
+    "managed_by",
+    "assigned_to",
+    "supported_by",
+    "support_group",
+    "managed_by_group",
+];
+
+impl OwnersConfig {
+    /// Every problem, with its key path.
+    pub fn check(&self, out: &mut Vec<Finding>) {
+        if self.order.is_empty() {
+            out.push(error(
+                "owners.order",
+                "name at least one step (tags, servicenow_cmdb, http_cmdb, static)",
+            ));
+        }
+        for (i, step) in self.order.iter().enumerate() {
+            if self.order[..i].contains(step) {
+                out.push(error(&format!("owners.order[{i}]"), "is named twice"));
+            }
+            if *step == OwnerStep::HttpCmdb && self.http_cmdb.is_none() {
+                out.push(error(
+                    &format!("owners.order[{i}]"),
+                    "`http_cmdb` needs `owners.http_cmdb`",
+                ));
+            }
+        }
+        for (i, f) in self.servicenow_cmdb.fields.iter().enumerate() {
+            if f == "assignment_group" {
+                out.push(error(
+                    &format!("owners.servicenow_cmdb.fields[{i}]"),
+                    "`assignment_group` on a CI is its change group, not its owner",
+                ));
+            } else if !OWNER_FIELDS.contains(&f.as_str()) {
+                out.push(error(
+                    &format!("owners.servicenow_cmdb.fields[{i}]"),
+                    format!(
+                        "`{}` is not an owner field of cmdb_ci ({})",
+                        f.escape_debug(),
+                        OWNER_FIELDS.join(", ")
+                    ),
+                ));
+            }
+        }
+        if let Some(h) = &self.http_cmdb {
+            if !(h.url.starts_with("https://")
+                || h.url.starts_with("http://127.0.0.1")
+                || h.url.starts_with("http://localhost"))
+            {
+                out.push(error(
+                    "owners.http_cmdb.url",
+                    "must be an https:// URL (plain http only to loopback)",
+                ));
+            }
+            if !h.url.contains("{node}") {
+                out.push(error("owners.http_cmdb.url", "must contain `{node}`"));
+            }
+            if let Some(t) = &h.token {
+                check_secret(out, "owners.http_cmdb.token", t);
+            }
+            if !(1..=60).contains(&h.timeout_seconds) {
+                out.push(error("owners.http_cmdb.timeout_seconds", "must be 1–60"));
+            }
+        }
+        if self.ttl_seconds == 0 || self.negative_ttl_seconds == 0 {
+            out.push(error(
+                "owners",
+                "`ttl_seconds` and `negative_ttl_seconds` must be at least 1",
+            ));
+        }
+    }
+}
+
+impl NotifyConfig {
+    /// Every problem, with its key path.
+    pub fn check(&self, out: &mut Vec<Finding>) {
+        if !(1..=1440).contains(&self.digest_minutes) {
+            out.push(error("notify.digest_minutes", "must be 1–1440"));
+        }
+        if self.sns.is_none() && self.slack.is_none() && self.teams.is_none() {
+            out.push(error("notify", "name at least one of `sns`, `slack`, `teams`"));
+        }
+        if let Some(s) = &self.sns {
+            if !is_topic_arn(&s.topic_arn) {
+                out.push(error(
+                    "notify.sns.topic_arn",
+                    "must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)",
+                ));
+            }
+            for (owner, arn) in &s.owner_topics {
+                if !is_topic_arn(arn) {
+                    out.push(error(
+                        &format!("notify.sns.owner_topics.{owner}"),
+                        "must be an SNS topic ARN",
+                    ));
+                }
+            }
+        }
+        for (name, w) in [("slack", &self.slack), ("teams", &self.teams)] {
+            if let Some(w) = w {
+                check_secret(out, &format!("notify.{name}.url"), &w.url);
+            }
+        }
+    }
+}
