@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::decode::{Decoded, Event};
 
+pub mod owners;
 pub mod tags;
 
 /// Tags of one node.
@@ -56,8 +57,10 @@ pub struct Context {
     /// The patch baseline the group implies: the baseline whose `group_prefix` is the part
     /// before the last `-` (from `enrich.baselines`).
     pub baseline: Option<String>,
-    /// The owner, from the first owner tag present.
+    /// The owner: the first step of the owner chain that knows (tags by default).
     pub owner: Option<String>,
+    /// The group a CMDB names for the owner (e.g. the CI's support group), if any.
+    pub owner_group: Option<String>,
     /// All its tags.
     pub tags: Tags,
     /// The CMDB configuration item of the node (its `sys_id`), when a CMDB named it: the
@@ -92,6 +95,7 @@ pub struct Enricher<T> {
     owner_tags: Vec<String>,
     baselines: BTreeMap<String, String>,
     cache: Mutex<HashMap<NodeKey, Cached>>,
+    owners: Option<owners::OwnerChain>,
 }
 
 impl<T: TagSource> Enricher<T> {
@@ -104,7 +108,19 @@ impl<T: TagSource> Enricher<T> {
             owner_tags: owner_tags.iter().map(|s| s.as_ref().to_owned()).collect(),
             baselines: BTreeMap::new(),
             cache: Mutex::new(HashMap::new()),
+            owners: None,
         }
+    }
+
+    /// Owners through `chain` instead of the owner tags alone.
+    pub fn with_owners(mut self, chain: owners::OwnerChain) -> Self {
+        self.owners = Some(chain);
+        self
+    }
+
+    /// The owner chain, when one is configured.
+    pub fn owner_chain(&self) -> Option<&owners::OwnerChain> {
+        self.owners.as_ref()
     }
 
     /// Group prefix → baseline name, so a patch group names its baseline.
@@ -139,12 +155,24 @@ impl<T: TagSource> Enricher<T> {
         let tags = self.tags(&d.envelope.account, &d.envelope.region, node).await?;
         let patch_group = tags.get(&self.patch_group_tag).cloned();
         let split = patch_group.as_deref().and_then(|g| g.rsplit_once('-'));
+        let (owner, owner_group, ci) = match &self.owners {
+            Some(chain) => match chain
+                .resolve(&d.envelope.account, &d.envelope.region, node, &tags)
+                .await?
+            {
+                Some(f) => (Some(f.owner), f.group, f.ci),
+                None => (None, None, None),
+            },
+            None => (self.owner_tags.iter().find_map(|t| tags.get(t).cloned()), None, None),
+        };
         Ok(Context {
             node: Some(node.to_owned()),
             ring: split.map(|(_, r)| r.to_owned()),
             baseline: split.and_then(|(prefix, _)| self.baselines.get(prefix).cloned()),
             patch_group,
-            owner: self.owner_tags.iter().find_map(|t| tags.get(t).cloned()),
+            owner,
+            owner_group,
+            ci,
             tags: (*tags).clone(),
             ..Context::default()
         })

@@ -42,11 +42,13 @@ pub struct Assignment {
 }
 
 impl Assignment {
-    /// The group for `ctx`.
+    /// The group for `ctx`: the owner's entry in `owner_groups`, else the group a CMDB named
+    /// for the owner, else the default group.
     pub fn group(&self, ctx: &Context) -> Option<String> {
         ctx.owner
             .as_ref()
             .and_then(|o| self.owner_groups.get(o))
+            .or(ctx.owner_group.as_ref())
             .or(self.default_group.as_ref())
             .cloned()
     }
@@ -282,6 +284,15 @@ pub fn node_lines(ctx: &Context) -> String {
     out
 }
 
+/// `cmdb_ci` when a CMDB named the node's CI.
+pub fn ci_field(ctx: &Context) -> Map<String, Json> {
+    let mut m = Map::new();
+    if let Some(ci) = &ctx.ci {
+        m.insert("cmdb_ci".into(), ci.clone().into());
+    }
+    m
+}
+
 fn urgency(d: &Decoded) -> u8 {
     match d.event.severity() {
         Some(s) if s.eq_ignore_ascii_case("critical") => 1,
@@ -309,7 +320,7 @@ impl IncidentSink {
                     impact: u,
                     assignment_group: desk.assignment.group(ctx),
                 },
-                Map::new(),
+                ci_field(ctx),
             )
         };
         let note = format!("{} (event {} at {})", summary(d), d.envelope.id, d.envelope.time);

@@ -1,0 +1,272 @@
+//! The owner of a node, through a configured chain (`owners.order`): the node's tags, a CMDB (the
+//! ServiceNow CMDB's CI, or an HTTP JSON CMDB), a static map, and otherwise the default group.
+//!
+//! CMDB answers are cached per node: a found owner for `owners.ttl_seconds`, "unknown" for
+//! `owners.negative_ttl_seconds`, with one warning per node per negative TTL. A CMDB that fails
+//! (timeouts, 429, 5xx) is an [`EnrichError`] marked retryable: the message comes back later, so a
+//! CMDB outage delays incidents rather than opening them without their owner. Failures are not
+//! cached.
+
+use std::collections::{BTreeMap, HashMap};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::{EnrichError, Tags};
+
+/// An owner a CMDB knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// The owner (a user, a team or a group name).
+    pub owner: String,
+    /// The group to assign tickets to, when the CMDB names one (e.g. the CI's support group).
+    pub group: Option<String>,
+    /// The node's configuration item (`sys_id`), for the incident's `cmdb_ci`.
+    pub ci: Option<String>,
+}
+
+/// A CMDB: `Ok(None)` means it answered and does not know the node.
+pub trait OwnerSource: Send + Sync {
+    /// A name for logs and metrics.
+    fn name(&self) -> &str;
+    /// The owner of `node` in `account` and `region`.
+    fn owner<'a>(
+        &'a self,
+        account: &'a str,
+        region: &'a str,
+        node: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<Option<Found>, EnrichError>> + Send + 'a>>;
+}
+
+/// One step of the chain.
+pub enum Step {
+    /// The first of these tags present on the node.
+    Tags(Vec<String>),
+    /// A CMDB.
+    Cmdb(Arc<dyn OwnerSource>),
+    /// Node id → owner.
+    Static(BTreeMap<String, String>),
+}
+
+/// (source, account, region, node).
+type Key = (String, String, String, String);
+
+/// The chain with its caches.
+pub struct OwnerChain {
+    steps: Vec<Step>,
+    ttl: Duration,
+    negative_ttl: Duration,
+    cache: Mutex<HashMap<Key, (Instant, Option<Found>)>>,
+    lookups: std::sync::atomic::AtomicU64,
+}
+
+impl OwnerChain {
+    /// `steps` in order, caching CMDB answers for `ttl` (found) and `negative_ttl` (unknown).
+    pub fn new(steps: Vec<Step>, ttl: Duration, negative_ttl: Duration) -> Self {
+        Self {
+            steps,
+            ttl,
+            negative_ttl,
+            cache: Mutex::default(),
+            lookups: Default::default(),
+        }
+    }
+
+    /// CMDB calls made so far (cache misses).
+    pub fn lookups(&self) -> u64 {
+        self.lookups.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    async fn cmdb(
+        &self,
+        s: &dyn OwnerSource,
+        account: &str,
+        region: &str,
+        node: &str,
+    ) -> Result<Option<Found>, EnrichError> {
+        let key = (
+            s.name().to_owned(),
+            account.to_owned(),
+            region.to_owned(),
+            node.to_owned(),
+        );
+        if let Ok(cache) = self.cache.lock()
+            && let Some((at, found)) = cache.get(&key)
+        {
+            let ttl = if found.is_some() { self.ttl } else { self.negative_ttl };
+            if at.elapsed() < ttl {
+                return Ok(found.clone());
+            }
+        }
+        self.lookups.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let found = s.owner(account, region, node).await?;
+        if found.is_none() {
+            // Once per node per negative TTL: the entry below keeps it quiet until it expires.
+            tracing::warn!(cmdb = s.name(), %node, %account, %region, "The CMDB does not know this node; its tickets go to the default group");
+        }
+        if let Ok(mut cache) = self.cache.lock() {
+            let (ttl, negative) = (self.ttl, self.negative_ttl);
+            cache.retain(|_, (at, f)| at.elapsed() < if f.is_some() { ttl } else { negative });
+            cache.insert(key, (Instant::now(), found.clone()));
+        }
+        Ok(found)
+    }
+
+    /// The owner of `node` with `tags`: the first step that knows, else `None` (the default
+    /// group). A CMDB failure is returned, retryable, rather than skipped.
+    pub async fn resolve(
+        &self,
+        account: &str,
+        region: &str,
+        node: &str,
+        tags: &Tags,
+    ) -> Result<Option<Found>, EnrichError> {
+        for step in &self.steps {
+            let found = match step {
+                Step::Tags(keys) => keys.iter().find_map(|k| tags.get(k)).map(|o| Found {
+                    owner: o.clone(),
+                    group: None,
+                    ci: None,
+                }),
+                Step::Cmdb(s) => self.cmdb(s.as_ref(), account, region, node).await?,
+                Step::Static(map) => map.get(node).map(|o| Found {
+                    owner: o.clone(),
+                    group: None,
+                    ci: None,
+                }),
+            };
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    struct Cmdb {
+        calls: AtomicUsize,
+        knows: Option<&'static str>,
+        down: bool,
+    }
+
+    impl OwnerSource for Cmdb {
+        fn name(&self) -> &str {
+            "fake"
+        }
+        fn owner<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a str,
+            node: &'a str,
+        ) -> Pin<Box<dyn Future<Output = Result<Option<Found>, EnrichError>> + Send + 'a>> {
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            Box::pin(async move {
+                if self.down {
+                    return Err(EnrichError {
+                        node: node.into(),
+                        message: "CMDB 503".into(),
+                        retryable: true,
+                    });
+                }
+                Ok(self.knows.map(|o| Found {
+                    owner: o.into(),
+                    group: Some(format!("{o} group")),
+                    ci: Some("ci-1".into()),
+                }))
+            })
+        }
+    }
+
+    fn chain(cmdb: Arc<Cmdb>, negative: Duration) -> OwnerChain {
+        OwnerChain::new(
+            vec![
+                Step::Tags(vec!["Owner".into()]),
+                Step::Cmdb(cmdb),
+                Step::Static([("i-static".to_owned(), "team-static".to_owned())].into()),
+            ],
+            Duration::from_secs(60),
+            negative,
+        )
+    }
+
+    fn tags(owner: Option<&str>) -> Tags {
+        owner
+            .map(|o| [("Owner".to_owned(), o.to_owned())].into())
+            .unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn tags_win_then_the_cmdb_then_the_static_map_and_answers_are_cached() {
+        let cmdb = Arc::new(Cmdb {
+            calls: AtomicUsize::new(0),
+            knows: Some("team-cmdb"),
+            down: false,
+        });
+        let c = chain(cmdb.clone(), Duration::from_secs(60));
+        let from_tags = c.resolve("a", "r", "i-1", &tags(Some("team-tag"))).await.expect("ok");
+        assert_eq!(from_tags.map(|f| f.owner).as_deref(), Some("team-tag"));
+        assert_eq!(cmdb.calls.load(Ordering::Relaxed), 0, "no CMDB call when a tag says it");
+        for _ in 0..5 {
+            let f = c
+                .resolve("a", "r", "i-1", &tags(None))
+                .await
+                .expect("ok")
+                .expect("found");
+            assert_eq!((f.owner.as_str(), f.ci.as_deref()), ("team-cmdb", Some("ci-1")));
+        }
+        assert_eq!(cmdb.calls.load(Ordering::Relaxed), 1, "cached");
+    }
+
+    #[tokio::test]
+    async fn unknown_nodes_fall_through_and_are_cached_negatively_and_outages_are_retryable() {
+        let cmdb = Arc::new(Cmdb {
+            calls: AtomicUsize::new(0),
+            knows: None,
+            down: false,
+        });
+        let c = chain(cmdb.clone(), Duration::from_secs(60));
+        assert_eq!(
+            c.resolve("a", "r", "i-x", &tags(None)).await.expect("ok"),
+            None,
+            "default group"
+        );
+        assert_eq!(
+            c.resolve("a", "r", "i-static", &tags(None))
+                .await
+                .expect("ok")
+                .map(|f| f.owner)
+                .as_deref(),
+            Some("team-static")
+        );
+        c.resolve("a", "r", "i-x", &tags(None)).await.expect("ok");
+        assert_eq!(cmdb.calls.load(Ordering::Relaxed), 2, "i-x asked once, i-static once");
+        let short = chain(cmdb.clone(), Duration::ZERO);
+        short.resolve("a", "r", "i-x", &tags(None)).await.expect("ok");
+        short.resolve("a", "r", "i-x", &tags(None)).await.expect("ok");
+        assert_eq!(
+            cmdb.calls.load(Ordering::Relaxed),
+            4,
+            "an expired negative answer is asked again"
+        );
+
+        let down = Arc::new(Cmdb {
+            calls: AtomicUsize::new(0),
+            knows: Some("x"),
+            down: true,
+        });
+        let c = chain(down.clone(), Duration::from_secs(60));
+        let e = c.resolve("a", "r", "i-1", &tags(None)).await.expect_err("down");
+        assert!(
+            e.retryable,
+            "an outage retries the message, never an ownerless incident"
+        );
+        let _ = c.resolve("a", "r", "i-1", &tags(None)).await;
+        assert_eq!(down.calls.load(Ordering::Relaxed), 2, "failures are not cached");
+    }
+}
