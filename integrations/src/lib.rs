@@ -5,6 +5,9 @@
 //!   with jitter, `Retry-After` honoured) and the retryable / permanent split.
 //! - [`servicenow`]: the ServiceNow Table API incident client (lookup by `correlation_id` before
 //!   create, work notes on repeats, basic or OAuth client-credentials auth).
+//! - [`notify`]: owner notifications (a digest) through SNS, Slack incoming webhooks and Teams
+//!   Workflows webhooks: the payload builders within each service's limits, secret webhook URLs.
 
+pub mod notify;
 pub mod retry;
 pub mod servicenow;

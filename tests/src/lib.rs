@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 pub mod bridge;
 pub mod servicenow;
+pub mod webhook;
 
 /// The workspace root.
 pub fn root() -> PathBuf {
