@@ -68,6 +68,18 @@ fn each_rule_can_fail() {
         ),
         (
             "central",
+            "      KmsMasterKeyId: alias/aws/sns\n",
+            "",
+            "topics_encrypted_at_rest",
+        ),
+        (
+            "central",
+            "aws:PrincipalOrgID: o-a1b2c3d4e5\n        - Sid: OnlyTheBridgePublishes",
+            "aws:SourceAccount: \"111111111111\"\n        - Sid: OnlyTheBridgePublishes",
+            "open_principals_are_narrowed_to_the_organization",
+        ),
+        (
+            "central",
             "RestrictPublicBuckets: true\n",
             "RestrictPublicBuckets: false\n",
             "buckets_block_public_access",
@@ -92,8 +104,8 @@ fn each_rule_can_fail() {
         ),
         (
             "central",
-            "        DeadLetterConfig:\n          Arn:\n            Fn::GetAtt:\n            - UndeliverableEventQueue\n            - Arn\n",
-            "",
+            "      - Id: bridge-queue\n        Arn:\n          Fn::GetAtt:\n          - EventQueue\n          - Arn\n        DeadLetterConfig:\n          Arn:\n            Fn::GetAtt:\n            - UndeliverableEventQueue\n            - Arn\n",
+            "      - Id: bridge-queue\n        Arn:\n          Fn::GetAtt:\n          - EventQueue\n          - Arn\n",
             "rule_targets_have_a_dead_letter_queue",
         ),
         (

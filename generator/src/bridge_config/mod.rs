@@ -34,7 +34,7 @@ pub mod rules;
 mod schedule;
 mod tickets;
 
-pub use owners::{HttpCmdbConfig, NotifyConfig, OwnerStep, OwnersConfig, SnsConfig, WebhookConfig};
+pub use owners::{HttpCmdbConfig, NOTIFY_TOPIC_ENV, NotifyConfig, OwnerStep, OwnersConfig, SnsConfig, WebhookConfig};
 pub use rules::{Action, Match, Rule, default_rules};
 pub use schedule::{ScheduleConfig, WindowSpec};
 pub use tickets::{FindingSeverity, SlaDays, TicketsConfig};
@@ -407,7 +407,7 @@ pub(crate) fn error(path: &str, message: impl Into<String>) -> Finding {
     }
 }
 
-fn check_setting(out: &mut Vec<Finding>, path: &str, s: &Setting) {
+pub(crate) fn check_setting(out: &mut Vec<Finding>, path: &str, s: &Setting) {
     match s {
         Setting::Value(v) if v.trim().is_empty() => out.push(error(path, "must not be empty")),
         Setting::Env { env } if !is_env_name(env) => out.push(error(
@@ -587,10 +587,20 @@ impl BridgeConfig {
         out
     }
 
-    /// The routing rules in force: the file's, or [`default_rules`].
+    /// The routing rules in force: the file's, or [`default_rules`]; with a `notify:` section the
+    /// default failure rules also notify the owner.
     pub fn rules(&self) -> Vec<Rule> {
         match &self.routes {
             Some(rules) => rules.clone(),
+            None if self.notify.is_some() => default_rules()
+                .into_iter()
+                .map(|mut r| {
+                    if r.actions.contains(&Action::Incident) {
+                        r.actions.push(Action::NotifyOwner);
+                    }
+                    r
+                })
+                .collect(),
             None => default_rules(),
         }
     }

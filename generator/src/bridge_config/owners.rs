@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{SecretRef, check_secret, error};
+use super::{SecretRef, Setting, check_secret, check_setting, error};
 use crate::diag::Finding;
 
 /// One place an owner may come from, tried in `owners.order`.
@@ -112,12 +112,18 @@ pub struct NotifyConfig {
     pub teams: Option<WebhookConfig>,
 }
 
+/// The environment variable the central stack sets to its notification topic's ARN: a
+/// `notify.sns.topic_arn` of `{env: PATCHPLANE_NOTIFY_TOPIC_ARN}` makes the generator create the
+/// topic (encrypted, organization-scoped) and let the task publish to it.
+pub const NOTIFY_TOPIC_ENV: &str = "PATCHPLANE_NOTIFY_TOPIC_ARN";
+
 /// `notify.sns:`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SnsConfig {
-    /// The topic every digest goes to (subscribers filter on the `owner` attribute).
-    pub topic_arn: String,
+    /// The topic every digest goes to (subscribers filter on the `owner` attribute): an ARN, or
+    /// `{env: PATCHPLANE_NOTIFY_TOPIC_ARN}` for the topic the central stack creates.
+    pub topic_arn: Setting,
     /// Owner → a topic of its own instead.
     #[serde(default)]
     pub owner_topics: BTreeMap<String, String>,
@@ -242,6 +248,25 @@ impl OwnersConfig {
 }
 
 impl NotifyConfig {
+    /// Whether the central stack creates the topic (`topic_arn: {env: PATCHPLANE_NOTIFY_TOPIC_ARN}`).
+    pub fn wants_central_topic(&self) -> bool {
+        self.sns
+            .as_ref()
+            .is_some_and(|s| matches!(&s.topic_arn, Setting::Env { env } if env == NOTIFY_TOPIC_ENV))
+    }
+
+    /// Topic ARNs given literally (the task role may publish to them).
+    pub fn literal_topics(&self) -> Vec<String> {
+        let Some(s) = &self.sns else { return Vec::new() };
+        let mut out: Vec<String> = s.owner_topics.values().cloned().collect();
+        if let Setting::Value(v) = &s.topic_arn {
+            out.push(v.clone());
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// Every problem, with its key path.
     pub fn check(&self, out: &mut Vec<Finding>) {
         if !(1..=1440).contains(&self.digest_minutes) {
@@ -251,7 +276,10 @@ impl NotifyConfig {
             out.push(error("notify", "name at least one of `sns`, `slack`, `teams`"));
         }
         if let Some(s) = &self.sns {
-            if !is_topic_arn(&s.topic_arn) {
+            check_setting(out, "notify.sns.topic_arn", &s.topic_arn);
+            if let Setting::Value(v) = &s.topic_arn
+                && !is_topic_arn(v)
+            {
                 out.push(error(
                     "notify.sns.topic_arn",
                     "must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)",

@@ -39,6 +39,11 @@ pub struct BridgePlan {
     pub stop_timeout: u32,
     /// `ScheduleExpression` of the escalation-sweep tick (`rate(60 minutes)`); none without a sweep.
     pub sweep_schedule: Option<String>,
+    /// The owner-notification topic the stack creates (`notify.sns.topic_arn:
+    /// {env: PATCHPLANE_NOTIFY_TOPIC_ARN}`), by name.
+    pub notify_topic: Option<String>,
+    /// Topics given by ARN that the task may publish to.
+    pub publish_topics: Vec<String>,
 }
 
 /// An ECR repository, from an image reference.
@@ -156,6 +161,13 @@ pub(super) fn build(p: &Policy, b: &BridgeService, windows: &[WindowPlan]) -> Br
         // object the bridge refuses at start-up with a clear error.
         config_json: serde_json::to_string(&bridge_config(p, b, windows)).unwrap_or_else(|_| "{}".to_owned()),
         stop_timeout: 30,
+        notify_topic: b
+            .config
+            .notify
+            .as_ref()
+            .filter(|n| n.wants_central_topic())
+            .map(|_| format!("{}-owner-notifications", p.name)),
+        publish_topics: b.config.notify.as_ref().map(|n| n.literal_topics()).unwrap_or_default(),
         sweep_schedule: match b.config.tickets.sweep_minutes {
             0 => None,
             m => Some(format!("rate({m} minutes)")),
