@@ -1,6 +1,8 @@
 //! Clients the bridge delivers through. They know neither the generator nor the bridge.
 //!
 //! # Layout
+//! - [`cmdb`]: the owner of a managed node from a CMDB — ServiceNow's (VM instance, the server it
+//!   virtualizes, SSM agent; owner fields in a configured order) or an HTTP JSON service.
 //! - [`retry`]: the retry policy shared by every client (bounded attempts, exponential backoff
 //!   with jitter, `Retry-After` honoured) and the retryable / permanent split.
 //! - [`servicenow`]: the ServiceNow Table API incident client (lookup by `correlation_id` before
@@ -8,6 +10,7 @@
 //! - [`notify`]: owner notifications (a digest) through SNS, Slack incoming webhooks and Teams
 //!   Workflows webhooks: the payload builders within each service's limits, secret webhook URLs.
 
+pub mod cmdb;
 pub mod notify;
 pub mod retry;
 pub mod servicenow;

@@ -195,11 +195,14 @@ impl Client {
     }
 
     fn table_url(&self) -> String {
+        self.url_of(&self.cfg.table)
+    }
+
+    fn url_of(&self, table: &str) -> String {
         format!(
             // Pinned to v2: an empty list is 200 `[]` there, where v1 answers 404 (KB0551763).
-            "{}/api/now/v2/table/{}",
+            "{}/api/now/v2/table/{table}",
             self.cfg.base_url.trim_end_matches('/'),
-            self.cfg.table
         )
     }
 
@@ -281,6 +284,31 @@ impl Client {
                 #[derive(Deserialize)]
                 struct Rows {
                     result: Vec<Incident>,
+                }
+                Ok(parse::<Rows>(resp).await?.result)
+            })
+            .await
+    }
+
+    /// Rows of any `table` (not only the configured one), with auth and retries: a `GET
+    /// /api/now/v2/table/{table}` with the caller's `sysparm_*` parameters, each row as the JSON
+    /// object ServiceNow sent (shape set by `sysparm_display_value` and
+    /// `sysparm_exclude_reference_link`). For readers of other tables, such as
+    /// [`crate::cmdb`]; the caller checks every row against what it asked for.
+    pub async fn rows(
+        &self,
+        table: &str,
+        params: &[(&str, &str)],
+    ) -> Result<Vec<serde_json::Map<String, Json>>, Failure> {
+        let url = self.url_of(table);
+        self.cfg
+            .retry
+            .run(|| async {
+                let req = self.http.get(&url).query(params);
+                let resp = self.authed(req).await?.send().await.map_err(transport)?;
+                #[derive(Deserialize)]
+                struct Rows {
+                    result: Vec<serde_json::Map<String, Json>>,
                 }
                 Ok(parse::<Rows>(resp).await?.result)
             })
@@ -452,7 +480,8 @@ struct Result1<T> {
     result: T,
 }
 
-fn transport(e: reqwest::Error) -> Failure {
+/// A transport error (no response: timeout, refused connection, …), always retryable.
+pub(crate) fn transport(e: reqwest::Error) -> Failure {
     let kind = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {

@@ -6,9 +6,26 @@
 //! - **Paths**: `/api/now/table/{table}`, `/api/now/v1/table/{table}`, `/api/now/v2/table/{table}`
 //!   and `…/{sys_id}`: `GET` (list or one row), `POST` (201), `PATCH`/`PUT` (200). Any table name
 //!   (`[a-z][a-z0-9_]*`) is accepted and follows the incident rules below, so `servicenow.table`
-//!   can name e.g. `sn_vul_vulnerable_item`. A list `GET` that matches nothing answers 200
+//!   can name e.g. `sn_vul_vulnerable_item` — except the reference-data tables (next item).
+//!   A list `GET` that matches nothing answers 200
 //!   `{"result":[]}` on v2 and on the unversioned path (it follows the newest version), and **404
 //!   "No Record found"** on v1.
+//! - **Reference data** (the CMDB, users, groups), seeded by the test ([`Emulator::add_ci`],
+//!   [`Emulator::add_user`], [`Emulator::add_group`], [`Emulator::relate`],
+//!   [`Emulator::add_row`]) and read-only through the API (a write answers 403): the CI classes
+//!   `cmdb_ci` → `cmdb_ci_vm_object` → `cmdb_ci_vm_instance` (`object_id`, `vm_inst_id`,
+//!   `state`) and `cmdb_ci_cloud_system_management_agent` (`object_id`, `resource_type`, …);
+//!   `cmdb_ci` → `cmdb_ci_hardware` → `cmdb_ci_computer` → `cmdb_ci_server` (`object_id`) →
+//!   `cmdb_ci_linux_server` / `cmdb_ci_win_server`. Every CI has the `cmdb_ci` fields
+//!   `sys_class_name`, `name`, the user references `owned_by`, `managed_by`, `assigned_to`,
+//!   `supported_by` (→ `sys_user`), the group references `support_group`, `managed_by_group` and
+//!   `assignment_group` (the "Change Group"; → `sys_user_group`), `install_status`,
+//!   `operational_status`, `fqdn`, `ip_address`, `short_description`. A class is also read
+//!   through every class above it, with only that class's fields (`cmdb_ci` lists servers and VM
+//!   instances alike). `cmdb_rel_ci` (`parent`, `child` → `cmdb_ci`; `type` → `cmdb_rel_type`,
+//!   whose `name` is e.g. `Virtualized by::Virtualizes`), `sys_user` (`name`, `email`,
+//!   `user_name`, `active`), `sys_user_group` (`name`, `email`, `manager`, `active`). Every row
+//!   has `sys_id`, `sys_created_on`, `sys_updated_on`; a field not on the class is not there.
 //! - **Rows**: every value is a JSON string. Fields: `sys_id` (32 hex), `number` (`INC0010001`…;
 //!   `VIT…` for `sn_vul_vulnerable_item`, `TASK…` for other tables; counted per table), `state`
 //!   and `incident_state` (mirrored), `active`, `priority`, `reopen_count`, `resolved_at`,
@@ -17,11 +34,20 @@
 //!   `description`, `due_date`, `escalation` (default `0`), `category`, `subcategory`,
 //!   `sys_created_on`, `sys_updated_on` (`YYYY-MM-DD HH:MM:SS`, UTC, real clock, whole seconds).
 //!   A field that is not on the table is silently dropped on write.
-//! - **References**: `assignment_group` (→ `sys_user_group`) and `cmdb_ci` (→ `cmdb_ci`) read as
+//! - **References**: `assignment_group` (→ `sys_user_group`) and `cmdb_ci` (→ `cmdb_ci`) of task
+//!   rows, and those of reference data, read as
 //!   `{"link": "<url>/api/now/table/<table>/<sys_id>", "value": "<sys_id>"}`, or `""` when empty;
 //!   `sysparm_exclude_reference_link=true` gives the bare sys_id. A write may give a sys_id (32
 //!   hex) or a name: a name is stored as a stable made-up sys_id
-//!   ([`Emulator::reference_sys_id`]), and `<field>.name` works in queries and `sysparm_fields`.
+//!   ([`Emulator::reference_sys_id`]), and `<field>.name` works in queries and `sysparm_fields`;
+//!   so does `<field>.<other field>` when the reference is to a seeded row (`type.name`,
+//!   `owned_by.email`).
+//! - **Display values** (`sysparm_display_value`): `false` (default) as above; `true` gives each
+//!   field's display value, a reference as `{"display_value", "link"}` (a bare string with
+//!   `sysparm_exclude_reference_link=true`); `all` gives `{"display_value", "value"}` and, for a
+//!   non-empty reference with links, `"link"`. A reference displays as the referenced row's
+//!   `name` (reference data), `number` (task rows), the name it was written with, or `""`; any
+//!   other field displays as stored (no `sys_choice` labels, no time-zone shift).
 //! - **Journal fields** `work_notes` and `comments`: a non-empty write appends to the row's
 //!   journal ([`Emulator::journal`]); they always read back as `""`.
 //! - **Computed fields** (`active`, `priority`, `reopen_count`, `reopened_time`, `resolved_at`,
@@ -59,10 +85,10 @@
 //! - **Request log** ([`Emulator::requests`]): one line per request, `METHOD path?query` with the
 //!   query percent-decoded (just `METHOD path` without one).
 //!
-//! What it does not emulate: `sysparm_display_value`, dot-walking other than `<reference>.name`,
-//! `javascript:` values in queries (compared literally), `LIKE` being case-insensitive on some
+//! What it does not emulate: dot-walking more than one level or to rows not seeded (other than
+//! `<reference>.name`), `javascript:` values in queries (compared literally), `LIKE` being case-insensitive on some
 //! databases, `DELETE`, attachments, other APIs (Import Set, Aggregate), `sys_choice` and the
-//! other base tables (a reference to a made-up sys_id is never checked), users and roles (any
+//! base tables not listed above (a reference to a made-up sys_id is never checked), roles (any
 //! authenticated caller may close; no `resolved_by`/`closed_by`/`reopened_by`), data policies,
 //! business rules beyond the lifecycle above, the `X-Total-Count`/`Link` paging headers, ties in
 //! `ORDERBY` being in an unspecified order (a client that must break ties should add a second
@@ -251,6 +277,136 @@ fn is_field(f: &str) -> bool {
 
 fn reference_table(f: &str) -> Option<&'static str> {
     REFERENCES.iter().find(|(n, _)| *n == f).map(|(_, t)| *t)
+}
+
+/// Fields every reference-data row has.
+const SYS: [(&str, &str); 3] = [("sys_id", ""), ("sys_created_on", ""), ("sys_updated_on", "")];
+
+/// Reference-data tables (CMDB classes, relationships, users, groups): seeded by the harness
+/// ([`Emulator::add_ci`], …), read through the API, never written through it. Each is (table,
+/// the class it extends or `""`, its own fields as (name, referenced table or `""`)); a class
+/// has its own fields and those of every class above it, as in the base system.
+const DATA: [(&str, &str, &[(&str, &str)]); 13] = [
+    (
+        "cmdb_ci",
+        "",
+        &[
+            ("sys_class_name", ""),
+            ("name", ""),
+            ("owned_by", "sys_user"),
+            ("managed_by", "sys_user"),
+            ("assigned_to", "sys_user"),
+            ("supported_by", "sys_user"),
+            ("support_group", "sys_user_group"),
+            ("managed_by_group", "sys_user_group"),
+            // Labelled "Change Group" on a CI: who approves changes, not the owner.
+            ("assignment_group", "sys_user_group"),
+            ("install_status", ""),
+            ("operational_status", ""),
+            ("fqdn", ""),
+            ("ip_address", ""),
+            ("short_description", ""),
+        ],
+    ),
+    ("cmdb_ci_vm_object", "cmdb_ci", &[("object_id", "")]),
+    (
+        "cmdb_ci_vm_instance",
+        "cmdb_ci_vm_object",
+        &[("vm_inst_id", ""), ("state", "")],
+    ),
+    (
+        "cmdb_ci_cloud_system_management_agent",
+        "cmdb_ci_vm_object",
+        &[
+            ("resource_type", ""),
+            ("cloud_agent_type", ""),
+            ("version", ""),
+            ("operating_system_platform", ""),
+        ],
+    ),
+    ("cmdb_ci_hardware", "cmdb_ci", &[]),
+    (
+        "cmdb_ci_computer",
+        "cmdb_ci_hardware",
+        &[("os", ""), ("os_version", ""), ("host_name", "")],
+    ),
+    ("cmdb_ci_server", "cmdb_ci_computer", &[("object_id", "")]),
+    ("cmdb_ci_linux_server", "cmdb_ci_server", &[]),
+    ("cmdb_ci_win_server", "cmdb_ci_server", &[]),
+    (
+        "cmdb_rel_type",
+        "",
+        &[("name", ""), ("parent_descriptor", ""), ("child_descriptor", "")],
+    ),
+    (
+        "cmdb_rel_ci",
+        "",
+        &[("parent", "cmdb_ci"), ("child", "cmdb_ci"), ("type", "cmdb_rel_type")],
+    ),
+    (
+        "sys_user",
+        "",
+        &[("user_name", ""), ("name", ""), ("email", ""), ("active", "")],
+    ),
+    (
+        "sys_user_group",
+        "",
+        &[("name", ""), ("email", ""), ("manager", "sys_user"), ("active", "")],
+    ),
+];
+
+/// Whether `table` holds reference data rather than task rows.
+fn is_data(table: &str) -> bool {
+    DATA.iter().any(|(t, _, _)| *t == table)
+}
+
+/// `table` and every class above it, nearest first.
+fn lineage(table: &str) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    let mut next = DATA.iter().find(|(t, _, _)| *t == table);
+    while let Some((t, parent, _)) = next {
+        out.push(*t);
+        next = DATA.iter().find(|(p, _, _)| p == parent);
+    }
+    out
+}
+
+/// Whether a row of class `class` is a row of `table` (the class itself or one above it).
+fn extends(class: &str, table: &str) -> bool {
+    lineage(class).contains(&table)
+}
+
+/// The fields of a reference-data table: the system fields, then those of each class from the
+/// root down.
+fn data_fields(table: &str) -> Vec<(&'static str, &'static str)> {
+    let mut out = SYS.to_vec();
+    for t in lineage(table).into_iter().rev() {
+        if let Some((_, _, own)) = DATA.iter().find(|(n, _, _)| *n == t) {
+            out.extend_from_slice(own);
+        }
+    }
+    out
+}
+
+/// Whether `table` has `field` (the task rules for task tables).
+fn has_field(table: &str, field: &str) -> bool {
+    if is_data(table) {
+        data_fields(table).iter().any(|(f, _)| *f == field)
+    } else {
+        is_field(field)
+    }
+}
+
+/// The table a reference field of `table` points to.
+fn reference_of(table: &str, field: &str) -> Option<&'static str> {
+    if is_data(table) {
+        data_fields(table)
+            .into_iter()
+            .find(|(f, t)| *f == field && !t.is_empty())
+            .map(|(_, t)| t)
+    } else {
+        reference_table(field)
+    }
 }
 
 fn error(status: u16, message: &str, detail: &str) -> (u16, Json, Option<u64>) {
@@ -490,6 +646,16 @@ impl Query {
 struct Shape {
     fields: Option<Vec<String>>,
     exclude_links: bool,
+    display: Display,
+}
+
+/// `sysparm_display_value`: stored values (`false`, the default), display values (`true`), or
+/// both (`all`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Display {
+    False,
+    True,
+    All,
 }
 
 impl Shape {
@@ -502,64 +668,114 @@ impl Shape {
                     .collect()
             }),
             exclude_links: q.get("sysparm_exclude_reference_link").map(String::as_str) == Some("true"),
+            display: match q.get("sysparm_display_value").map(String::as_str) {
+                Some("true") => Display::True,
+                Some("all") => Display::All,
+                _ => Display::False,
+            },
         }
     }
 }
 
 impl State {
-    /// A field's stored value; `<reference>.name` gives the referenced name.
+    /// A field's stored value; `<reference>.<field>` gives a field of the referenced row (`name`
+    /// also for a reference written by name).
     fn value(&self, rec: &Rec, field: &str) -> String {
-        if let Some((base, "name")) = field.split_once('.')
-            && reference_table(base).is_some()
-        {
+        if let Some((base, sub)) = field.split_once('.') {
+            if reference_of(&rec.table, base).is_none() {
+                return String::new();
+            }
             let id = rec.fields.get(base).map(String::as_str).unwrap_or("");
-            return self.names.get(id).cloned().unwrap_or_default();
+            return match self.row(id) {
+                Some(target) => target.fields.get(sub).cloned().unwrap_or_default(),
+                None if sub == "name" => self.names.get(id).cloned().unwrap_or_default(),
+                None => String::new(),
+            };
         }
         rec.fields.get(field).cloned().unwrap_or_default()
     }
 
-    fn known(&self, field: &str) -> bool {
-        let base = match field.split_once('.') {
-            Some((base, "name")) if reference_table(base).is_some() => base,
-            Some(_) => return false,
-            None => field,
-        };
-        is_field(base) && !self.hidden_fields.contains(base)
+    /// The row `sys_id`, in any table.
+    fn row(&self, sys_id: &str) -> Option<&Rec> {
+        if sys_id.is_empty() {
+            return None;
+        }
+        self.rows.iter().find(|r| r.fields["sys_id"] == sys_id)
     }
 
-    /// A row as the API shows it.
-    fn render(&self, rec: &Rec, shape: &Shape) -> Json {
+    /// The display value of a reference to `sys_id`: the referenced row's display field (`name`
+    /// for reference data, `number` for task rows), the name it was written with, or `""`.
+    fn display_of(&self, sys_id: &str) -> String {
+        match self.row(sys_id) {
+            Some(r) if is_data(&r.table) => r.fields.get("name").cloned().unwrap_or_default(),
+            Some(r) => r.fields.get("number").cloned().unwrap_or_default(),
+            None => self.names.get(sys_id).cloned().unwrap_or_default(),
+        }
+    }
+
+    /// Whether `field` (or `<reference>.<field>`) can be queried and read on `table`.
+    fn known(&self, table: &str, field: &str) -> bool {
+        let base = match field.split_once('.') {
+            None => field,
+            Some((base, sub)) => match reference_of(table, base) {
+                Some(target) if !sub.contains('.') && (sub == "name" || has_field(target, sub)) => base,
+                _ => return false,
+            },
+        };
+        has_field(table, base) && !self.hidden_fields.contains(base)
+    }
+
+    /// A row as the API shows it when read through `table` (a reference-data row read through a
+    /// class above its own shows only that class's fields).
+    fn render(&self, rec: &Rec, table: &str, shape: &Shape) -> Json {
+        let data = is_data(&rec.table);
         let one = |field: &str| -> Option<Json> {
-            if JOURNAL.contains(&field) {
-                return Some(Json::String(String::new()));
-            }
-            if field.contains('.') {
-                return self.known(field).then(|| Json::String(self.value(rec, field)));
-            }
-            let v = rec.fields.get(field)?;
-            Some(match reference_table(field) {
-                Some(table) if !v.is_empty() && !shape.exclude_links => json!({
-                    "link": format!("{}/api/now/table/{table}/{v}", self.url),
-                    "value": v,
-                }),
-                _ => Json::String(v.clone()),
+            let (v, reference) = if !data && JOURNAL.contains(&field) {
+                (String::new(), None)
+            } else if field.contains('.') {
+                if !self.known(table, field) {
+                    return None;
+                }
+                (self.value(rec, field), None)
+            } else {
+                if data && !has_field(table, field) {
+                    return None;
+                }
+                (rec.fields.get(field)?.clone(), reference_of(&rec.table, field))
+            };
+            let link = reference
+                .filter(|_| !v.is_empty() && !shape.exclude_links)
+                .map(|t| Json::String(format!("{}/api/now/table/{t}/{v}", self.url)));
+            let shown = match reference {
+                Some(_) => self.display_of(&v),
+                // No sys_choice or time zones here: a plain field displays as stored.
+                None => v.clone(),
+            };
+            Some(match (shape.display, link) {
+                (Display::False, Some(link)) => json!({ "link": link, "value": v }),
+                (Display::False, None) => Json::String(v),
+                (Display::True, Some(link)) => json!({ "display_value": shown, "link": link }),
+                (Display::True, None) => Json::String(shown),
+                (Display::All, Some(link)) => json!({ "display_value": shown, "link": link, "value": v }),
+                (Display::All, None) => json!({ "display_value": shown, "value": v }),
             })
         };
         let mut out = Map::new();
-        match &shape.fields {
-            Some(fields) => {
-                for f in fields {
-                    if let Some(v) = one(f) {
-                        out.insert(f.clone(), v);
-                    }
-                }
-            }
+        let all: Vec<String>;
+        let fields = match &shape.fields {
+            Some(fields) => fields,
             None => {
-                for f in rec.fields.keys() {
-                    if let Some(v) = one(f) {
-                        out.insert(f.clone(), v);
-                    }
-                }
+                all = if data {
+                    data_fields(table).iter().map(|(f, _)| (*f).to_owned()).collect()
+                } else {
+                    rec.fields.keys().cloned().collect()
+                };
+                &all
+            }
+        };
+        for f in fields {
+            if let Some(v) = one(f) {
+                out.insert(f.clone(), v);
             }
         }
         Json::Object(out)
@@ -569,9 +785,19 @@ impl State {
     fn public(&self, rec: &Rec) -> Row {
         let mut fields = rec.fields.clone();
         let mut refs = BTreeMap::new();
-        for (f, _) in REFERENCES {
+        let references: Vec<&str> = if is_data(&rec.table) {
+            data_fields(&rec.table)
+                .into_iter()
+                .filter(|(_, t)| !t.is_empty())
+                .map(|(f, _)| f)
+                .collect()
+        } else {
+            REFERENCES.iter().map(|(f, _)| *f).collect()
+        };
+        for f in references {
             let id = rec.fields.get(f).cloned().unwrap_or_default();
-            fields.insert(f.to_owned(), self.names.get(&id).cloned().unwrap_or_else(|| id.clone()));
+            let shown = self.display_of(&id);
+            fields.insert(f.to_owned(), if shown.is_empty() { id.clone() } else { shown });
             refs.insert(f.to_owned(), id);
         }
         Row {
@@ -832,17 +1058,24 @@ impl Emulator {
         }
     }
 
-    /// Every row of every table, oldest first (with the default table, the incidents).
+    /// Every task row of every table, oldest first (with the default table, the incidents);
+    /// seeded reference data (CMDB, users, groups) is in [`Emulator::rows`].
     pub fn incidents(&self) -> Vec<Row> {
-        self.with(|s| s.rows.iter().map(|r| s.public(r)).collect())
+        self.with(|s| {
+            s.rows
+                .iter()
+                .filter(|r| !is_data(&r.table))
+                .map(|r| s.public(r))
+                .collect()
+        })
     }
 
-    /// Every row of `table`, oldest first.
+    /// Every row of `table` (for a CMDB class, of the classes below it too), oldest first.
     pub fn rows(&self, table: &str) -> Vec<Row> {
         self.with(|s| {
             s.rows
                 .iter()
-                .filter(|r| r.table == table)
+                .filter(|r| r.table == table || (is_data(&r.table) && extends(&r.table, table)))
                 .map(|r| s.public(r))
                 .collect()
         })
@@ -858,6 +1091,105 @@ impl Emulator {
                 .map(|r| r.journal.clone())
                 .unwrap_or_default()
         })
+    }
+
+    /// Seeds a row of a reference-data table (a CMDB class, `cmdb_rel_ci`, `cmdb_rel_type`,
+    /// `sys_user`, `sys_user_group`) and returns its sys_id. A reference field takes a sys_id, or
+    /// the name of a seeded row of the referenced table (else a made-up sys_id, as for incidents).
+    /// A CI gets `sys_class_name` = its table. Panics on a table or field the emulator does not
+    /// know, so a typo in a test cannot pass unnoticed.
+    pub fn add_row(&self, table: &str, fields: &[(&str, &str)]) -> String {
+        assert!(is_data(table), "{table} is not a reference-data table of the emulator");
+        let mut s = self.state.lock().expect("emulator state");
+        s.counter += 1;
+        let id = format!("{:032x}", u128::from(s.counter) * 0x9e37_79b9_7f4a_7c15);
+        let now = timestamp(SystemTime::now());
+        let mut rec = Rec {
+            table: table.to_owned(),
+            fields: data_fields(table)
+                .iter()
+                .map(|(f, _)| ((*f).to_owned(), String::new()))
+                .collect(),
+            journal: Vec::new(),
+            resolved: None,
+            lint: Vec::new(),
+        };
+        for (f, v) in [
+            ("sys_id", id.as_str()),
+            ("sys_created_on", now.as_str()),
+            ("sys_updated_on", now.as_str()),
+        ] {
+            rec.fields.insert(f.to_owned(), v.to_owned());
+        }
+        if extends(table, "cmdb_ci") {
+            rec.fields.insert("sys_class_name".into(), table.to_owned());
+        }
+        for (f, v) in fields {
+            assert!(has_field(table, f), "{table} has no field `{f}`");
+            let v = match reference_of(table, f) {
+                Some(target) if !v.is_empty() && !is_sys_id(v) => s
+                    .rows
+                    .iter()
+                    .find(|r| extends(&r.table, target) && r.fields.get("name").map(String::as_str) == Some(*v))
+                    .map(|r| r.fields["sys_id"].clone())
+                    .unwrap_or_else(|| s.reference(target, v)),
+                _ => (*v).to_owned(),
+            };
+            rec.fields.insert((*f).to_owned(), v);
+        }
+        s.rows.push(rec);
+        id
+    }
+
+    /// Seeds a CI of class `class` (`cmdb_ci_vm_instance`, `cmdb_ci_linux_server`, …; fields
+    /// such as `object_id`, `name`, `owned_by`, `support_group`, `assignment_group`) and returns
+    /// its sys_id.
+    pub fn add_ci(&self, class: &str, fields: &[(&str, &str)]) -> String {
+        assert!(extends(class, "cmdb_ci"), "{class} is not a CMDB class of the emulator");
+        self.add_row(class, fields)
+    }
+
+    /// Seeds a user (`sys_user`: `name`, `email`, `user_name` made from the name) and returns its
+    /// sys_id.
+    pub fn add_user(&self, name: &str, email: &str) -> String {
+        let user_name = name.to_lowercase().replace(' ', ".");
+        self.add_row(
+            "sys_user",
+            &[
+                ("name", name),
+                ("email", email),
+                ("user_name", &user_name),
+                ("active", "true"),
+            ],
+        )
+    }
+
+    /// Seeds a group (`sys_user_group`) and returns its sys_id.
+    pub fn add_group(&self, name: &str) -> String {
+        self.add_row("sys_user_group", &[("name", name), ("active", "true")])
+    }
+
+    /// Relates two CIs in `cmdb_rel_ci` with the type named `type_name` (`parent descriptor::child
+    /// descriptor`, e.g. `Virtualized by::Virtualizes` from a server to its VM instance), seeding
+    /// the `cmdb_rel_type` row on first use; returns the relationship's sys_id.
+    pub fn relate(&self, parent: &str, child: &str, type_name: &str) -> String {
+        let known = self.with(|s| {
+            s.rows
+                .iter()
+                .find(|r| r.table == "cmdb_rel_type" && r.fields["name"] == type_name)
+                .map(|r| r.fields["sys_id"].clone())
+        });
+        let rel_type = known.unwrap_or_else(|| {
+            let (p, c) = type_name.split_once("::").unwrap_or((type_name, ""));
+            self.add_row(
+                "cmdb_rel_type",
+                &[("name", type_name), ("parent_descriptor", p), ("child_descriptor", c)],
+            )
+        });
+        self.add_row(
+            "cmdb_rel_ci",
+            &[("parent", parent), ("child", child), ("type", &rel_type)],
+        )
     }
 
     /// The sys_id a reference written by `name` is stored as, e.g.
@@ -1038,18 +1370,26 @@ fn handle(
     }
     let q = form(query);
     let shape = Shape::from(&q);
-    let find = |s: &State| {
-        s.rows
-            .iter()
-            .position(|r| r.table == table && r.fields["sys_id"] == sys_id)
-    };
+    // A reference-data row is also a row of every class above its own (`cmdb_ci` lists them all).
+    let in_table = |r: &Rec| r.table == table || (is_data(&r.table) && extends(&r.table, table));
+    let find = |s: &State| s.rows.iter().position(|r| in_table(r) && r.fields["sys_id"] == sys_id);
+    if is_data(table) && method != "GET" {
+        // The integration account reads the CMDB and the user tables; it does not write them.
+        return error(
+            403,
+            "Operation Failed",
+            "ACL Exception Insert Failed due to security constraints",
+        );
+    }
     match (method, sys_id.is_empty()) {
         ("GET", true) => {
-            let query = Query::parse(q.get("sysparm_query").map(String::as_str).unwrap_or(""), |f| s.known(f));
+            let query = Query::parse(q.get("sysparm_query").map(String::as_str).unwrap_or(""), |f| {
+                s.known(table, f)
+            });
             let rows: Vec<&Rec> = s
                 .rows
                 .iter()
-                .filter(|r| r.table == table && query.matches(|f| s.value(r, f)))
+                .filter(|r| in_table(r) && query.matches(|f| s.value(r, f)))
                 .collect();
             // Later keys break ties of earlier ones; remaining ties follow creation order, in the
             // direction of the first key (so ORDERBYDESCsys_created_on is newest first even
@@ -1073,7 +1413,7 @@ fn handle(
                 .iter()
                 .skip(offset)
                 .take(limit)
-                .map(|(_, r)| s.render(r, &shape))
+                .map(|(_, r)| s.render(r, table, &shape))
                 .collect();
             if result.is_empty() && version == Version::V1 {
                 return error(
@@ -1085,7 +1425,7 @@ fn handle(
             (200, json!({ "result": result }), None)
         }
         ("GET", false) => match find(s) {
-            Some(i) => (200, json!({ "result": s.render(&s.rows[i], &shape) }), None),
+            Some(i) => (200, json!({ "result": s.render(&s.rows[i], table, &shape) }), None),
             None => error(404, "No Record found", NOT_FOUND),
         },
         ("POST", true) => {
@@ -1093,7 +1433,7 @@ fn handle(
                 return error(400, "Exception while reading request", "The payload is not valid JSON.");
             };
             let rec = s.create(table, obj);
-            let result = s.render(&rec, &shape);
+            let result = s.render(&rec, table, &shape);
             s.rows.push(rec);
             (201, json!({ "result": result }), None)
         }
@@ -1113,7 +1453,7 @@ fn handle(
             }
             let mut rec = s.rows[i].clone();
             s.write(&mut rec, obj);
-            let result = s.render(&rec, &shape);
+            let result = s.render(&rec, table, &shape);
             s.rows[i] = rec;
             (200, json!({ "result": result }), None)
         }
@@ -1136,6 +1476,101 @@ mod tests {
         assert_eq!(super::timestamp(epoch), "1970-01-01 00:00:00");
         let leap = epoch + std::time::Duration::from_secs(1_709_210_096);
         assert_eq!(super::timestamp(leap), "2024-02-29 12:34:56");
+    }
+
+    #[test]
+    fn reference_data_reads_by_class_and_in_every_display_mode() {
+        use serde_json::json;
+        let e = super::Emulator::start("u", "p", "c", "s");
+        let alice = e.add_user("Alice Example", "alice@example.com");
+        let ops = e.add_group("Linux Ops");
+        let vm = e.add_ci(
+            "cmdb_ci_vm_instance",
+            &[
+                ("object_id", "i-1"),
+                ("name", "web-1"),
+                ("owned_by", &alice),
+                ("support_group", "Linux Ops"),
+            ],
+        );
+        let srv = e.add_ci("cmdb_ci_linux_server", &[("name", "web-1.os"), ("os", "Linux")]);
+        let rel = e.relate(&srv, &vm, "Virtualized by::Virtualizes");
+        let get = |method: &str, target: &str| {
+            let mut s = e.state.lock().expect("state");
+            let h = std::collections::BTreeMap::from([("authorization".to_owned(), s.basic.clone())]);
+            super::handle(&mut s, method, target, &h, "{}")
+        };
+        let one = |target: &str| get("GET", target).1["result"][0].clone();
+        let link = |t: &str, id: &str| format!("{}/api/now/table/{t}/{id}", e.url);
+        let q = "/api/now/v2/table/cmdb_ci_vm_instance?sysparm_query=object_id=i-1&sysparm_fields=owned_by,support_group,name";
+        assert_eq!(
+            one(q)["owned_by"],
+            json!({ "link": link("sys_user", &alice), "value": alice })
+        );
+        assert_eq!(
+            one(&format!("{q}&sysparm_exclude_reference_link=true"))["support_group"],
+            json!(ops)
+        );
+        let r = one(&format!("{q}&sysparm_display_value=true"));
+        assert_eq!(
+            r["owned_by"],
+            json!({ "display_value": "Alice Example", "link": link("sys_user", &alice) })
+        );
+        assert_eq!(r["name"], json!("web-1"));
+        let r = one(&format!("{q}&sysparm_display_value=all"));
+        assert_eq!(
+            r["support_group"],
+            json!({ "display_value": "Linux Ops", "link": link("sys_user_group", &ops), "value": ops })
+        );
+        assert_eq!(r["name"], json!({ "display_value": "web-1", "value": "web-1" }));
+        let r = one(&format!(
+            "{q}&sysparm_display_value=all&sysparm_exclude_reference_link=true"
+        ));
+        assert_eq!(
+            r["owned_by"],
+            json!({ "display_value": "Alice Example", "value": alice })
+        );
+        // Dot-walking to a seeded row, in sysparm_fields and in queries.
+        let r = one("/api/now/v2/table/cmdb_ci_vm_instance?sysparm_fields=owned_by.email");
+        assert_eq!(r, json!({ "owned_by.email": "alice@example.com" }));
+        let r = one(
+            "/api/now/v2/table/cmdb_rel_ci?sysparm_query=child=VM^type.name=Virtualized by::Virtualizes"
+                .replace("VM", &vm)
+                .as_str(),
+        );
+        assert_eq!(r["sys_id"], json!(rel));
+        assert_eq!(r["parent"]["value"], json!(srv));
+        // cmdb_ci lists every class with the base fields only; the class itself shows its own.
+        let (_, all, _) = get("GET", "/api/now/v2/table/cmdb_ci?sysparm_query=ORDERBYname");
+        let classes: Vec<&str> = all["result"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .map(|r| r["sys_class_name"].as_str().expect("class"))
+            .collect();
+        assert_eq!(classes, ["cmdb_ci_vm_instance", "cmdb_ci_linux_server"]);
+        assert!(all["result"][1].get("os").is_none() && all["result"][0].get("object_id").is_none());
+        let (st, by_id, _) = get("GET", &format!("/api/now/v2/table/cmdb_ci_server/{srv}"));
+        assert_eq!((st, by_id["result"]["os"].as_str()), (200, Some("Linux")));
+        // A misspelt field is dropped, as ServiceNow does: the check is the client's.
+        let (_, loose, _) = get(
+            "GET",
+            "/api/now/v2/table/cmdb_ci_vm_instance?sysparm_query=objectid=i-9",
+        );
+        assert_eq!(loose["result"].as_array().map(Vec::len), Some(1));
+        // Read-only through the API; not incidents.
+        assert_eq!(get("POST", "/api/now/v2/table/cmdb_ci_vm_instance").0, 403);
+        assert_eq!(get("PATCH", &format!("/api/now/v2/table/sys_user/{alice}")).0, 403);
+        assert!(e.incidents().is_empty());
+        assert_eq!(e.rows("cmdb_ci").len(), 2);
+        assert_eq!(e.rows("cmdb_ci_vm_instance")[0].fields["owned_by"], "Alice Example");
+    }
+
+    #[test]
+    #[should_panic(expected = "cmdb_ci_vm_instance has no field `ownd_by`")]
+    fn seeding_refuses_unknown_fields() {
+        let e = super::Emulator::start("u", "p", "c", "s");
+        e.add_ci("cmdb_ci_vm_instance", &[("ownd_by", "x")]);
     }
 
     #[test]
