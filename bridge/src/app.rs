@@ -12,13 +12,16 @@ use patchplane_integrations::retry::{Failure, RetryPolicy};
 use patchplane_integrations::servicenow::{Auth, Client, Config};
 use tokio::sync::watch;
 
-use crate::config::{self, AuthConfig, BridgeConfig, ConfigError, SecretRef, SettingError, resolve_setting};
+use crate::config::{
+    self, AuthConfig, BridgeConfig, ConfigError, NotifyConfig, SecretRef, SettingError, resolve_setting,
+};
 use crate::enrich::tags::{AwsTags, Source};
 use crate::enrich::{Enricher, NoTags};
 use crate::metrics::{self, Counters};
 use crate::pipeline::{Options, Pipeline, Stages};
 use crate::route::{Action, RouteConfig};
 use crate::server;
+use crate::sinks::notify::{DigestBoard, DigestSender, NotifySink, Notifying};
 use crate::sinks::servicenow::escalation::{self, EscalationSink};
 use crate::sinks::servicenow::vulnerability::VulnerabilitySink;
 use crate::sinks::servicenow::{Assignment, Desk, IncidentSink, Lifecycle, ResolveSink};
@@ -53,6 +56,9 @@ pub enum StartError {
     /// The ServiceNow client cannot be built.
     #[error("servicenow: {0}")]
     ServiceNow(#[source] Failure),
+    /// A notifier cannot be built.
+    #[error("notify: {0}")]
+    Notifier(#[source] Failure),
     /// The operations port cannot be bound.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -236,7 +242,7 @@ pub async fn sinks_with(
     sdk: &SdkConfig,
     windows: Option<Arc<dyn NextWindow>>,
     clock: Clock,
-) -> Result<Sinks, StartError> {
+) -> Result<(Sinks, Option<Arc<DigestBoard>>), StartError> {
     let assignment = Assignment {
         default_group: cfg.servicenow.assignment_group.clone(),
         owner_groups: cfg.servicenow.owner_groups.clone(),
@@ -260,7 +266,7 @@ pub async fn sinks_with(
             lifecycle,
         ))
     };
-    let sinks = Sinks::new()
+    let mut sinks = Sinks::new()
         .with(Action::Incident, Arc::new(IncidentSink(incidents.clone())))
         .with(Action::Resolve, Arc::new(ResolveSink(incidents)))
         .with(
@@ -268,13 +274,55 @@ pub async fn sinks_with(
             Arc::new(VulnerabilitySink::new(tickets.clone(), t, windows, clock.clone())),
         )
         .with(Action::Escalate, Arc::new(EscalationSink::new(tickets, t, clock)));
+    let mut board = None;
+    if let Some(n) = &cfg.notify {
+        let period = Duration::from_secs(60 * n.digest_minutes);
+        let b = Arc::new(DigestBoard::new(period, notifiers(n, sdk).await?));
+        let default_owner = cfg
+            .servicenow
+            .assignment_group
+            .clone()
+            .unwrap_or_else(|| "unassigned".into());
+        sinks = sinks.with(
+            Action::NotifyOwner,
+            Arc::new(NotifySink::new(b.clone(), default_owner, period)),
+        );
+        board = Some(b);
+    }
     let have = sinks.actions();
     for rule in cfg.rules() {
         if let Some(action) = rule.actions.iter().find(|a| !have.contains(a)) {
             return Err(StartError::NoSink { action: *action });
         }
     }
-    Ok(sinks)
+    Ok((sinks, board))
+}
+
+/// The notifiers `notify:` names, webhook URLs read from their secret references.
+async fn notifiers(n: &NotifyConfig, sdk: &SdkConfig) -> Result<Vec<Arc<dyn DigestSender>>, StartError> {
+    use patchplane_integrations::notify::{
+        SlackNotifier, SnsNotifier, TeamsNotifier, Topics, WebhookConfig as Hook, WebhookUrl, aws_sdk_sns,
+    };
+    let mut out: Vec<Arc<dyn DigestSender>> = Vec::new();
+    if let Some(s) = &n.sns {
+        let topic = resolve_setting("notify.sns.topic_arn", &s.topic_arn, &env)?;
+        let notifier = SnsNotifier::new(
+            aws_sdk_sns::Client::new(sdk),
+            Topics::new(topic, s.owner_topics.clone()),
+        );
+        out.push(Arc::new(Notifying(Box::new(notifier))));
+    }
+    if let Some(w) = &n.slack {
+        let url = WebhookUrl::new(secret(sdk, "notify.slack.url", &w.url).await?);
+        let notifier = SlackNotifier::new(Hook::new("slack", url)).map_err(StartError::Notifier)?;
+        out.push(Arc::new(Notifying(Box::new(notifier))));
+    }
+    if let Some(w) = &n.teams {
+        let url = WebhookUrl::new(secret(sdk, "notify.teams.url", &w.url).await?);
+        let notifier = TeamsNotifier::new(Hook::new("teams", url)).map_err(StartError::Notifier)?;
+        out.push(Arc::new(Notifying(Box::new(notifier))));
+    }
+    Ok(out)
 }
 
 /// The next-window calculator `schedule:` describes, when it describes any window.
@@ -284,7 +332,7 @@ pub fn windows(cfg: &BridgeConfig) -> Option<Arc<dyn NextWindow>> {
 }
 
 /// [`sinks_with`] with the schedule `schedule:` describes and the system clock.
-pub async fn sinks(cfg: &BridgeConfig, sdk: &SdkConfig) -> Result<Sinks, StartError> {
+pub async fn sinks(cfg: &BridgeConfig, sdk: &SdkConfig) -> Result<(Sinks, Option<Arc<DigestBoard>>), StartError> {
     sinks_with(cfg, sdk, windows(cfg), escalation::system_clock()).await
 }
 
@@ -292,20 +340,22 @@ pub async fn sinks(cfg: &BridgeConfig, sdk: &SdkConfig) -> Result<Sinks, StartEr
 pub async fn pipeline(cfg: &BridgeConfig, sdk: &SdkConfig) -> Result<Arc<Pipeline<Sinks, Source>>, StartError> {
     let queue_url = resolve_setting("queue.url", &cfg.queue.url, &env)?;
     let q = &cfg.queue;
-    let sinks = sinks(cfg, sdk).await?;
-    Ok(Pipeline::new(
-        aws_sdk_sqs::Client::new(sdk),
-        stages(cfg, Some(sdk), sinks),
-        Options {
-            queue_url,
-            workers: q.workers,
-            wait_seconds: q.wait_seconds,
-            heartbeat_visibility: q.visibility_seconds,
-            heartbeat_every: Duration::from_secs((q.visibility_seconds / 3).max(1) as u64),
-            retry_cap_seconds: q.retry_cap_seconds,
-            drain: cfg.drain(),
-        },
-    ))
+    let (sinks, board) = sinks(cfg, sdk).await?;
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let stages = stages(cfg, Some(sdk), sinks);
+    let opts = Options {
+        queue_url,
+        workers: q.workers,
+        wait_seconds: q.wait_seconds,
+        heartbeat_visibility: q.visibility_seconds,
+        heartbeat_every: Duration::from_secs((q.visibility_seconds / 3).max(1) as u64),
+        retry_cap_seconds: q.retry_cap_seconds,
+        drain: cfg.drain(),
+    };
+    Ok(match board {
+        Some(b) => Pipeline::with_digests(sqs, stages, opts, b),
+        None => Pipeline::new(sqs, stages, opts),
+    })
 }
 
 /// What `/healthz`, `/readyz` and `/metrics` see.

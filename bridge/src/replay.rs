@@ -110,7 +110,7 @@ pub async fn run(req: &Request, out: &mut impl std::io::Write) -> Result<bool, R
         Some(aws) => aws.clone(),
         None => app::sdk_config(&cfg).await,
     };
-    let sinks = app::sinks(&cfg, &aws).await?;
+    let (sinks, _) = app::sinks(&cfg, &aws).await?;
     Ok(replay_with(&app::stages(&cfg, tags, sinks), None, req, out).await)
 }
 

@@ -30,6 +30,8 @@ use crate::outcome::Outcome;
 pub struct Item {
     /// The node, when the event is about one.
     pub node: Option<String>,
+    /// The event's status (`Failed`, `TIMED_OUT`, `non_compliant`, …).
+    pub status: String,
     /// What happened.
     pub line: String,
 }
@@ -285,6 +287,7 @@ impl NotifySink {
         };
         let item = Item {
             node: ctx.node.clone(),
+            status: d.event.status().to_owned(),
             line: summary(d),
         };
         Outcome::Deferred(self.board.add(&owner, &group, item, ctx.receive_count > 1))
@@ -295,5 +298,52 @@ impl ActionSink for NotifySink {
     fn deliver<'a>(&'a self, d: &'a Decoded, ctx: &'a Context) -> Delivery<'a> {
         let o = NotifySink::deliver(self, d, ctx);
         Box::pin(async move { o })
+    }
+}
+
+/// A notifier of `patchplane_integrations::notify` (SNS, Slack, Teams) as a digest destination.
+pub struct Notifying(pub Box<dyn patchplane_integrations::notify::Notifier>);
+
+/// The message a digest becomes.
+pub fn message(d: &Digest) -> patchplane_integrations::notify::Digest {
+    use patchplane_integrations::notify as n;
+    let what = match d.group.split_once(':') {
+        Some(("window-execution", id)) => format!("window execution {id}"),
+        _ => "the last few minutes".to_owned(),
+    };
+    let nodes = d
+        .items
+        .iter()
+        .filter_map(|i| i.node.as_deref())
+        .collect::<BTreeSet<_>>()
+        .len();
+    n::Digest {
+        owner: d.owner.clone(),
+        title: format!("Patching: {} event(s) on {nodes} node(s) of {}", d.items.len(), d.owner),
+        summary: format!("What patchplane saw in {what}; tickets are in ServiceNow."),
+        items: d
+            .items
+            .iter()
+            .map(|i| n::Item {
+                name: i.node.clone().unwrap_or_else(|| "-".into()),
+                status: i.status.clone(),
+                detail: i.line.clone(),
+                url: None,
+            })
+            .collect(),
+        links: Vec::new(),
+        idempotency_key: d.key.clone(),
+    }
+}
+
+impl DigestSender for Notifying {
+    fn name(&self) -> String {
+        self.0.name().to_owned()
+    }
+    fn send<'a>(&'a self, d: &'a Digest) -> Pin<Box<dyn Future<Output = Result<(), Failure>> + Send + 'a>> {
+        Box::pin(async move {
+            let m = message(d);
+            self.0.send(&m).await
+        })
     }
 }
