@@ -13,8 +13,9 @@ use patchplane_integrations::servicenow::{Auth, Client, Config};
 use tokio::sync::watch;
 
 use crate::config::{
-    self, AuthConfig, BridgeConfig, ConfigError, NotifyConfig, SecretRef, SettingError, resolve_setting,
+    self, AuthConfig, BridgeConfig, ConfigError, NotifyConfig, OwnerStep, SecretRef, SettingError, resolve_setting,
 };
+use crate::enrich::owners::{CmdbStep, OwnerChain, Step};
 use crate::enrich::tags::{AwsTags, Source};
 use crate::enrich::{Enricher, NoTags};
 use crate::metrics::{self, Counters};
@@ -56,6 +57,9 @@ pub enum StartError {
     /// The ServiceNow client cannot be built.
     #[error("servicenow: {0}")]
     ServiceNow(#[source] Failure),
+    /// A CMDB client cannot be built.
+    #[error("owners: {0}")]
+    Cmdb(String),
     /// A notifier cannot be built.
     #[error("notify: {0}")]
     Notifier(#[source] Failure),
@@ -204,6 +208,49 @@ pub async fn servicenow_for(cfg: &BridgeConfig, sdk: &SdkConfig, table: &str) ->
     .map_err(StartError::ServiceNow)
 }
 
+/// The owner chain `owners:` describes: tags, CMDBs (clients built, secrets read) and the static
+/// map, with their caches.
+pub async fn owner_chain(cfg: &BridgeConfig, sdk: Option<&SdkConfig>) -> Result<OwnerChain, StartError> {
+    use patchplane_integrations::cmdb::{Cmdb, HttpCmdb, HttpCmdbConfig, OwnerField, ServiceNowCmdb};
+    let o = &cfg.owners;
+    let mut steps = Vec::new();
+    for step in &o.order {
+        steps.push(match step {
+            OwnerStep::Tags => Step::Tags(cfg.enrich.owner_tags.clone()),
+            OwnerStep::Static => Step::Static(o.static_owners.clone()),
+            OwnerStep::ServicenowCmdb => {
+                let Some(sdk) = sdk else { continue };
+                let fields: Vec<OwnerField> = o.servicenow_cmdb.fields.iter().filter_map(|f| f.parse().ok()).collect();
+                let client = Arc::new(servicenow(cfg, sdk).await?);
+                let cmdb = ServiceNowCmdb::new(client, &fields).map_err(|e| StartError::Cmdb(e.to_string()))?;
+                Step::Cmdb(Arc::new(CmdbStep::new("servicenow cmdb", Cmdb::ServiceNow(cmdb))))
+            }
+            OwnerStep::HttpCmdb => {
+                let (Some(sdk), Some(h)) = (sdk, &o.http_cmdb) else {
+                    continue;
+                };
+                let token = match &h.token {
+                    Some(t) => Some(secret(sdk, "owners.http_cmdb.token", t).await?),
+                    None => None,
+                };
+                let cmdb = HttpCmdb::new(HttpCmdbConfig {
+                    url: h.url.clone(),
+                    token,
+                    timeout: Duration::from_secs(h.timeout_seconds),
+                    retry: RetryPolicy::default(),
+                })
+                .map_err(|e| StartError::Cmdb(e.to_string()))?;
+                Step::Cmdb(Arc::new(CmdbStep::new("http cmdb", Cmdb::Http(cmdb))))
+            }
+        });
+    }
+    Ok(OwnerChain::new(
+        steps,
+        Duration::from_secs(o.ttl_seconds),
+        Duration::from_secs(o.negative_ttl_seconds),
+    ))
+}
+
 /// The stages with `sink`; tags from AWS when `enrich.enabled` and `aws` is given, else none.
 pub fn stages<S: Sink>(cfg: &BridgeConfig, aws: Option<&SdkConfig>, sink: S) -> Stages<S, Source> {
     let e = &cfg.enrich;
@@ -342,7 +389,8 @@ pub async fn pipeline(cfg: &BridgeConfig, sdk: &SdkConfig) -> Result<Arc<Pipelin
     let q = &cfg.queue;
     let (sinks, board) = sinks(cfg, sdk).await?;
     let sqs = aws_sdk_sqs::Client::new(sdk);
-    let stages = stages(cfg, Some(sdk), sinks);
+    let mut stages = stages(cfg, Some(sdk), sinks);
+    stages.enricher = stages.enricher.with_owners(owner_chain(cfg, Some(sdk)).await?);
     let opts = Options {
         queue_url,
         workers: q.workers,

@@ -25,6 +25,8 @@ pub struct Counters {
     pub unrouted: u64,
     /// Owner digests sent.
     pub digests_sent: u64,
+    /// Messages in flight now, waiting for their digest (a gauge).
+    pub parked: u64,
     /// Digests that held a redelivered message: possibly a re-send after a crash.
     pub digests_redelivered: u64,
     /// Released unfinished at shutdown.
@@ -99,6 +101,10 @@ pub fn prometheus(c: &Counters, ready: bool) -> String {
         "Events of a kind patchplane does not handle.",
         c.unknown,
     );
+    out.push_str(&format!(
+        "# HELP patchplane_bridge_messages_parked Messages in flight waiting for their digest.\n# TYPE patchplane_bridge_messages_parked gauge\npatchplane_bridge_messages_parked {}\n",
+        c.parked
+    ));
     counter(
         &mut out,
         "digests_sent_total",
@@ -156,6 +162,7 @@ pub fn delta(now: &Counters, before: &Counters) -> Counters {
         unknown: now.unknown.saturating_sub(before.unknown),
         unrouted: now.unrouted.saturating_sub(before.unrouted),
         digests_sent: now.digests_sent.saturating_sub(before.digests_sent),
+        parked: now.parked,
         digests_redelivered: now.digests_redelivered.saturating_sub(before.digests_redelivered),
         released: now.released.saturating_sub(before.released),
         latency: now.latency.clone(),
@@ -189,6 +196,8 @@ pub fn emf(d: &Counters, namespace: &str, timestamp_ms: u128) -> String {
                     metric("Rejected", "Count"),
                     metric("Unknown", "Count"),
                     metric("Unrouted", "Count"),
+                    metric("DigestsSent", "Count"),
+                    metric("DigestsRedelivered", "Count"),
                     metric("Released", "Count"),
                     metric("LatencyAverage", "Milliseconds"),
                 ],
@@ -201,6 +210,8 @@ pub fn emf(d: &Counters, namespace: &str, timestamp_ms: u128) -> String {
         "Rejected": d.rejected,
         "Unknown": d.unknown,
         "Unrouted": d.unrouted,
+        "DigestsSent": d.digests_sent,
+        "DigestsRedelivered": d.digests_redelivered,
         "Released": d.released,
         "LatencyAverage": avg,
     })

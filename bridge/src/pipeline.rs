@@ -131,7 +131,7 @@ impl<S: Sink, T: TagSource> Stages<S, T> {
         let mut outcomes = Vec::new();
         for (action, rule) in routed {
             let o = self.sink.deliver(&d, &p.context, action).await;
-            if o != Outcome::Delivered {
+            if !matches!(o, Outcome::Delivered | Outcome::Deferred(_)) {
                 tracing::warn!(?action, rule, outcome = ?o, "Delivery did not succeed");
             }
             outcomes.push(o.clone());
@@ -204,7 +204,9 @@ impl<S: Sink + Send + Sync + 'static, T: TagSource + Send + Sync + 'static> Pipe
 
     /// Counters so far.
     pub fn counters(&self) -> Counters {
-        self.counters.lock().map(|c| c.clone()).unwrap_or_default()
+        let mut c = self.counters.lock().map(|c| c.clone()).unwrap_or_default();
+        c.parked = self.parked() as u64;
+        c
     }
 
     fn count(&self, f: impl FnOnce(&mut Counters)) {

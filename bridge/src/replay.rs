@@ -111,7 +111,9 @@ pub async fn run(req: &Request, out: &mut impl std::io::Write) -> Result<bool, R
         None => app::sdk_config(&cfg).await,
     };
     let (sinks, _) = app::sinks(&cfg, &aws).await?;
-    Ok(replay_with(&app::stages(&cfg, tags, sinks), None, req, out).await)
+    let mut stages = app::stages(&cfg, tags, sinks);
+    stages.enricher = stages.enricher.with_owners(app::owner_chain(&cfg, Some(&aws)).await?);
+    Ok(replay_with(&stages, None, req, out).await)
 }
 
 /// What a dry run of `action` would do for `d` about the node `ctx` describes, in words, with the

@@ -8,7 +8,12 @@ use std::process::Command;
 fn no_import_circle_between_the_modules_of_a_crate() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let out = Command::new("python3")
-        .args(["tests/scripts/module-cycles.py", "generator/src", "bridge/src", "integrations/src"])
+        .args([
+            "tests/scripts/module-cycles.py",
+            "generator/src",
+            "bridge/src",
+            "integrations/src",
+        ])
         .current_dir(&root)
         .output()
         .expect("python3 is on PATH");

@@ -282,11 +282,14 @@ fn reference_table(f: &str) -> Option<&'static str> {
 /// Fields every reference-data row has.
 const SYS: [(&str, &str); 3] = [("sys_id", ""), ("sys_created_on", ""), ("sys_updated_on", "")];
 
+/// (table, the class it extends or `""`, its own fields as (name, referenced table or `""`)).
+type DataTable = (&'static str, &'static str, &'static [(&'static str, &'static str)]);
+
 /// Reference-data tables (CMDB classes, relationships, users, groups): seeded by the harness
 /// ([`Emulator::add_ci`], …), read through the API, never written through it. Each is (table,
 /// the class it extends or `""`, its own fields as (name, referenced table or `""`)); a class
 /// has its own fields and those of every class above it, as in the base system.
-const DATA: [(&str, &str, &[(&str, &str)]); 13] = [
+const DATA: [DataTable; 13] = [
     (
         "cmdb_ci",
         "",

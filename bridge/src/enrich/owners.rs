@@ -57,6 +57,9 @@ pub struct OwnerChain {
     ttl: Duration,
     negative_ttl: Duration,
     cache: Mutex<HashMap<Key, (Instant, Option<Found>)>>,
+    /// One lookup per key at a time: concurrent events about one node wait for the first answer
+    /// (one CMDB call, one warning) instead of all asking.
+    inflight: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
     lookups: std::sync::atomic::AtomicU64,
 }
 
@@ -68,6 +71,7 @@ impl OwnerChain {
             ttl,
             negative_ttl,
             cache: Mutex::default(),
+            inflight: Mutex::default(),
             lookups: Default::default(),
         }
     }
@@ -75,6 +79,13 @@ impl OwnerChain {
     /// CMDB calls made so far (cache misses).
     pub fn lookups(&self) -> u64 {
         self.lookups.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn cached(&self, key: &Key) -> Option<Option<Found>> {
+        let cache = self.cache.lock().ok()?;
+        let (at, found) = cache.get(key)?;
+        let ttl = if found.is_some() { self.ttl } else { self.negative_ttl };
+        (at.elapsed() < ttl).then(|| found.clone())
     }
 
     async fn cmdb(
@@ -90,13 +101,20 @@ impl OwnerChain {
             region.to_owned(),
             node.to_owned(),
         );
-        if let Ok(cache) = self.cache.lock()
-            && let Some((at, found)) = cache.get(&key)
-        {
-            let ttl = if found.is_some() { self.ttl } else { self.negative_ttl };
-            if at.elapsed() < ttl {
-                return Ok(found.clone());
+        if let Some(found) = self.cached(&key) {
+            return Ok(found);
+        }
+        let lock = match self.inflight.lock() {
+            Ok(mut m) => {
+                m.retain(|_, l| Arc::strong_count(l) > 1);
+                m.entry(key.clone()).or_default().clone()
             }
+            Err(_) => Arc::default(),
+        };
+        let _one_at_a_time = lock.lock().await;
+        // Another event about this node may have asked while this one waited.
+        if let Some(found) = self.cached(&key) {
+            return Ok(found);
         }
         self.lookups.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let found = s.owner(account, region, node).await?;
@@ -143,6 +161,59 @@ impl OwnerChain {
     }
 }
 
+/// A CMDB of `patchplane_integrations::cmdb` (the ServiceNow CMDB or an HTTP JSON CMDB) as a
+/// step of the chain. A CI the CMDB knows without an owner still names the CI (`cmdb_ci`), and
+/// the chain goes on to its next step for the owner.
+pub struct CmdbStep {
+    name: String,
+    cmdb: patchplane_integrations::cmdb::Cmdb,
+}
+
+impl CmdbStep {
+    /// `cmdb`, named `name` in logs.
+    pub fn new(name: &str, cmdb: patchplane_integrations::cmdb::Cmdb) -> Self {
+        Self {
+            name: name.to_owned(),
+            cmdb,
+        }
+    }
+}
+
+impl OwnerSource for CmdbStep {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn owner<'a>(
+        &'a self,
+        account: &'a str,
+        region: &'a str,
+        node: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<Option<Found>, EnrichError>> + Send + 'a>> {
+        use patchplane_integrations::cmdb::{Lookup, Node};
+        Box::pin(async move {
+            let n = Node {
+                account,
+                region,
+                id: node,
+            };
+            match self.cmdb.lookup(&n).await {
+                Ok(Lookup::Found(o)) => Ok(Some(Found {
+                    owner: o.name,
+                    group: o.group,
+                    ci: o.ci.map(|c| c.sys_id),
+                })),
+                Ok(Lookup::Unowned(_) | Lookup::Unknown) => Ok(None),
+                Err(f) => Err(EnrichError {
+                    node: node.to_owned(),
+                    message: format!("{}: {f}", self.name),
+                    retryable: f.is_retryable(),
+                }),
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -167,6 +238,8 @@ mod tests {
         ) -> Pin<Box<dyn Future<Output = Result<Option<Found>, EnrichError>> + Send + 'a>> {
             self.calls.fetch_add(1, Ordering::Relaxed);
             Box::pin(async move {
+                // A CMDB takes a while to answer: long enough for concurrent askers to overlap.
+                tokio::time::sleep(Duration::from_millis(20)).await;
                 if self.down {
                     return Err(EnrichError {
                         node: node.into(),
@@ -223,6 +296,26 @@ mod tests {
         assert_eq!(cmdb.calls.load(Ordering::Relaxed), 1, "cached");
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_events_about_one_node_ask_the_cmdb_once() {
+        let cmdb = Arc::new(Cmdb {
+            calls: AtomicUsize::new(0),
+            knows: None,
+            down: false,
+        });
+        let c = Arc::new(chain(cmdb.clone(), Duration::from_secs(60)));
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let c = c.clone();
+                tokio::spawn(async move { c.resolve("a", "r", "i-x", &tags(None)).await })
+            })
+            .collect();
+        for t in tasks {
+            assert_eq!(t.await.expect("joins").expect("ok"), None);
+        }
+        assert_eq!(cmdb.calls.load(Ordering::Relaxed), 1, "one lookup, one warning");
+    }
+
     #[tokio::test]
     async fn unknown_nodes_fall_through_and_are_cached_negatively_and_outages_are_retryable() {
         let cmdb = Arc::new(Cmdb {
@@ -262,6 +355,7 @@ mod tests {
         });
         let c = chain(down.clone(), Duration::from_secs(60));
         let e = c.resolve("a", "r", "i-1", &tags(None)).await.expect_err("down");
+        assert!(e.message.contains("CMDB 503"), "{e}");
         assert!(
             e.retryable,
             "an outage retries the message, never an ownerless incident"

@@ -290,7 +290,7 @@ mod tests {
             ("Pay Ops", None, Some("Pay Ops"))
         );
         assert_eq!(parse_answer("{}"), Ok(Lookup::Unowned(None)));
-        assert!(parse_answer("<html>").unwrap_err().contains("unexpected response body"));
+        assert!(parse_answer("<html>").expect_err("not JSON").contains("unexpected response body"));
         assert!(parse_answer(r#"{"owner": 7}"#).is_err());
     }
 }
