@@ -290,7 +290,11 @@ mod tests {
             ("Pay Ops", None, Some("Pay Ops"))
         );
         assert_eq!(parse_answer("{}"), Ok(Lookup::Unowned(None)));
-        assert!(parse_answer("<html>").expect_err("not JSON").contains("unexpected response body"));
+        assert!(
+            parse_answer("<html>")
+                .expect_err("not JSON")
+                .contains("unexpected response body")
+        );
         assert!(parse_answer(r#"{"owner": 7}"#).is_err());
     }
 }
