@@ -503,8 +503,31 @@ pub async fn shutdown_signal() {
 /// What `check` prints for a valid configuration.
 pub fn check_summary(cfg: &BridgeConfig) -> String {
     let routes = RouteConfig::from_config(cfg);
+    let owners: Vec<String> = cfg
+        .owners
+        .order
+        .iter()
+        .map(|s| match s {
+            OwnerStep::Tags => "tags",
+            OwnerStep::ServicenowCmdb => "servicenow_cmdb",
+            OwnerStep::HttpCmdb => "http_cmdb",
+            OwnerStep::Static => "static",
+        })
+        .map(String::from)
+        .collect();
+    let notify = cfg.notify.as_ref().map_or_else(
+        || "no owner notifications".to_owned(),
+        |n| {
+            let to: Vec<&str> = [("sns", n.sns.is_some()), ("slack", n.slack.is_some()), ("teams", n.teams.is_some())]
+                .iter()
+                .filter(|(_, on)| *on)
+                .map(|(name, _)| *name)
+                .collect();
+            format!("digests every {} min to {}", n.digest_minutes, to.join(", "))
+        },
+    );
     format!(
-        "ok: {} workers, {} rules ({}), drain {} s, operations on {}",
+        "ok: {} workers, {} rules ({}), owners from {}, {}, drain {} s, operations on {}",
         cfg.queue.workers,
         routes.rules.len(),
         if cfg.routes.is_some() {
@@ -512,6 +535,8 @@ pub fn check_summary(cfg: &BridgeConfig) -> String {
         } else {
             "the defaults"
         },
+        owners.join(" → "),
+        notify,
         cfg.operations.drain_seconds,
         cfg.operations.listen
     )

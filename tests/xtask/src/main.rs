@@ -267,6 +267,7 @@ fn bench() -> Result {
     setup_venv()?;
     cargo(&["bench", "--locked", "-p", "patchplane", "--bench", "render"])?;
     cargo(&["bench", "--locked", "-p", "patchplane-bridge", "--bench", "decode"])?;
+    cargo(&["bench", "--locked", "-p", "patchplane-e2e", "--bench", "enrich_cmdb"])?;
     run(
         root().join(".venv/bin/python"),
         &["tests/scripts/medians.py", "target/criterion"],
