@@ -306,3 +306,137 @@ fn report_fails_clearly_without_the_bucket() {
     );
     assert!(!tmp.path().join("r.csv").exists());
 }
+
+/// `report --publish` puts the three files under `reports/YYYY-MM/` in the evidence bucket and
+/// tells an SNS topic (an SQS subscriber here) and a Slack webhook (the local receiver) where they
+/// are; the webhook URL comes from the environment and is never printed. moto delivers SNS to
+/// SQS; it does not check the topic's or the bucket's policies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_is_published_to_the_bucket_and_announced() {
+    use patchplane_integrations::notify::aws_sdk_sns;
+    let moto = Moto::start();
+    let conf = moto.sdk_config("us-east-1").await;
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build());
+    s3.create_bucket().bucket(BUCKET).send().await.expect("bucket");
+    for (i, node) in ["i-0000000000000000a", "i-0000000000000000b"].iter().enumerate() {
+        let summary = serde_json::json!({
+            "PatchGroup": "AL2023-early", "BaselineId": "pb-1", "InstalledCount": "120",
+            "InstalledPendingRebootCount": "0", "MissingCount": i.to_string(), "FailedCount": "0",
+            "CriticalNonCompliantCount": i.to_string(), "SecurityNonCompliantCount": "0",
+            "OtherNonCompliantCount": "0", "OperationType": "Install",
+            "OperationStartTime": "2026-10-20T02:00:00Z", "OperationEndTime": "2026-10-20T02:30:00Z",
+            "resourceId": node, "captureTime": "2026-10-20T02:30:00Z", "schemaVersion": "1.0",
+        });
+        s3.put_object()
+            .bucket(BUCKET)
+            .key(key("AWS:PatchSummary", ACCOUNTS[0], REGIONS[0], node))
+            .body(format!("{summary}\n").into_bytes().into())
+            .send()
+            .await
+            .expect("put");
+    }
+    let sns = aws_sdk_sns::Client::new(&conf);
+    let sqs = aws_sdk_sqs::Client::new(&conf);
+    let topic = sns.create_topic().name("ops-reports").send().await.expect("topic");
+    let topic = topic.topic_arn().expect("arn").to_owned();
+    let q = sqs.create_queue().queue_name("ops-inbox").send().await.expect("queue");
+    let q = q.queue_url().expect("url").to_owned();
+    let q_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&q)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("attributes")
+        .attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).cloned())
+        .expect("arn");
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint(q_arn)
+        .attributes("RawMessageDelivery", "true")
+        .send()
+        .await
+        .expect("subscribe");
+    let hook = patchplane_e2e::webhook::Receiver::start();
+    let url = hook.url("/services/T1/B1/reportsecret");
+
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = tmp.path().join("r.csv");
+    let run = std::process::Command::new(patchplane_e2e::patchplane_bin())
+        .args([
+            "report",
+            "--bucket",
+            BUCKET,
+            "--month",
+            "2026-10",
+            "--publish",
+            "--notify-topic",
+            &topic,
+        ])
+        .args(["--notify-webhook-env", "OPS_WEBHOOK", "--out"])
+        .arg(&out)
+        .args(["--endpoint-url", &moto.endpoint])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("OPS_WEBHOOK", &url)
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stdout}{stderr}");
+    assert!(
+        !stdout.contains("reportsecret") && !stderr.contains("reportsecret"),
+        "the webhook URL is never printed"
+    );
+
+    // The bucket holds what was written locally.
+    for (local, name) in [
+        (out.clone(), "report.csv"),
+        (out.with_extension("summary.csv"), "summary.csv"),
+        (out.with_extension("overdue.csv"), "overdue.csv"),
+    ] {
+        let got = s3
+            .get_object()
+            .bucket(BUCKET)
+            .key(format!("reports/2026-10/{name}"))
+            .send()
+            .await
+            .expect("published")
+            .body
+            .collect()
+            .await
+            .expect("body")
+            .into_bytes();
+        assert_eq!(got.as_ref(), std::fs::read(&local).expect("local").as_slice(), "{name}");
+    }
+    // The SNS subscriber and the webhook were told where.
+    let msgs = sqs
+        .receive_message()
+        .queue_url(&q)
+        .max_number_of_messages(10)
+        .wait_time_seconds(2)
+        .send()
+        .await
+        .expect("receive");
+    let bodies: Vec<&str> = msgs.messages().iter().filter_map(|m| m.body()).collect();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    assert!(
+        bodies[0].contains("s3://acme-patch-evidence/reports/2026-10/report.csv"),
+        "{}",
+        bodies[0]
+    );
+    let posts = hook.received();
+    assert_eq!(posts.len(), 1);
+    assert!(
+        posts[0].body.contains("reports/2026-10/overdue.csv"),
+        "{}",
+        posts[0].body
+    );
+    assert_eq!(
+        posts[0].header("idempotency-key"),
+        Some("patchplane:report:acme-patch-evidence:2026-10")
+    );
+}

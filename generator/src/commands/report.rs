@@ -30,6 +30,28 @@ pub struct Args {
     /// AWS endpoint (tests, private endpoints); `AWS_ENDPOINT_URL` works too.
     #[arg(long)]
     pub endpoint_url: Option<String>,
+    /// Also write the three files to the evidence bucket under `reports/YYYY-MM/`.
+    #[arg(long)]
+    pub publish: bool,
+    /// Tell an SNS topic where the published report is.
+    #[arg(long, requires = "publish")]
+    pub notify_topic: Option<String>,
+    /// Tell a Slack or Teams webhook where the published report is; the URL is read from this
+    /// environment variable (a webhook URL is a credential: never on a command line).
+    #[arg(long, requires = "publish")]
+    pub notify_webhook_env: Option<String>,
+    /// What the webhook is.
+    #[arg(long, value_enum, default_value = "slack")]
+    pub notify_webhook_kind: WebhookKind,
+}
+
+/// A webhook's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WebhookKind {
+    /// A Slack incoming webhook.
+    Slack,
+    /// A Microsoft Teams Workflows webhook.
+    Teams,
 }
 
 /// Why the report could not be written.
@@ -52,6 +74,12 @@ pub enum ReportError {
     #[error("{message}")]
     Collect {
         /// What failed.
+        message: String,
+    },
+    /// The report could not be published or announced.
+    #[error("{message}")]
+    Publish {
+        /// What failed, with its cause.
         message: String,
     },
     /// A CSV file could not be written.
@@ -87,16 +115,23 @@ impl Args {
             eprintln!("warning: skipped s3://{}/{}: {}", self.bucket, p.key, p.reason);
         }
         let sibling = |suffix: &str| self.out.with_extension(suffix);
-        for (path, body) in [
-            (self.out.clone(), r.nodes_csv()),
-            (sibling("summary.csv"), r.summary_csv()),
-            (sibling("overdue.csv"), r.overdue_csv()),
-        ] {
-            std::fs::write(&path, body).map_err(|source| ReportError::Write {
+        let files = [
+            (self.out.clone(), "report.csv", r.nodes_csv()),
+            (sibling("summary.csv"), "summary.csv", r.summary_csv()),
+            (sibling("overdue.csv"), "overdue.csv", r.overdue_csv()),
+        ];
+        for (path, _, body) in &files {
+            std::fs::write(path, body).map_err(|source| ReportError::Write {
                 path: path.clone(),
                 source,
             })?;
             println!("wrote {}", path.display());
+        }
+        if self.publish {
+            let published = runtime.block_on(self.publish(&files, &r))?;
+            for uri in &published {
+                println!("published {uri}");
+            }
         }
         let compliant = r.nodes.iter().filter(|n| n.compliant()).count();
         println!(
@@ -107,5 +142,94 @@ impl Args {
             r.problems.len()
         );
         Ok(Exit::Success)
+    }
+
+    /// Puts the files under `reports/YYYY-MM/` and announces them; returns their `s3://` URIs.
+    async fn publish(&self, files: &[(PathBuf, &str, String)], r: &report::Report) -> Result<Vec<String>, ReportError> {
+        use patchplane_integrations::notify::{
+            Digest, Item, Link, Notifier, SlackNotifier, SnsNotifier, TeamsNotifier, Topics, WebhookConfig, WebhookUrl,
+            aws_sdk_sns,
+        };
+        let fail = |message: String| ReportError::Publish { message };
+        let conf = sdk_config(self.endpoint_url.clone()).await;
+        let s3 = s3_client(&conf);
+        let mut uris = Vec::new();
+        for (_, name, body) in files {
+            let key = format!("reports/{}/{name}", self.month);
+            s3.put_object()
+                .bucket(&self.bucket)
+                .key(&key)
+                .content_type("text/csv")
+                .body(body.clone().into_bytes().into())
+                .send()
+                .await
+                .map_err(|e| {
+                    fail(format!(
+                        "cannot put s3://{}/{key}: {}",
+                        self.bucket,
+                        aws_sdk_s3::error::DisplayErrorContext(&e)
+                    ))
+                })?;
+            uris.push(format!("s3://{}/{key}", self.bucket));
+        }
+        let compliant = r.nodes.iter().filter(|n| n.compliant()).count();
+        let region = conf
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "us-east-1".into());
+        let digest = Digest {
+            owner: "operations".into(),
+            title: format!("Patch compliance report {}", self.month),
+            summary: format!(
+                "{} nodes, {compliant} compliant, {} past the SLA. Files in s3://{}/reports/{}/",
+                r.nodes.len(),
+                r.overdue().len(),
+                self.bucket,
+                self.month
+            ),
+            items: uris
+                .iter()
+                .map(|u| Item {
+                    name: u.rsplit('/').next().unwrap_or_default().to_owned(),
+                    status: "published".into(),
+                    detail: u.clone(),
+                    url: None,
+                })
+                .collect(),
+            links: vec![Link {
+                label: "Open in the S3 console".into(),
+                url: format!(
+                    "https://{region}.console.aws.amazon.com/s3/buckets/{}?prefix=reports/{}/",
+                    self.bucket, self.month
+                ),
+            }],
+            idempotency_key: format!("patchplane:report:{}:{}", self.bucket, self.month),
+        };
+        if let Some(topic) = &self.notify_topic {
+            let sns = SnsNotifier::new(
+                aws_sdk_sns::Client::new(&conf),
+                Topics::new(topic.clone(), Default::default()),
+            );
+            sns.send(&digest)
+                .await
+                .map_err(|e| fail(format!("cannot notify {topic}: {e}")))?;
+            println!("notified {topic}");
+        }
+        if let Some(var) = &self.notify_webhook_env {
+            let url = std::env::var(var)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| fail(format!("--notify-webhook-env: environment variable {var} is not set")))?;
+            let hook = WebhookConfig::new("report", WebhookUrl::new(url));
+            let n: Box<dyn Notifier> = match self.notify_webhook_kind {
+                WebhookKind::Slack => Box::new(SlackNotifier::new(hook).map_err(|e| fail(e.to_string()))?),
+                WebhookKind::Teams => Box::new(TeamsNotifier::new(hook).map_err(|e| fail(e.to_string()))?),
+            };
+            n.send(&digest)
+                .await
+                .map_err(|e| fail(format!("cannot notify the webhook: {e}")))?;
+            println!("notified the {:?} webhook in ${var}", self.notify_webhook_kind);
+        }
+        Ok(uris)
     }
 }
