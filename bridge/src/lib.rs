@@ -6,15 +6,19 @@
 //! - [`source`]: the SQS queue: long-poll receives, visibility heartbeats, delete, delay, release.
 //! - [`decode`]: an EventBridge envelope into a typed event, with the correlation key its sinks
 //!   use; unknown and malformed messages are errors that name the reason, never panics.
-//! - [`enrich`]: a node's tags and what they imply (patch group, ring, baseline, owner), cached
-//!   with a TTL; [`enrich::tags`] reads them from AWS (a role per member account).
+//! - [`enrich`]: a node's tags and what they imply (patch group, ring, baseline), cached with a
+//!   TTL; [`enrich::tags`] reads them from AWS (a role per member account); [`enrich::owners`]
+//!   the owner chain (tags, CMDBs, static map) with its caches.
 //! - [`route`]: rules from `bridge.yaml` (or the defaults) mapping kind, status, severity, ring
 //!   and owner to actions; it runs after enrichment.
-//! - [`sinks`]: the dispatcher, one sink per action; [`sinks::servicenow`] holds incidents and
-//!   Inspector-linked tickets, idempotent by correlation key.
+//! - [`sinks`]: the dispatcher, one sink per action; [`sinks::lifecycle`] decides what an event
+//!   does to its ticket (open, note, reopen, resolve; ordered by event time);
+//!   [`sinks::servicenow`] incidents, resolutions, vulnerability tickets and the escalation
+//!   sweep; [`sinks::notify`] owner digests, their messages parked until sent.
 //! - [`outcome`]: the sinks' outcomes combined into the message's fate (delete, retry, DLQ).
 //! - [`pipeline`]: the stages for one message ([`pipeline::Stages`], also used by `replay`), the
-//!   workers that feed them from the source, one tracing span per message.
+//!   workers that feed them from the source, one tracing span per message, and the parking of
+//!   messages whose digest is not sent yet.
 //! - [`config`]: `bridge.yaml` (its types and rules live in `patchplane::bridge_config`, shared
 //!   with the generator).
 //! - [`app`]: configuration → clients, secrets, sinks, the running service; typed start errors.

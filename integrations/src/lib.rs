@@ -5,8 +5,9 @@
 //!   virtualizes, SSM agent; owner fields in a configured order) or an HTTP JSON service.
 //! - [`retry`]: the retry policy shared by every client (bounded attempts, exponential backoff
 //!   with jitter, `Retry-After` honoured) and the retryable / permanent split.
-//! - [`servicenow`]: the ServiceNow Table API incident client (lookup by `correlation_id` before
-//!   create, work notes on repeats, basic or OAuth client-credentials auth).
+//! - [`servicenow`]: the ServiceNow Table API client pinned to v2 (incidents: lookup by
+//!   `correlation_id` before create, the newest row of a key, resolve, reopen, work notes, rows of
+//!   any table; basic or OAuth client-credentials auth), incident states.
 //! - [`notify`]: owner notifications (a digest) through SNS, Slack incoming webhooks and Teams
 //!   Workflows webhooks: the payload builders within each service's limits, secret webhook URLs.
 

@@ -153,6 +153,8 @@ async fn a_finding_opens_one_ticket_that_resolves_reopens_and_is_succeeded_once_
     let _bridge = spawn(&moto, &snow, &queues);
     let key = format!("{ACCOUNT}/us-east-1/{node}/vulnerability/CVE-2024-6387");
     let first = at("2024-07-01T10:00:00Z");
+    // The finding's events: its status at a time.
+    let cve = |status: &str, time: &str| finding(&node, "CVE-2024-6387", status, at(time), first);
 
     // ACTIVE → one ticket with every field; the same event five more times → nothing more.
     let active = finding(&node, "CVE-2024-6387", "ACTIVE", at("2024-07-01T10:00:00Z"), first);
@@ -193,18 +195,7 @@ async fn a_finding_opens_one_ticket_that_resolves_reopens_and_is_succeeded_once_
     assert_eq!(writes, writes_after_first, "five redeliveries wrote nothing");
 
     // CLOSED → resolved, with the documented close fields.
-    deliver(
-        &sqs,
-        &queues,
-        &[finding(
-            &node,
-            "CVE-2024-6387",
-            "CLOSED",
-            at("2024-07-09T08:00:00Z"),
-            first,
-        )],
-    )
-    .await;
+    deliver(&sqs, &queues, &[cve("CLOSED", "2024-07-09T08:00:00Z")]).await;
     let t = snow
         .incidents()
         .into_iter()
@@ -220,18 +211,7 @@ async fn a_finding_opens_one_ticket_that_resolves_reopens_and_is_succeeded_once_
     assert!(t.lint.is_empty(), "{:?}", t.lint);
 
     // ACTIVE again within 30 days → the same ticket reopened; ServiceNow counts the reopen.
-    deliver(
-        &sqs,
-        &queues,
-        &[finding(
-            &node,
-            "CVE-2024-6387",
-            "ACTIVE",
-            at("2024-07-20T08:00:00Z"),
-            first,
-        )],
-    )
-    .await;
+    deliver(&sqs, &queues, &[cve("ACTIVE", "2024-07-20T08:00:00Z")]).await;
     let rows = snow.incidents();
     let tickets = with_key(&rows, &key);
     assert_eq!(tickets.len(), 1);
@@ -243,18 +223,7 @@ async fn a_finding_opens_one_ticket_that_resolves_reopens_and_is_succeeded_once_
 
     // Closed by ServiceNow after resolution → ACTIVE opens a new ticket naming the old one.
     snow.set_auto_close(Duration::from_millis(10));
-    deliver(
-        &sqs,
-        &queues,
-        &[finding(
-            &node,
-            "CVE-2024-6387",
-            "CLOSED",
-            at("2024-07-22T08:00:00Z"),
-            first,
-        )],
-    )
-    .await;
+    deliver(&sqs, &queues, &[cve("CLOSED", "2024-07-22T08:00:00Z")]).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(
         state(
@@ -266,18 +235,7 @@ async fn a_finding_opens_one_ticket_that_resolves_reopens_and_is_succeeded_once_
         ),
         "7"
     );
-    deliver(
-        &sqs,
-        &queues,
-        &[finding(
-            &node,
-            "CVE-2024-6387",
-            "ACTIVE",
-            at("2024-08-01T08:00:00Z"),
-            first,
-        )],
-    )
-    .await;
+    deliver(&sqs, &queues, &[cve("ACTIVE", "2024-08-01T08:00:00Z")]).await;
     let rows = snow.incidents();
     let tickets = with_key(&rows, &key);
     assert_eq!(tickets.len(), 2, "{tickets:#?}");
