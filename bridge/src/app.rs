@@ -518,11 +518,15 @@ pub fn check_summary(cfg: &BridgeConfig) -> String {
     let notify = cfg.notify.as_ref().map_or_else(
         || "no owner notifications".to_owned(),
         |n| {
-            let to: Vec<&str> = [("sns", n.sns.is_some()), ("slack", n.slack.is_some()), ("teams", n.teams.is_some())]
-                .iter()
-                .filter(|(_, on)| *on)
-                .map(|(name, _)| *name)
-                .collect();
+            let to: Vec<&str> = [
+                ("sns", n.sns.is_some()),
+                ("slack", n.slack.is_some()),
+                ("teams", n.teams.is_some()),
+            ]
+            .iter()
+            .filter(|(_, on)| *on)
+            .map(|(name, _)| *name)
+            .collect();
             format!("digests every {} min to {}", n.digest_minutes, to.join(", "))
         },
     );

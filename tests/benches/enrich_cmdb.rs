@@ -37,7 +37,12 @@ fn bench(c: &mut Criterion) {
     for n in &nodes {
         snow.add_ci(
             "cmdb_ci_vm_instance",
-            &[("object_id", n), ("name", n), ("owned_by", &user), ("support_group", &group)],
+            &[
+                ("object_id", n),
+                ("name", n),
+                ("owned_by", &user),
+                ("support_group", &group),
+            ],
         );
     }
     let client = Arc::new(
@@ -61,7 +66,10 @@ fn bench(c: &mut Criterion) {
     let warm = chain(&client);
     rt.block_on(async {
         for n in &nodes {
-            let found = warm.resolve("123456789012", "us-east-1", n, &tags).await.expect("warm up");
+            let found = warm
+                .resolve("123456789012", "us-east-1", n, &tags)
+                .await
+                .expect("warm up");
             assert!(found.is_some(), "the CMDB knows {n}");
         }
     });
