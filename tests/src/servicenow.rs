@@ -2,6 +2,10 @@
 //! per connection, `Connection: close`. State lives in memory and is kept consistent by the
 //! emulator itself, never by trusting what a client sends (DESIGN §6, "ServiceNow facts").
 //!
+//! Over 800 lines on purpose: it is one server whose parts (encoded queries, the incident
+//! lifecycle, reference data and display values) share one row store and one request path;
+//! split, each part would need the others' internals. About 130 lines are its own tests.
+//!
 //! What it emulates, including the inconvenient parts a client must cope with:
 //! - **Paths**: `/api/now/table/{table}`, `/api/now/v1/table/{table}`, `/api/now/v2/table/{table}`
 //!   and `…/{sys_id}`: `GET` (list or one row), `POST` (201), `PATCH`/`PUT` (200). Any table name
