@@ -313,28 +313,35 @@ pub async fn sinks_with(
             lifecycle,
         ))
     };
+    let default_owner = cfg
+        .servicenow
+        .assignment_group
+        .clone()
+        .unwrap_or_else(|| "unassigned".into());
+    let board = match &cfg.notify {
+        Some(n) => {
+            let period = Duration::from_secs(60 * n.digest_minutes);
+            Some((Arc::new(DigestBoard::new(period, notifiers(n, sdk).await?)), period))
+        }
+        None => None,
+    };
+    let mut escalation = EscalationSink::new(tickets.clone(), t, clock.clone());
+    if let Some((b, _)) = &board {
+        escalation = escalation.with_notify(b.clone(), default_owner.clone());
+    }
     let mut sinks = Sinks::new()
         .with(Action::Incident, Arc::new(IncidentSink(incidents.clone())))
         .with(Action::Resolve, Arc::new(ResolveSink(incidents)))
         .with(
             Action::InspectorTicket,
-            Arc::new(VulnerabilitySink::new(tickets.clone(), t, windows, clock.clone())),
+            Arc::new(VulnerabilitySink::new(tickets, t, windows, clock)),
         )
-        .with(Action::Escalate, Arc::new(EscalationSink::new(tickets, t, clock)));
-    let mut board = None;
-    if let Some(n) = &cfg.notify {
-        let period = Duration::from_secs(60 * n.digest_minutes);
-        let b = Arc::new(DigestBoard::new(period, notifiers(n, sdk).await?));
-        let default_owner = cfg
-            .servicenow
-            .assignment_group
-            .clone()
-            .unwrap_or_else(|| "unassigned".into());
+        .with(Action::Escalate, Arc::new(escalation));
+    if let Some((b, period)) = &board {
         sinks = sinks.with(
             Action::NotifyOwner,
-            Arc::new(NotifySink::new(b.clone(), default_owner, period)),
+            Arc::new(NotifySink::new(b.clone(), default_owner, *period)),
         );
-        board = Some(b);
     }
     let have = sinks.actions();
     for rule in cfg.rules() {
@@ -342,6 +349,7 @@ pub async fn sinks_with(
             return Err(StartError::NoSink { action: *action });
         }
     }
+    let board = board.map(|(b, _)| b);
     Ok((sinks, board))
 }
 

@@ -91,6 +91,9 @@ pub struct Incident {
     /// `urgency`, 1 (high) – 3 (low).
     #[serde(default)]
     pub urgency: String,
+    /// The assignment group's name (`assignment_group.name`, dot-walked), to tell its owner.
+    #[serde(default, rename = "assignment_group.name")]
+    pub assignment_group_name: String,
 }
 
 /// Incident states (DESIGN §6). A Resolved incident is still `active=true`: "open" is New, In
@@ -169,7 +172,8 @@ pub struct Client {
 }
 
 /// The fields every read asks for.
-const FIELDS: &str = "sys_id,number,correlation_id,state,correlation_display,due_date,escalation,urgency";
+const FIELDS: &str =
+    "sys_id,number,correlation_id,state,correlation_display,due_date,escalation,urgency,assignment_group.name";
 
 /// Escapes a value for an encoded query: `^` separates terms, `^^` is a literal caret.
 pub fn query_value(v: &str) -> String {

@@ -39,13 +39,19 @@ schedule:
 }
 
 fn spawn(moto: &Moto, snow: &Emulator, queues: &Queues) -> BridgeProcess {
+    spawn_with(moto, snow, queues, "", "")
+}
+
+/// A bridge with `extra` configuration and `SLACK_WEBHOOK_URL` set to `hook`.
+fn spawn_with(moto: &Moto, snow: &Emulator, queues: &Queues, extra: &str, hook: &str) -> BridgeProcess {
     let port = free_port();
     let b = BridgeProcess::spawn(
-        &bridge_yaml(moto, snow, port),
+        &format!("{}{extra}", bridge_yaml(moto, snow, port)),
         port,
         &[
             ("PATCHPLANE_QUEUE_URL", queues.queue.as_str()),
             ("SERVICENOW_PASSWORD", PASSWORD),
+            ("SLACK_WEBHOOK_URL", hook),
         ],
     );
     assert!(b.wait_ready(Duration::from_secs(30)), "never ready:\n{}", b.logs());
@@ -407,15 +413,24 @@ async fn two_bridges_sweeping_at_once_escalate_each_ticket_once_per_stage() {
     let overdue = finding(&node, "CVE-2026-1000", "ACTIVE", now, now - days(10));
     let near = finding(&node, "CVE-2026-1001", "ACTIVE", now, now - days(5));
     let later = finding(&node, "CVE-2026-1002", "ACTIVE", now, now);
-    let (a, b) = (spawn(&moto, &snow, &queues), spawn(&moto, &snow, &queues));
+    // Both bridges tell owners on Slack (the receiver): one notice per escalated ticket.
+    let hook = patchplane_e2e::webhook::Receiver::start();
+    let url = hook.url("/services/T1/B1/escalations");
+    let notify = "notify:\n  digest_minutes: 60\n  slack: {url: {env: SLACK_WEBHOOK_URL}}\n";
+    let (mut a, mut b) = (
+        spawn_with(&moto, &snow, &queues, notify, &url),
+        spawn_with(&moto, &snow, &queues, notify, &url),
+    );
     deliver(&sqs, &queues, &[overdue, near, later]).await;
     assert_eq!(snow.incidents().len(), 3);
 
     // Two ticks at once: one per bridge, sweeping concurrently; then a third tick later.
     deliver(&sqs, &queues, &[tick("t1"), tick("t2")]).await;
     deliver(&sqs, &queues, &[tick("t3")]).await;
-    drop((a, b));
-
+    // SIGTERM sends the open digests.
+    a.terminate(Duration::from_secs(30)).expect("stops");
+    b.terminate(Duration::from_secs(30)).expect("stops");
+    let bodies: Vec<String> = hook.received().iter().map(|r| r.body.clone()).collect();
     let rows = snow.incidents();
     let escalations = |cve: &str| -> (String, usize) {
         let r = rows
@@ -445,4 +460,15 @@ async fn two_bridges_sweeping_at_once_escalate_each_ticket_once_per_stage() {
         .find(|r| r.fields["correlation_id"].ends_with("CVE-2026-1000"))
         .expect("row");
     assert_eq!(overdue_row.fields["urgency"], "1");
+    // The owner (the default group: no owner_groups entry) heard of each escalation once: exactly
+    // one message names each escalated ticket, none names the one not due.
+    for (cve, told) in [("CVE-2026-1000", 1), ("CVE-2026-1001", 1), ("CVE-2026-1002", 0)] {
+        let number = rows
+            .iter()
+            .find(|r| r.fields["correlation_id"].ends_with(cve))
+            .map(|r| r.fields["number"].clone())
+            .expect("number");
+        let messages = bodies.iter().filter(|b| b.contains(&number)).count();
+        assert_eq!(messages, told, "{cve} ({number}):\n{bodies:#?}");
+    }
 }

@@ -114,6 +114,7 @@ mod tests {
             due_date: String::new(),
             escalation: String::new(),
             urgency: String::new(),
+            assignment_group_name: String::new(),
         }
     }
 

@@ -24,6 +24,7 @@ use super::{Desk, failed};
 use crate::decode::Decoded;
 use crate::enrich::Context;
 use crate::outcome::Outcome;
+use crate::sinks::notify::{DigestBoard, Item};
 use crate::sinks::{ActionSink, Clock, Delivery};
 
 /// `escalation` when the due date is near.
@@ -39,6 +40,8 @@ pub struct EscalationSink {
     settle: std::time::Duration,
     token: String,
     sweeps: std::sync::atomic::AtomicU64,
+    /// Owner notices: the board, and the owner of tickets without an assignment group.
+    notify: Option<(Arc<DigestBoard>, String)>,
 }
 
 /// A token no other bridge task shares: ECS tasks may all be process 1, so the process's random
@@ -85,7 +88,15 @@ impl EscalationSink {
             settle: std::time::Duration::from_secs(2),
             token: process_token(),
             sweeps: Default::default(),
+            notify: None,
         }
+    }
+
+    /// Tells each escalated ticket's owner (its assignment group, else `default_owner`) through
+    /// `board`, one digest per owner per sweep.
+    pub fn with_notify(mut self, board: Arc<DigestBoard>, default_owner: String) -> Self {
+        self.notify = Some((board, default_owner));
+        self
     }
 
     /// How long a sweep waits between its claims and their confirmation (2 s by default: far
@@ -199,6 +210,22 @@ impl EscalationSink {
             .await?;
         if back.escalation != stage.to_string() {
             tracing::warn!(number = %back.number, stage, "Escalation not recorded on the ticket; the next sweep tries again");
+        }
+        if let Some((board, default_owner)) = &self.notify {
+            let owner = if current.assignment_group_name.is_empty() {
+                default_owner.clone()
+            } else {
+                current.assignment_group_name.clone()
+            };
+            // `account/region/node/vulnerability/ID`: the node is the third part.
+            let node = current.correlation_id.split('/').nth(2).map(str::to_owned);
+            let status = if stage == OVERDUE { "Overdue" } else { "Due soon" };
+            let item = Item {
+                node,
+                status: status.to_owned(),
+                line: format!("{} {}", current.number, note),
+            };
+            board.add(&owner, &format!("escalation:{token}"), item, false);
         }
         Ok(true)
     }
