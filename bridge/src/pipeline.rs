@@ -248,7 +248,10 @@ impl<S: Sink + Send + Sync + 'static, T: TagSource + Send + Sync + 'static> Pipe
         mut stop: watch::Receiver<bool>,
     ) {
         let mut deadline: Option<Instant> = None;
+        let mut last_heartbeat = Instant::now();
         loop {
+            // Each second: settle messages parked after their digest went out. Each heartbeat
+            // interval: extend the visibility of every parked message.
             let tick = tokio::time::sleep(self.source.heartbeat_every().min(Duration::from_secs(1)));
             tokio::select! {
                 ev = events.recv() => match ev {
@@ -269,12 +272,15 @@ impl<S: Sink + Send + Sync + 'static, T: TagSource + Send + Sync + 'static> Pipe
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                 },
                 _ = tick => {
-                    let handles: Vec<String> = self
-                        .parked
-                        .lock()
-                        .map(|p| p.iter().map(|m| m.message.receipt_handle.clone()).collect())
-                        .unwrap_or_default();
-                    self.source.extend(&handles).await;
+                    if last_heartbeat.elapsed() >= self.source.heartbeat_every() {
+                        last_heartbeat = Instant::now();
+                        let handles: Vec<String> = self
+                            .parked
+                            .lock()
+                            .map(|p| p.iter().map(|m| m.message.receipt_handle.clone()).collect())
+                            .unwrap_or_default();
+                        self.source.extend(&handles).await;
+                    }
                     // Parked after their digest went out: settle them now.
                     self.settle(|pending| pending.retain(|k| !board.is_sent(k))).await;
                 }

@@ -93,8 +93,9 @@ pub struct DigestBoard {
     /// Digests sent per (owner, group), to number the next one.
     numbers: Mutex<BTreeMap<(String, String), u32>>,
     events: broadcast::Sender<DigestEvent>,
-    /// Keys sent lately, for messages parked after their digest went out.
-    sent: Mutex<std::collections::VecDeque<String>>,
+    /// Keys sent lately (a set to look up, a queue to forget the oldest), for messages parked
+    /// after their digest went out.
+    sent: Mutex<(std::collections::HashSet<String>, std::collections::VecDeque<String>)>,
     period: Duration,
     senders: Vec<Arc<dyn DigestSender>>,
 }
@@ -115,7 +116,7 @@ impl DigestBoard {
 
     /// Whether `key` was sent (among the last 100,000 digests).
     pub fn is_sent(&self, key: &str) -> bool {
-        self.sent.lock().map(|s| s.iter().any(|k| k == key)).unwrap_or(false)
+        self.sent.lock().map(|s| s.0.contains(key)).unwrap_or(false)
     }
 
     /// What the pipeline listens to.
@@ -204,10 +205,14 @@ impl DigestBoard {
                 None => {
                     sent += 1;
                     if let Ok(mut s) = self.sent.lock() {
-                        if s.len() >= 100_000 {
-                            s.pop_front();
+                        let (set, order) = &mut *s;
+                        if order.len() >= 100_000
+                            && let Some(oldest) = order.pop_front()
+                        {
+                            set.remove(&oldest);
                         }
-                        s.push_back(o.digest.key.clone());
+                        set.insert(o.digest.key.clone());
+                        order.push_back(o.digest.key.clone());
                     }
                     let _ = self.events.send(DigestEvent::Sent {
                         key: o.digest.key.clone(),
