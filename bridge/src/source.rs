@@ -11,7 +11,8 @@ use std::time::Duration;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::{
-    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry, MessageSystemAttributeName,
+    BatchResultErrorEntry, ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,
+    MessageSystemAttributeName,
 };
 
 /// One received message.
@@ -137,25 +138,22 @@ impl SqsSource {
                         .ok()
                 })
                 .collect();
-            match self
+            let sent = self
                 .client
                 .change_message_visibility_batch()
                 .queue_url(&self.queue_url)
                 .set_entries(Some(entries))
                 .send()
                 .await
-            {
-                Ok(out) => {
-                    for f in out.failed() {
-                        // That message may reappear while it is worked on; the per-key lock and
-                        // the lookup before create keep that from becoming a duplicate.
-                        tracing::warn!(entry = %f.id(), code = %f.code(), "Heartbeat failed for a message; it may be redelivered while in flight");
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(messages = handles.len(), error = %DisplayErrorContext(&e), "Heartbeat failed; the batch may be redelivered while in flight")
-                }
-            }
+                .map(|out| out.failed)
+                .map_err(|e| DisplayErrorContext(e).to_string());
+            // A message whose heartbeat failed may reappear while it is worked on; the per-key
+            // lock and the lookup before create keep that from becoming a duplicate.
+            warn_failed(
+                handles.len(),
+                sent,
+                "Heartbeat failed; the message may be redelivered while in flight",
+            );
         }
     }
 
@@ -198,23 +196,29 @@ impl SqsSource {
                     .ok()
             })
             .collect();
-        match self
+        let sent = self
             .client
             .delete_message_batch()
             .queue_url(&self.queue_url)
             .set_entries(Some(entries))
             .send()
             .await
-        {
-            Ok(out) => {
-                for f in out.failed() {
-                    // It comes back; the sinks are idempotent, so it costs a lookup, not a duplicate.
-                    tracing::warn!(entry = %f.id(), code = %f.code(), "Delete failed; the message will be redelivered");
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %DisplayErrorContext(&e), "Delete batch failed; messages will be redelivered")
+            .map(|out| out.failed)
+            .map_err(|e| DisplayErrorContext(e).to_string());
+        // It comes back; the sinks are idempotent, so it costs a lookup, not a duplicate.
+        warn_failed(handles.len(), sent, "Delete failed; the message will be redelivered");
+    }
+}
+
+/// Logs, at WARN, a batch call that failed as a whole or for some of its entries: the messages
+/// come back later, which is survivable but worth seeing.
+fn warn_failed(messages: usize, sent: Result<Vec<BatchResultErrorEntry>, String>, what: &str) {
+    match sent {
+        Ok(failed) => {
+            for f in failed {
+                tracing::warn!(entry = %f.id(), code = %f.code(), "{what}");
             }
         }
+        Err(error) => tracing::warn!(messages, %error, "{what} (the whole batch)"),
     }
 }

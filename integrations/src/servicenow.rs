@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
-use crate::retry::{Failure, RetryPolicy, parse_retry_after};
+use crate::retry::{Failure, RetryPolicy, parse_retry_after, transport};
 
 /// How the client authenticates. Secrets come from the bridge's configuration by reference
 /// (environment or Secrets Manager), never from code or logs; `Debug` prints no secret.
@@ -482,22 +482,6 @@ impl Client {
 #[derive(Deserialize)]
 struct Result1<T> {
     result: T,
-}
-
-/// A transport error (no response: timeout, refused connection, …), always retryable.
-pub(crate) fn transport(e: reqwest::Error) -> Failure {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "cannot connect"
-    } else {
-        "request failed"
-    };
-    Failure {
-        status: None,
-        message: format!("{kind}: {e}"),
-        retry_after: None,
-    }
 }
 
 /// Reads a response: the typed body on 2xx, else a classified failure with ServiceNow's message.

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod bridge;
+pub mod http;
 pub mod servicenow;
 pub mod webhook;
 

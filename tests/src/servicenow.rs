@@ -99,7 +99,7 @@
 //! key such as `number`), OAuth token expiry, rate limits other than scripted.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -1229,28 +1229,12 @@ impl Drop for Emulator {
 }
 
 fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
-    stream.set_nonblocking(false)?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let mut parts = line.split_whitespace();
-    let (method, target) = (
-        parts.next().unwrap_or("").to_owned(),
-        parts.next().unwrap_or("").to_owned(),
-    );
-    let mut headers = BTreeMap::new();
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h)? == 0 || h == "\r\n" || h == "\n" {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
-        }
-    }
-    let len: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
-    let mut body = vec![0; len.min(1 << 20)];
-    reader.read_exact(&mut body)?;
+    let crate::http::RawRequest {
+        method,
+        target,
+        headers,
+        body,
+    } = crate::http::read_request(&stream, 1 << 20)?;
     // Sleep outside the lock, so a slow instance still serves requests in parallel.
     let delay = state.lock().map(|s| s.delay).unwrap_or_default();
     if target.starts_with("/api/") && !delay.is_zero() {

@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{ConfigError, Lookup, Node, Owner, OwnerSource, non_empty};
+use crate::retry::transport;
 use crate::retry::{Failure, RetryPolicy, parse_retry_after};
-use crate::servicenow::transport;
 
 /// Configuration of an [`HttpCmdb`]. `Debug` prints no token.
 #[derive(Clone)]

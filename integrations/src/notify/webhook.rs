@@ -24,7 +24,7 @@ use tokio::time::Instant;
 
 use super::payload::{slack_payload, teams_payload};
 use super::{Digest, Notifier, SendFuture};
-use crate::retry::{Failure, RetryPolicy, parse_retry_after};
+use crate::retry::{Failure, RetryPolicy, chain, parse_retry_after, transport};
 
 /// A webhook URL: a secret. `Debug` never shows it and there is no `Display`.
 #[derive(Clone, PartialEq, Eq)]
@@ -181,38 +181,6 @@ fn header_value(key: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-/// An error and its causes on one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let t = c.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        cur = c.source();
-    }
-    s
-}
-
-/// A transport failure (timeout, connection, body): retryable, and without the URL that
-/// reqwest would otherwise print.
-fn transport(e: reqwest::Error) -> Failure {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "cannot connect"
-    } else {
-        "request failed"
-    };
-    Failure {
-        status: None,
-        message: format!("{kind}: {}", chain(&e.without_url())),
-        retry_after: None,
-    }
 }
 
 /// The first 200 characters of a body, on one line.
