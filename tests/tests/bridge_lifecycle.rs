@@ -272,20 +272,12 @@ async fn incidents_resolve_when_the_fix_lands_and_late_events_never_move_them_ba
     let node = tagged_instance(&moto, ACCOUNT, "us-east-1", &[("PatchGroup", "AL2023-early")]);
     let bridge = spawn(&moto, &snow, &queues);
     let compliance_key = format!("{ACCOUNT}/us-east-1/{node}/compliance/patch");
+    // The node's Patch compliance at a time.
+    let patch_state = |status: &str, time: &str| compliance(&node, status, at(time));
 
     // non_compliant → incident; compliant → resolved.
-    deliver(
-        &sqs,
-        &queues,
-        &[compliance(&node, "non_compliant", at("2026-11-01T01:00:00Z"))],
-    )
-    .await;
-    deliver(
-        &sqs,
-        &queues,
-        &[compliance(&node, "compliant", at("2026-11-02T01:00:00Z"))],
-    )
-    .await;
+    deliver(&sqs, &queues, &[patch_state("non_compliant", "2026-11-01T01:00:00Z")]).await;
+    deliver(&sqs, &queues, &[patch_state("compliant", "2026-11-02T01:00:00Z")]).await;
     let rows = snow.incidents();
     let c = with_key(&rows, &compliance_key);
     assert_eq!((c.len(), state(c[0])), (1, "6"), "{rows:#?}");
@@ -293,24 +285,9 @@ async fn incidents_resolve_when_the_fix_lands_and_late_events_never_move_them_ba
 
     // Out of order: a newer non_compliant reopens; the compliant after it resolves; an older
     // non_compliant delivered last changes nothing.
-    deliver(
-        &sqs,
-        &queues,
-        &[compliance(&node, "non_compliant", at("2026-11-05T01:00:00Z"))],
-    )
-    .await;
-    deliver(
-        &sqs,
-        &queues,
-        &[compliance(&node, "compliant", at("2026-11-07T01:00:00Z"))],
-    )
-    .await;
-    deliver(
-        &sqs,
-        &queues,
-        &[compliance(&node, "non_compliant", at("2026-11-06T01:00:00Z"))],
-    )
-    .await;
+    deliver(&sqs, &queues, &[patch_state("non_compliant", "2026-11-05T01:00:00Z")]).await;
+    deliver(&sqs, &queues, &[patch_state("compliant", "2026-11-07T01:00:00Z")]).await;
+    deliver(&sqs, &queues, &[patch_state("non_compliant", "2026-11-06T01:00:00Z")]).await;
     let rows = snow.incidents();
     let c = with_key(&rows, &compliance_key);
     assert_eq!(c.len(), 1);
