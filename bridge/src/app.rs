@@ -313,11 +313,7 @@ pub async fn sinks_with(
             lifecycle,
         ))
     };
-    let default_owner = cfg
-        .servicenow
-        .assignment_group
-        .clone()
-        .unwrap_or_else(|| "unassigned".into());
+    let default_owner = default_owner_for(cfg);
     let board = match &cfg.notify {
         Some(n) => {
             let period = Duration::from_secs(60 * n.digest_minutes);
@@ -334,7 +330,7 @@ pub async fn sinks_with(
         .with(Action::Resolve, Arc::new(ResolveSink(incidents)))
         .with(
             Action::InspectorTicket,
-            Arc::new(VulnerabilitySink::new(tickets, t, windows, clock)),
+            Arc::new(VulnerabilitySink::new(tickets, t, windows, clock.clone())),
         )
         .with(Action::Escalate, Arc::new(escalation));
     if let Some((b, period)) = &board {
@@ -342,6 +338,12 @@ pub async fn sinks_with(
             Action::NotifyOwner,
             Arc::new(NotifySink::new(b.clone(), default_owner, *period)),
         );
+    }
+    if let (Some(n), Some((b, _))) = (&cfg.notify, &board)
+        && let Some(w) = &n.windows
+    {
+        let notices = window_notices(cfg, w, sdk, b.clone(), default_owner_for(cfg), clock).await?;
+        sinks = sinks.with(Action::WindowNotices, Arc::new(notices));
     }
     let have = sinks.actions();
     for rule in cfg.rules() {
@@ -351,6 +353,71 @@ pub async fn sinks_with(
     }
     let board = board.map(|(b, _)| b);
     Ok((sinks, board))
+}
+
+/// The owner of what no step of the owner chain knows: the default assignment group.
+fn default_owner_for(cfg: &BridgeConfig) -> String {
+    cfg.servicenow
+        .assignment_group
+        .clone()
+        .unwrap_or_else(|| "unassigned".into())
+}
+
+/// An S3 client; path-style addressing when an endpoint is configured (moto, a VPC endpoint by
+/// URL), which virtual-hosted names do not reach.
+fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
+    let b = aws_sdk_s3::config::Builder::from(sdk).force_path_style(sdk.endpoint_url().is_some());
+    aws_sdk_s3::Client::from_conf(b.build())
+}
+
+/// How long a task holds a window notice before another may take it over: far longer than
+/// looking up the nodes of one window and sending its digests.
+const NOTICE_LEASE: Duration = Duration::from_secs(600);
+
+/// `window-notices`: nodes from the tagging API (the member role), scans from the evidence
+/// bucket, tickets from the ServiceNow tables, claims in the claims bucket.
+async fn window_notices(
+    cfg: &BridgeConfig,
+    w: &patchplane::bridge_config::WindowNoticesConfig,
+    sdk: &SdkConfig,
+    board: Arc<DigestBoard>,
+    default_owner: String,
+    clock: Clock,
+) -> Result<crate::notices::WindowNotices, StartError> {
+    use crate::claims::S3Claims;
+    use crate::notices::sources::{S3Scans, ServiceNowTickets};
+    let s3 = s3_client(sdk);
+    let claims_bucket = resolve_setting("notify.windows.claims_bucket", &w.claims_bucket, &env)?;
+    let scans = match &w.evidence_bucket {
+        Some(b) => {
+            let bucket = resolve_setting("notify.windows.evidence_bucket", b, &env)?;
+            Some(Arc::new(S3Scans::new(s3.clone(), bucket, w.evidence_prefix.clone())) as Arc<dyn crate::notices::Scans>)
+        }
+        None => None,
+    };
+    let mut tables = vec![(servicenow(cfg, sdk).await?, cfg.servicenow.table.clone())];
+    if cfg.tickets.table != cfg.servicenow.table {
+        tables.push((
+            servicenow_for(cfg, sdk, &cfg.tickets.table).await?,
+            cfg.tickets.table.clone(),
+        ));
+    }
+    let parts = crate::notices::Parts {
+        fleet: Arc::new(AwsTags::new(sdk.clone(), cfg.enrich.member_role_name.clone())),
+        scans,
+        tickets: Some(Arc::new(ServiceNowTickets::new(tables))),
+        owners: Arc::new(owner_chain(cfg, Some(sdk)).await?),
+        claims: Arc::new(S3Claims::new(s3, claims_bucket, "window-notices/", NOTICE_LEASE)),
+        board,
+    };
+    Ok(crate::notices::WindowNotices::new(
+        &cfg.schedule,
+        w.clone(),
+        &cfg.enrich.patch_group_tag,
+        default_owner,
+        parts,
+        clock,
+    ))
 }
 
 /// The notifiers `notify:` names, webhook URLs read from their secret references.
@@ -535,7 +602,15 @@ pub fn check_summary(cfg: &BridgeConfig) -> String {
             .filter(|(_, on)| *on)
             .map(|(name, _)| *name)
             .collect();
-            format!("digests every {} min to {}", n.digest_minutes, to.join(", "))
+            let windows = n.windows.as_ref().map_or_else(String::new, |w| {
+                format!(
+                    ", window notices {} h before and {} min after windows in {} account(s)",
+                    w.lead_hours,
+                    w.summary_after_minutes,
+                    w.accounts.len()
+                )
+            });
+            format!("digests every {} min to {}{windows}", n.digest_minutes, to.join(", "))
         },
     );
     format!(

@@ -15,6 +15,10 @@
 //!   does to its ticket (open, note, reopen, resolve; ordered by event time);
 //!   [`sinks::servicenow`] incidents, resolutions, vulnerability tickets and the escalation
 //!   sweep; [`sinks::notify`] owner digests, their messages parked until sent.
+//! - [`notices`]: on the sweep's tick, one notice per owner before each install window and one
+//!   summary after it; [`notices::sources`] reads scans (inventory sync) and tickets.
+//! - [`claims`]: claims every bridge task sees (S3 conditional writes), so work meant to happen
+//!   once across tasks does.
 //! - [`outcome`]: the sinks' outcomes combined into the message's fate (delete, retry, DLQ).
 //! - [`pipeline`]: the stages for one message ([`pipeline::Stages`], also used by `replay`), the
 //!   workers that feed them from the source, one tracing span per message, and the parking of
@@ -27,10 +31,12 @@
 //! - [`metrics`], [`server`]: counters, Prometheus text, EMF lines, `/healthz` and `/readyz`.
 
 pub mod app;
+pub mod claims;
 pub mod config;
 pub mod decode;
 pub mod enrich;
 pub mod metrics;
+pub mod notices;
 pub mod outcome;
 pub mod pipeline;
 pub mod replay;

@@ -100,12 +100,14 @@ mod tests {
                     // Patch Tuesday (second Tuesday) at 02:00.
                     cron: "cron(0 2 ? * TUE#2 *)".into(),
                     offset_days: 0,
+                    duration_hours: 4,
                 },
                 WindowSpec {
                     name: "acme-AL2023-main-install".into(),
                     patch_groups: vec!["AL2023-main".into()],
                     cron: "cron(0 2 ? * TUE#2 *)".into(),
                     offset_days: 1,
+                    duration_hours: 4,
                 },
             ],
         };

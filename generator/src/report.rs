@@ -152,6 +152,62 @@ pub fn parse_patch_summary(body: &str) -> Result<PatchSummary, String> {
     })
 }
 
+/// `AWS:ComplianceItem`.
+pub const COMPLIANCE_ITEM: &str = "AWS:ComplianceItem";
+
+/// A patch the last scan found missing (or failed) on a node: one `AWS:ComplianceItem` line of
+/// type `Patch` with status `NON_COMPLIANT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingPatch {
+    /// `KB5034441`, `ALAS2023-2024-512`, …
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// `Critical`, `Important`, … (empty when the item has none).
+    pub severity: String,
+    /// `Missing`, `Failed`, `InstalledPendingReboot`, …
+    pub state: String,
+}
+
+/// The missing patches of an `AWS:ComplianceItem` object (one JSON object per line), and the
+/// capture time the inventory recorded, when it did. Lines that are not JSON objects are errors;
+/// other compliance types and compliant items are left out.
+pub fn parse_missing_patches(body: &str) -> Result<(Vec<MissingPatch>, Option<Timestamp>), String> {
+    let mut out = Vec::new();
+    let mut captured = None;
+    for (i, line) in body.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let o = match serde_json::from_str::<Json>(line) {
+            Ok(Json::Object(m)) => m,
+            Ok(_) => return Err(format!("line {}: not a JSON object", i + 1)),
+            Err(e) => return Err(format!("line {}: not JSON: {e}", i + 1)),
+        };
+        if captured.is_none() {
+            captured = text(&o, "captureTime").parse::<Timestamp>().ok();
+        }
+        if text(&o, "ComplianceType") != "Patch" || text(&o, "Status") != "NON_COMPLIANT" {
+            continue;
+        }
+        let severity = match text(&o, "PatchSeverity") {
+            s if s.is_empty() => text(&o, "Severity"),
+            s => s,
+        };
+        out.push(MissingPatch {
+            id: text(&o, "Id"),
+            title: text(&o, "Title"),
+            severity,
+            state: text(&o, "PatchState"),
+        });
+    }
+    Ok((out, captured))
+}
+
+/// The key of a node's object of `type_name` (`AWS:PatchSummary`, …) under `prefix`.
+pub fn sync_key(prefix: &str, type_name: &str, account: &str, region: &str, node: &str) -> String {
+    format!(
+        "{prefix}/{type_name}/accountid={account}/region={region}/resourcetype=ManagedInstanceInventory/{node}.json"
+    )
+}
+
 /// Parses `AWS:InstanceInformation` into a platform label (`Amazon Linux 2023`, `Ubuntu 22.04`).
 pub fn parse_platform(body: &str) -> Result<String, String> {
     let o = first_object(body)?;
@@ -579,6 +635,30 @@ pub mod s3 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn missing_patches_from_compliance_items() {
+        let body = concat!(
+            r#"{"ComplianceType":"Patch","Id":"KB5034441","Title":"2024-01 Security Update","Status":"NON_COMPLIANT","Severity":"CRITICAL","PatchSeverity":"Critical","PatchState":"Missing","resourceId":"i-1","captureTime":"2026-11-29T03:00:00Z"}"#,
+            "\n",
+            r#"{"ComplianceType":"Patch","Id":"KB1","Title":"ok","Status":"COMPLIANT","PatchState":"Installed"}"#,
+            "\n",
+            r#"{"ComplianceType":"Association","Id":"a-1","Status":"NON_COMPLIANT"}"#,
+            "\n",
+            r#"{"ComplianceType":"Patch","Id":"ALAS-1","Title":"kernel","Status":"NON_COMPLIANT","Severity":"MEDIUM","PatchState":"Failed"}"#,
+        );
+        let (missing, captured) = parse_missing_patches(body).expect("parses");
+        assert_eq!(
+            missing
+                .iter()
+                .map(|m| (m.id.as_str(), m.severity.as_str(), m.state.as_str()))
+                .collect::<Vec<_>>(),
+            vec![("KB5034441", "Critical", "Missing"), ("ALAS-1", "MEDIUM", "Failed")]
+        );
+        assert_eq!(captured.map(|t| t.to_string()).as_deref(), Some("2026-11-29T03:00:00Z"));
+        let e = parse_missing_patches("{\"ComplianceType\":\"Patch\"}\n[1]").expect_err("a list line");
+        assert!(e.contains("line 2"), "{e}");
+    }
 
     #[test]
     fn keys() {

@@ -88,8 +88,35 @@ async fn stacks_deploy_and_events_reach_the_central_queue() {
         .unwrap_or_else(|| panic!("no BridgeTagsRole in {member:?}"));
     assert_eq!(role.physical_resource_id(), Some("patchplane-bridge-tags"));
 
-    // The evidence bucket exists, encrypted (the one bucket property moto applies).
+    // The window-notice claims bucket exists, encrypted, and the task is told its name and the
+    // evidence bucket's (ADR 014).
+    let central = cfn
+        .list_stack_resources()
+        .stack_name("motoorg-patch-central")
+        .send()
+        .await
+        .expect("resources");
+    let claims = central
+        .stack_resource_summaries()
+        .iter()
+        .find(|r| r.logical_resource_id() == Some("ClaimsBucket"))
+        .and_then(|r| r.physical_resource_id())
+        .unwrap_or_else(|| panic!("no ClaimsBucket in {central:?}"))
+        .to_owned();
     let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build());
+    let enc = s3
+        .get_bucket_encryption()
+        .bucket(&claims)
+        .send()
+        .await
+        .expect("claims encryption");
+    assert!(enc.server_side_encryption_configuration().is_some());
+    let text = read("central/template.yaml");
+    for env in ["PATCHPLANE_CLAIMS_BUCKET", "PATCHPLANE_EVIDENCE_BUCKET"] {
+        assert!(text.contains(&format!("- Name: {env}\n")), "{env} is set for the task");
+    }
+
+    // The evidence bucket exists, encrypted (the one bucket property moto applies).
     let bucket = output("EvidenceBucketName");
     assert_eq!(bucket, "motoorg-evidence");
     let enc = s3

@@ -70,7 +70,7 @@ impl AwsTags {
         }
     }
 
-    async fn client(&self, account: &str, region: &str) -> Client {
+    pub(crate) async fn client(&self, account: &str, region: &str) -> Client {
         let key = (account.to_owned(), region.to_owned());
         if let Ok(m) = self.clients.lock()
             && let Some(c) = m.get(&key)
@@ -110,20 +110,26 @@ impl TagSource for AwsTags {
                 .flat_map(|m| m.tags())
                 .map(|t| (t.key().to_owned(), t.value().to_owned()))
                 .collect()),
-            Err(e) => {
-                let retryable = match &e {
-                    SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
-                    SdkError::ResponseError(r) => r.raw().status().is_server_error(),
-                    SdkError::ServiceError(s) => s.raw().status().is_server_error() || retryable_code(e.code()),
-                    _ => false,
-                };
-                Err(EnrichError {
-                    node: node.to_owned(),
-                    message: DisplayErrorContext(&e).to_string(),
-                    retryable,
-                })
-            }
+            Err(e) => Err(tag_error(node, &e)),
         }
+    }
+}
+
+/// A tagging API error about `subject` (a node, or a patch group lookup), classified.
+pub(crate) fn tag_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    subject: &str,
+    e: &SdkError<E, aws_sdk_resourcegroupstagging::config::http::HttpResponse>,
+) -> EnrichError {
+    let retryable = match e {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
+        SdkError::ResponseError(r) => r.raw().status().is_server_error(),
+        SdkError::ServiceError(s) => s.raw().status().is_server_error() || retryable_code(e.code()),
+        _ => false,
+    };
+    EnrichError {
+        node: subject.to_owned(),
+        message: DisplayErrorContext(e).to_string(),
+        retryable,
     }
 }
 

@@ -49,6 +49,17 @@ pub struct Digest {
     pub items: Vec<Item>,
     /// Whether a message of it was delivered before (a crash may have sent it already).
     pub redelivered: bool,
+    /// Its own title and summary (window notices); else they are made from the group.
+    pub heading: Option<Heading>,
+}
+
+/// A digest's title and summary line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Heading {
+    /// Title (SNS subject: at most 100 characters, cut by the notifier).
+    pub title: String,
+    /// One line under it.
+    pub summary: String,
 }
 
 /// What happened to a digest; the pipeline listens.
@@ -140,6 +151,7 @@ impl DigestBoard {
                     group: group.to_owned(),
                     items: Vec::new(),
                     redelivered: false,
+                    heading: None,
                 },
                 opened: Instant::now(),
                 done: BTreeSet::new(),
@@ -151,6 +163,27 @@ impl DigestBoard {
             o.digest.redelivered |= redelivered;
         }
         key
+    }
+
+    /// Sends `d` at once to every notifier not in `done` (which it fills), outside the board's
+    /// grouping: window notices, whose claim already makes them once per owner and window.
+    pub async fn send_now(&self, d: &Digest, done: &mut BTreeSet<usize>) -> Result<(), Failure> {
+        let mut failure = None;
+        for (i, s) in self.senders.iter().enumerate() {
+            if done.contains(&i) {
+                continue;
+            }
+            match s.send(d).await {
+                Ok(()) => {
+                    done.insert(i);
+                }
+                Err(f) => {
+                    tracing::warn!(digest = %d.key, notifier = %s.name(), error = %f, "Notice not sent");
+                    failure = Some(f);
+                }
+            }
+        }
+        failure.map_or(Ok(()), Err)
     }
 
     /// Digests open now (tests and `/metrics`).
@@ -322,10 +355,17 @@ pub fn message(d: &Digest) -> patchplane_integrations::notify::Digest {
         .filter_map(|i| i.node.as_deref())
         .collect::<BTreeSet<_>>()
         .len();
+    let (title, summary) = match &d.heading {
+        Some(h) => (h.title.clone(), h.summary.clone()),
+        None => (
+            format!("Patching: {} event(s) on {nodes} node(s) of {}", d.items.len(), d.owner),
+            format!("What patchplane saw in {what}; tickets are in ServiceNow."),
+        ),
+    };
     n::Digest {
         owner: d.owner.clone(),
-        title: format!("Patching: {} event(s) on {nodes} node(s) of {}", d.items.len(), d.owner),
-        summary: format!("What patchplane saw in {what}; tickets are in ServiceNow."),
+        title,
+        summary,
         items: d
             .items
             .iter()

@@ -39,7 +39,10 @@ pub mod rules;
 mod schedule;
 mod tickets;
 
-pub use owners::{HttpCmdbConfig, NOTIFY_TOPIC_ENV, NotifyConfig, OwnerStep, OwnersConfig, SnsConfig, WebhookConfig};
+pub use owners::{
+    CLAIMS_BUCKET_ENV, EVIDENCE_BUCKET_ENV, HttpCmdbConfig, NOTIFY_TOPIC_ENV, NotifyConfig, OwnerStep, OwnersConfig,
+    SnsConfig, WebhookConfig, WindowNoticesConfig,
+};
 pub use rules::{Action, Match, Rule, default_rules};
 pub use schedule::{ScheduleConfig, WindowSpec};
 pub use tickets::{FindingSeverity, SlaDays, TicketsConfig};
@@ -565,6 +568,15 @@ impl BridgeConfig {
         if let Some(n) = &self.notify {
             n.check(&mut out);
         }
+        if let Some(rules) = &self.routes
+            && self.notify.as_ref().is_some_and(|n| n.windows.is_some())
+            && !rules.iter().any(|r| r.actions.contains(&Action::WindowNotices))
+        {
+            out.push(error(
+                "notify.windows",
+                "no rule of `routes` calls `window-notices` (add it to the sweep rule's actions)",
+            ));
+        }
         if let Some(rules) = &self.routes {
             let mut names = std::collections::BTreeSet::new();
             for (i, r) in rules.iter().enumerate() {
@@ -586,6 +598,12 @@ impl BridgeConfig {
                             "`notify-owner` needs a `notify:` section (sns, slack or teams)",
                         ));
                     }
+                    if *a == Action::WindowNotices && self.notify.as_ref().and_then(|n| n.windows.as_ref()).is_none() {
+                        out.push(error(
+                            &format!("routes[{i}].actions[{j}]"),
+                            "`window-notices` needs a `notify.windows:` section",
+                        ));
+                    }
                 }
             }
         }
@@ -593,8 +611,10 @@ impl BridgeConfig {
     }
 
     /// The routing rules in force: the file's, or [`default_rules`]; with a `notify:` section the
-    /// default failure rules also notify the owner.
+    /// default failure rules also notify the owner, and with `notify.windows` the sweep's tick
+    /// also sends window notices.
     pub fn rules(&self) -> Vec<Rule> {
+        let windows = self.notify.as_ref().is_some_and(|n| n.windows.is_some());
         match &self.routes {
             Some(rules) => rules.clone(),
             None if self.notify.is_some() => default_rules()
@@ -602,6 +622,9 @@ impl BridgeConfig {
                 .map(|mut r| {
                     if r.actions.contains(&Action::Incident) {
                         r.actions.push(Action::NotifyOwner);
+                    }
+                    if windows && r.actions.contains(&Action::Escalate) {
+                        r.actions.push(Action::WindowNotices);
                     }
                     r
                 })
@@ -805,6 +828,53 @@ servicenow:
         ] {
             assert!(e.contains(want), "missing {want:?} in\n{e}");
         }
+    }
+
+    #[test]
+    fn window_notices_are_checked_with_file_line_and_key() {
+        let base = format!("{MINIMAL}notify:\n  slack: {{url: {{env: SLACK_WEBHOOK_URL}}}}\n  windows:\n");
+        let bad = format!(
+            "{base}    lead_hours: 400\n    accounts: ['12345']\n    claims_bucket: {{env: 'no way'}}\n    evidence_prefix: /rds/\n"
+        );
+        let e = errors(&bad);
+        let line = |needle: &str| {
+            bad.lines()
+                .position(|l| l.contains(needle))
+                .map(|i| i + 1)
+                .expect(needle)
+        };
+        for want in [
+            format!(
+                "bridge.yaml:{}: error: `notify.windows.lead_hours`: must be 0–336",
+                line("lead_hours")
+            ),
+            format!(
+                "bridge.yaml:{}: error: `notify.windows.accounts[0]`: `12345` is not a 12-digit account id",
+                line("accounts")
+            ),
+            "`notify.windows.claims_bucket.env`: `no way` is not an environment variable name".to_owned(),
+            "`notify.windows.evidence_prefix`: must be a key prefix".to_owned(),
+        ] {
+            assert!(e.contains(&want), "missing {want:?} in\n{e}");
+        }
+        let ok =
+            format!("{base}    accounts: ['222222222222']\n    claims_bucket: {{env: PATCHPLANE_CLAIMS_BUCKET}}\n");
+        let c = load_str(&ok, Path::new("bridge.yaml")).expect("valid");
+        let w = c.notify.as_ref().and_then(|n| n.windows.clone()).expect("windows");
+        assert_eq!(
+            (w.lead_hours, w.summary_after_minutes, w.summary),
+            (24, 60, true),
+            "defaults"
+        );
+        assert!(
+            c.rules().iter().any(|r| r.actions.contains(&Action::WindowNotices)),
+            "the default sweep rule sends the notices"
+        );
+        let routed = format!("{ok}routes:\n  - name: sweep\n    when: {{kind: [sweep]}}\n    actions: [escalate]\n");
+        assert!(
+            errors(&routed).contains("no rule of `routes` calls `window-notices`"),
+            "notices nobody sends are an error"
+        );
     }
 
     #[test]

@@ -110,7 +110,50 @@ pub struct NotifyConfig {
     /// A Microsoft Teams Workflows webhook; its URL is a secret reference.
     #[serde(default)]
     pub teams: Option<WebhookConfig>,
+    /// Notices before each install window and summaries after it, per owner.
+    #[serde(default)]
+    pub windows: Option<WindowNoticesConfig>,
 }
+
+/// `notify.windows:`: before each install window (of `schedule:`), each owner with nodes in the
+/// window's patch groups hears once what will be installed and when; after it, once what
+/// happened. The escalation sweep's tick drives both, so `tickets.sweep_minutes` must not be 0.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowNoticesConfig {
+    /// How long before a window opens its notice goes out. Default 24; 0 sends none.
+    #[serde(default = "default_lead_hours")]
+    pub lead_hours: u32,
+    /// How long after a window closes its summary goes out (the inventory sync must have the
+    /// results by then). Default 60; `summary: false` sends none.
+    #[serde(default = "default_summary_after")]
+    pub summary_after_minutes: u32,
+    /// Whether summaries after windows are sent. Default true.
+    #[serde(default = "yes")]
+    pub summary: bool,
+    /// Member accounts whose nodes are looked up (through `enrich.member_role_name`): the bridge
+    /// cannot list an organization's accounts without Organizations rights it does not have.
+    pub accounts: Vec<String>,
+    /// The bucket where bridge tasks record their claims, so two tasks never send one notice
+    /// twice (ADR 014): `{env: PATCHPLANE_CLAIMS_BUCKET}` for the one the central stack creates.
+    pub claims_bucket: Setting,
+    /// The evidence bucket whose inventory sync holds each node's last scan (missing patches
+    /// before, install results after): `{env: PATCHPLANE_EVIDENCE_BUCKET}` for the central
+    /// stack's. Without it, notices list nodes only.
+    #[serde(default)]
+    pub evidence_bucket: Option<Setting>,
+    /// The sync's prefix in that bucket. Default `resource-data-sync`.
+    #[serde(default = "default_sync_prefix")]
+    pub evidence_prefix: String,
+    /// How long a patch group's node list is cached. Default 30.
+    #[serde(default = "default_nodes_cache")]
+    pub nodes_cache_minutes: u64,
+}
+
+/// The variable the central stack sets to its claims bucket's name.
+pub const CLAIMS_BUCKET_ENV: &str = "PATCHPLANE_CLAIMS_BUCKET";
+/// The variable the central stack sets to its evidence bucket's name.
+pub const EVIDENCE_BUCKET_ENV: &str = "PATCHPLANE_EVIDENCE_BUCKET";
 
 /// The environment variable the central stack sets to its notification topic's ARN: a
 /// `notify.sns.topic_arn` of `{env: PATCHPLANE_NOTIFY_TOPIC_ARN}` makes the generator create the
@@ -157,6 +200,21 @@ fn default_http_timeout() -> u64 {
 }
 fn default_digest_minutes() -> u64 {
     5
+}
+fn default_lead_hours() -> u32 {
+    24
+}
+fn default_summary_after() -> u32 {
+    60
+}
+fn yes() -> bool {
+    true
+}
+fn default_sync_prefix() -> String {
+    "resource-data-sync".into()
+}
+fn default_nodes_cache() -> u64 {
+    30
 }
 
 /// `arn:PARTITION:sns:REGION:ACCOUNT:NAME`.
@@ -298,6 +356,53 @@ impl NotifyConfig {
             if let Some(w) = w {
                 check_secret(out, &format!("notify.{name}.url"), &w.url);
             }
+        }
+        if let Some(w) = &self.windows {
+            w.check(out);
+        }
+    }
+
+    /// Whether the central stack creates the claims bucket (`{env: PATCHPLANE_CLAIMS_BUCKET}`).
+    pub fn wants_claims_bucket(&self) -> bool {
+        self.windows
+            .as_ref()
+            .is_some_and(|w| matches!(&w.claims_bucket, Setting::Env { env } if env == CLAIMS_BUCKET_ENV))
+    }
+}
+
+impl WindowNoticesConfig {
+    /// Every problem, with its key path.
+    pub fn check(&self, out: &mut Vec<Finding>) {
+        if self.lead_hours > 336 {
+            out.push(error("notify.windows.lead_hours", "must be 0–336 (two weeks)"));
+        }
+        if !(1..=1440).contains(&self.summary_after_minutes) {
+            out.push(error("notify.windows.summary_after_minutes", "must be 1–1440"));
+        }
+        if !(1..=1440).contains(&self.nodes_cache_minutes) {
+            out.push(error("notify.windows.nodes_cache_minutes", "must be 1–1440"));
+        }
+        if self.accounts.is_empty() {
+            out.push(error("notify.windows.accounts", "name at least one member account"));
+        }
+        for (i, a) in self.accounts.iter().enumerate() {
+            if !crate::ids::is_account_id(a) {
+                out.push(error(
+                    &format!("notify.windows.accounts[{i}]"),
+                    format!("`{}` is not a 12-digit account id", a.escape_debug()),
+                ));
+            }
+        }
+        check_setting(out, "notify.windows.claims_bucket", &self.claims_bucket);
+        if let Some(b) = &self.evidence_bucket {
+            check_setting(out, "notify.windows.evidence_bucket", b);
+        }
+        let p = &self.evidence_prefix;
+        if p.is_empty() || p.starts_with('/') || p.ends_with('/') || p.contains("..") {
+            out.push(error(
+                "notify.windows.evidence_prefix",
+                "must be a key prefix without leading or trailing `/`",
+            ));
         }
     }
 }

@@ -21,6 +21,9 @@ pub enum Action {
     Escalate,
     /// Notify the owner of the resource.
     NotifyOwner,
+    /// On the sweep's tick: notices before install windows and summaries after them, per owner
+    /// (`notify.windows`).
+    WindowNotices,
 }
 
 /// `routes:` of `bridge.yaml`.

@@ -34,6 +34,9 @@ pub struct WindowSpec {
     /// Its `ScheduleOffset` (days; 0 for none).
     #[serde(default)]
     pub offset_days: u8,
+    /// Its `Duration` (hours; 0 when unknown: summaries after it are then not sent).
+    #[serde(default)]
+    pub duration_hours: u8,
 }
 
 impl ScheduleConfig {

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::window::{WindowKind, WindowPlan};
-use crate::bridge_config::{BridgeConfig, ScheduleConfig, WindowSpec};
+use crate::bridge_config::{BridgeConfig, EVIDENCE_BUCKET_ENV, ScheduleConfig, Setting, WindowSpec};
 use crate::policy::{BridgeService, Policy};
 
 /// `patchplane-bridge` on ECS Fargate in the central account.
@@ -44,6 +44,12 @@ pub struct BridgePlan {
     pub notify_topic: Option<String>,
     /// Topics given by ARN that the task may publish to.
     pub publish_topics: Vec<String>,
+    /// Whether the stack creates the window-notice claims bucket (`notify.windows.claims_bucket:
+    /// {env: PATCHPLANE_CLAIMS_BUCKET}`).
+    pub claims_bucket: bool,
+    /// The evidence bucket's sync prefix the task reads last scans from
+    /// (`notify.windows.evidence_bucket: {env: PATCHPLANE_EVIDENCE_BUCKET}`).
+    pub evidence_prefix: Option<String>,
 }
 
 /// An ECR repository, from an image reference.
@@ -131,6 +137,7 @@ pub fn schedule_config(p: &Policy, windows: &[WindowPlan]) -> ScheduleConfig {
                 patch_groups: w.targets.iter().flat_map(|t| t.values.iter().cloned()).collect(),
                 cron: w.cron.clone(),
                 offset_days: w.offset_days.unwrap_or(0),
+                duration_hours: u8::try_from(w.duration).unwrap_or(24),
             })
             .collect(),
     }
@@ -168,6 +175,14 @@ pub(super) fn build(p: &Policy, b: &BridgeService, windows: &[WindowPlan]) -> Br
             .filter(|n| n.wants_central_topic())
             .map(|_| format!("{}-owner-notifications", p.name)),
         publish_topics: b.config.notify.as_ref().map(|n| n.literal_topics()).unwrap_or_default(),
+        claims_bucket: b.config.notify.as_ref().is_some_and(|n| n.wants_claims_bucket()),
+        evidence_prefix: b
+            .config
+            .notify
+            .as_ref()
+            .and_then(|n| n.windows.as_ref())
+            .filter(|w| matches!(&w.evidence_bucket, Some(Setting::Env { env }) if env == EVIDENCE_BUCKET_ENV))
+            .map(|w| w.evidence_prefix.clone()),
         sweep_schedule: match b.config.tickets.sweep_minutes {
             0 => None,
             m => Some(format!("rate({m} minutes)")),
