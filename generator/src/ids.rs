@@ -3,6 +3,17 @@
 //! policy validation, the model and the bridge's configuration all check names here, so a rule
 //! exists once.
 
+/// A managed node id: `i-` and 8 or 17 hex digits (EC2), or `mi-` and 17 (hybrid), as SSM's
+/// `InstanceId` pattern.
+pub fn is_node_id(s: &str) -> bool {
+    let hex = |r: &str, lens: &[usize]| lens.contains(&r.len()) && r.bytes().all(|b| b.is_ascii_hexdigit());
+    match (s.strip_prefix("mi-"), s.strip_prefix("i-")) {
+        (Some(r), _) => hex(r, &[17]),
+        (None, Some(r)) => hex(r, &[8, 17]),
+        _ => false,
+    }
+}
+
 /// Regions patchplane knows (commercial, GovCloud, China). A region missing here is a typo more
 /// often than a launch; the message lists how to spell them.
 pub const KNOWN_REGIONS: &[&str] = &[

@@ -44,15 +44,69 @@ pub struct Policy {
     /// Evidence retention and the remediation SLA the monthly report checks.
     #[serde(default)]
     pub evidence: Evidence,
+    /// Approved exceptions: nodes or patches left unpatched on purpose, each with an approver, a
+    /// ticket and an expiry date.
+    #[serde(default)]
+    pub exceptions: Vec<Exception>,
+}
+
+/// One approved exception. It covers nodes (by id, or every node carrying all of `tags`), or
+/// patches (by id; on the selected nodes only, or everywhere when no node is selected).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exception {
+    /// A unique id (`EXC-2026-014`).
+    pub id: String,
+    /// Node ids it covers.
+    #[serde(default)]
+    pub nodes: Vec<String>,
+    /// Nodes carrying every one of these tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// Patch ids it covers (`KB5034441`, `kernel-6.1.*`); empty: every patch of the nodes.
+    #[serde(default)]
+    pub patches: Vec<String>,
+    /// Why.
+    pub reason: String,
+    /// Who approved it.
+    pub approver: String,
+    /// The change or risk ticket (`CHG0031234`).
+    pub ticket: String,
+    /// The last day it holds, `YYYY-MM-DD`.
+    pub expires: String,
+}
+
+impl Exception {
+    /// The expiry date, when it parses (validation refuses one that does not).
+    pub fn expiry(&self) -> Option<jiff::civil::Date> {
+        self.expires.parse().ok()
+    }
+
+    /// Whether it holds on `day`.
+    pub fn holds_on(&self, day: jiff::civil::Date) -> bool {
+        self.expiry().is_some_and(|e| day <= e)
+    }
+
+    /// Whether it selects nodes (else it covers patches everywhere).
+    pub fn selects_nodes(&self) -> bool {
+        !self.nodes.is_empty() || !self.tags.is_empty()
+    }
+
+    /// Whether it covers `node` with `tags`.
+    pub fn covers_node(&self, node: &str, tags: &BTreeMap<String, String>) -> bool {
+        self.nodes.iter().any(|n| n == node)
+            || (!self.tags.is_empty() && self.tags.iter().all(|(k, v)| tags.get(k) == Some(v)))
+    }
 }
 
 /// `evidence:`: how long evidence is kept and how long a node may stay non-compliant.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Evidence {
-    /// Days a node may stay non-compliant before `report` lists it as past the SLA (1-365).
-    #[serde(default = "default_sla_days")]
-    pub sla_days: i64,
+    /// Days a missing critical or security patch may stay missing before `report` lists its node
+    /// as overdue (1-365): one number, or per severity (`critical: 7`) with a `default`.
+    #[serde(default)]
+    pub sla_days: crate::bridge_config::SlaDays,
     /// Days evidence objects are kept in the bucket before they expire (30-3650; SOC2 audits look
     /// back a year, so the default keeps 400 days).
     #[serde(default = "default_retention_days")]
@@ -62,15 +116,12 @@ pub struct Evidence {
 impl Default for Evidence {
     fn default() -> Self {
         Self {
-            sla_days: default_sla_days(),
+            sla_days: crate::bridge_config::SlaDays::default(),
             retention_days: default_retention_days(),
         }
     }
 }
 
-fn default_sla_days() -> i64 {
-    14
-}
 fn default_retention_days() -> i64 {
     400
 }

@@ -651,7 +651,8 @@ pub fn validate(p: &Policy) -> Vec<Finding> {
         seen.push(*s);
     }
 
-    c.range("evidence.sla_days", p.evidence.sla_days, 1, 365, "days");
+    check_sla_days(&mut c, &p.evidence.sla_days);
+    check_exceptions(&mut c, p, today());
     c.range("evidence.retention_days", p.evidence.retention_days, 30, 3650, "days");
 
     let windows = 1 + p.rings.len() * p.baselines.len();
@@ -659,6 +660,130 @@ pub fn validate(p: &Policy) -> Vec<Finding> {
         c.warn("rings", format!("{windows} maintenance windows per account and region exceed SSM's default quota of {WINDOW_QUOTA}: raise the quota before rollout"));
     }
     c.out
+}
+
+/// Severities `evidence.sla_days` may name: Patch Manager's compliance levels and the vendors'
+/// patch severities (MSRC: Critical, Important, Moderate, Low; Linux: Medium, …).
+const SLA_SEVERITIES: [&str; 9] = [
+    "default",
+    "critical",
+    "important",
+    "high",
+    "moderate",
+    "medium",
+    "low",
+    "informational",
+    "unspecified",
+];
+
+fn check_sla_days(c: &mut Checker, sla: &crate::bridge_config::SlaDays) {
+    use crate::bridge_config::SlaDays;
+    match sla {
+        SlaDays::All(d) => c.range("evidence.sla_days", i64::from(*d), 1, 365, "days"),
+        SlaDays::PerSeverity(m) => {
+            if !m.contains_key("default") {
+                c.error("evidence.sla_days", "a map of severities needs a `default`");
+            }
+            for (k, d) in m {
+                if SLA_SEVERITIES.contains(&k.to_ascii_lowercase().as_str()) {
+                    c.range(&format!("evidence.sla_days.{k}"), i64::from(*d), 1, 365, "days");
+                } else {
+                    c.error(
+                        format!("evidence.sla_days.{k}"),
+                        format!("`{}` is not a severity ({})", shorten(k), SLA_SEVERITIES.join(", ")),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Today (UTC): `PATCHPLANE_TODAY` (`YYYY-MM-DD`) when set, so expiry checks can be tested and
+/// re-run as of a date; else the system clock.
+pub fn today() -> jiff::civil::Date {
+    std::env::var("PATCHPLANE_TODAY")
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or_else(|| jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date())
+}
+
+/// Days before an exception's expiry that `validate` starts warning.
+pub const EXPIRY_WARNING_DAYS: i64 = 14;
+
+fn check_exceptions(c: &mut Checker, p: &Policy, today: jiff::civil::Date) {
+    let mut ids = std::collections::BTreeSet::new();
+    for (i, e) in p.exceptions.iter().enumerate() {
+        let at = |f: &str| format!("exceptions[{i}].{f}");
+        c.name(
+            &at("id"),
+            &e.id,
+            1,
+            64,
+            |ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch),
+            "A-Z, a-z, 0-9, -, _, .",
+        );
+        if !ids.insert(e.id.as_str()) {
+            c.error(at("id"), format!("`{}` is used twice", shorten(&e.id)));
+        }
+        if !e.selects_nodes() && e.patches.is_empty() {
+            c.error(
+                format!("exceptions[{i}]"),
+                "name `nodes`, `tags` or `patches`: what it covers",
+            );
+        }
+        for (j, n) in e.nodes.iter().enumerate() {
+            if !crate::ids::is_node_id(n) {
+                c.error(
+                    format!("exceptions[{i}].nodes[{j}]"),
+                    format!("`{}` is not a node id (i-… or mi-…)", shorten(n)),
+                );
+            }
+        }
+        for (j, patch) in e.patches.iter().enumerate() {
+            no_controls(c, &format!("exceptions[{i}].patches[{j}]"), patch, 100);
+        }
+        for (f, v) in [("reason", &e.reason), ("approver", &e.approver), ("ticket", &e.ticket)] {
+            no_controls(c, &at(f), v, 512);
+        }
+        match e.expiry() {
+            None => c.error(
+                at("expires"),
+                format!("`{}` is not a date YYYY-MM-DD", shorten(&e.expires)),
+            ),
+            Some(end) if end < today => c.error(
+                at("expires"),
+                format!(
+                    "exception {} expired on {end}: remove it, or renew it with a new approval",
+                    e.id
+                ),
+            ),
+            Some(end) => {
+                let left = today.until(end).map(|s| s.get_days()).unwrap_or(i32::MAX);
+                if i64::from(left) <= EXPIRY_WARNING_DAYS {
+                    c.warn(
+                        at("expires"),
+                        format!(
+                            "exception {} expires on {end}, in {left} day(s): renew or remove it",
+                            e.id
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The patches every baseline rejects because of exceptions that cover patches everywhere.
+pub fn excepted_patches(p: &Policy) -> Vec<String> {
+    let mut out: Vec<String> = p
+        .exceptions
+        .iter()
+        .filter(|e| !e.selects_nodes())
+        .flat_map(|e| e.patches.iter().cloned())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 fn check_bridge(c: &mut Checker, b: &crate::policy::BridgeService) {

@@ -234,7 +234,11 @@ async fn two_bridges_send_one_notice_per_owner_before_a_window_and_one_summary_a
     b.terminate(Duration::from_secs(15));
     let got = notices();
     let logs = format!("{}\n{}", a.logs(), b.logs());
-    assert_eq!(logs.matches("Window notice sent").count(), 4, "the log says what was sent");
+    assert_eq!(
+        logs.matches("Window notice sent").count(),
+        4,
+        "the log says what was sent"
+    );
     assert!(!logs.contains(SLACK_TOKEN), "no bridge logs the webhook URL");
     let mut by_key: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (k, body) in &got {

@@ -1,6 +1,11 @@
 //! `patchplane report` over a moto S3 bucket seeded in the resource data sync layout: 3 accounts ×
 //! 2 regions × 50 nodes (EC2 and `mi-` managed nodes), plus broken objects. Every figure of the
-//! three CSVs is checked against values computed here from the same seed description.
+//! CSVs is checked against values computed here from the same seed description. The history
+//! cases (one object's versions over months) are `report_history_moto.rs`.
+//!
+//! What moto skips: it stamps every version with the time of the test's write (so versions are
+//! ordered, not dated: the report times them by the `captureTime` inside, as it does in AWS), and
+//! does not apply bucket policies.
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -41,9 +46,10 @@ impl Node {
     fn compliant(&self) -> bool {
         self.missing() == 0 && self.pending == 0
     }
-    /// Non-compliant and no install after 2026-10-18 (the October cut-off minus 14 days).
+    /// A critical patch missing since its October scan: more than 14 days by any cut-off after
+    /// 2026-11-15 (the other patches are `Important` or `Low`, under the map's 365-day default).
     fn overdue(&self) -> bool {
-        !self.compliant() && (self.operation != "Install" || self.end.as_str() < "2026-10-18")
+        self.critical > 0
     }
 }
 
@@ -137,6 +143,26 @@ async fn report_over_three_accounts_two_regions_fifty_nodes() {
             format!("{summary}\n"),
         )
         .await;
+        // The scan's missing patches: a critical one, important security ones, other updates.
+        let mut items = String::new();
+        let mut item = |id: String, sev: &str, class: &str| {
+            let line = serde_json::json!({"ComplianceType": "Patch", "Id": id, "Title": id, "Status": "NON_COMPLIANT",
+                "Severity": sev.to_uppercase(), "PatchSeverity": sev, "Classification": class, "PatchState": "Missing",
+                "resourceId": n.id, "captureTime": n.end, "schemaVersion": "1.0"});
+            items.push_str(&format!("{line}\n"));
+        };
+        for c in 0..n.critical {
+            item(format!("KB9{c}"), "Critical", "SecurityUpdates");
+        }
+        for c in 0..n.security {
+            item(format!("KB8{c}"), "Important", "SecurityUpdates");
+        }
+        for c in 0..n.other {
+            item(format!("KB7{c}"), "Low", "Updates");
+        }
+        if !items.is_empty() {
+            put(key("AWS:ComplianceItem", n.account, n.region, &n.id), items).await;
+        }
         if let Some(p) = n.platform {
             let info = serde_json::json!({ "InstanceId": n.id, "PlatformName": p, "PlatformType": "Linux", "resourceId": n.id });
             put(
@@ -159,20 +185,25 @@ async fn report_over_three_accounts_two_regions_fifty_nodes() {
     put(bad_layout.clone(), "{}".to_owned()).await;
 
     let tmp = tempfile::tempdir().expect("tmp");
-    let out = tmp.path().join("2026-10.csv");
+    let out = tmp.path().join("r.csv");
+    // The month being written: its cut-off is now, so every object counts.
+    let month = jiff::Timestamp::now().strftime("%Y-%m").to_string();
+    let policy = tmp.path().join("policy.yaml");
+    let base = std::fs::read_to_string(patchplane_e2e::root().join("examples/org-policy.yaml")).expect("policy");
+    std::fs::write(
+        &policy,
+        base.replace(
+            "evidence: { sla_days: 14,",
+            "evidence: { sla_days: {default: 365, critical: 14},",
+        ),
+    )
+    .expect("write");
     let args = [
-        "report",
-        "--bucket",
-        BUCKET,
-        "--prefix",
-        PREFIX,
-        "--month",
-        "2026-10",
-        "--sla-days",
-        "14",
-        "--out",
+        "report", "--bucket", BUCKET, "--prefix", PREFIX, "--month", &month, "--policy",
     ];
     let mut args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+    args.push(policy.as_os_str());
+    args.push(OsStr::new("--out"));
     args.push(out.as_os_str());
     let run = moto.patchplane(&args);
     let stderr = String::from_utf8_lossy(&run.stderr);
@@ -197,7 +228,7 @@ async fn report_over_three_accounts_two_regions_fifty_nodes() {
             .iter()
             .find(|r| r["account"] == n.account && r["region"] == n.region && r["node_id"] == n.id)
             .unwrap_or_else(|| panic!("{} missing", n.id));
-        assert_eq!(row["month"], "2026-10");
+        assert_eq!(row["month"], month);
         assert_eq!(
             row["node_type"],
             if n.id.starts_with("mi-") {
@@ -269,23 +300,24 @@ async fn report_over_three_accounts_two_regions_fifty_nodes() {
             .find(|r| r["node_id"] == n.id && r["account"] == n.account && r["region"] == n.region)
             .unwrap_or_else(|| panic!("{} not overdue", n.id));
         assert_eq!(
-            row["last_install_time"],
-            if n.operation == "Install" {
-                n.end.clone()
-            } else {
-                String::new()
-            }
+            (row["patch_id"].as_str(), row["severity"].as_str()),
+            ("KB90", "Critical")
         );
+        assert_eq!(row["missing_since"], n.end, "since its only scan");
+        assert_eq!(row["at_least"], "yes", "the history starts there");
         assert_eq!(row["sla_days"], "14");
     }
     let compliant = seeded.iter().filter(|n| n.compliant()).count();
     assert!(
         stdout.contains(&format!(
-            "2026-10: 300 nodes, {compliant} compliant, {} non-compliant past the 14-day SLA, 3 object(s) skipped",
+            "nodes, {compliant} compliant, {} overdue, 0 excepted, ",
             overdue.len()
-        )),
+        )) && stdout.contains(" 300 nodes, ")
+            && stdout.contains("3 object(s) skipped"),
         "{stdout}"
     );
+    // Every seeded group is one the policy's windows target, and no agent is disconnected.
+    assert!(csv(&out.with_extension("uncovered.csv")).is_empty());
 }
 
 #[test]
@@ -300,8 +332,16 @@ fn report_fails_clearly_without_the_bucket() {
     assert_eq!(run.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(
-        stderr.contains("cannot list s3://no-such-bucket/resource-data-sync/AWS:PatchSummary/")
-            && stderr.contains("NoSuchBucket"),
+        stderr.contains("cannot list the versions of s3://no-such-bucket/resource-data-sync/: NoSuchBucket: The specified bucket does not exist"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.trim().lines().count(),
+        1,
+        "one readable line, no raw response: {stderr}"
+    );
+    assert!(
+        !stderr.contains("ErrorMetadata") && !stderr.contains("SdkBody"),
         "{stderr}"
     );
     assert!(!tmp.path().join("r.csv").exists());
@@ -397,6 +437,8 @@ async fn report_is_published_to_the_bucket_and_announced() {
         (out.clone(), "report.csv"),
         (out.with_extension("summary.csv"), "summary.csv"),
         (out.with_extension("overdue.csv"), "overdue.csv"),
+        (out.with_extension("uncovered.csv"), "uncovered.csv"),
+        (out.with_file_name("2026-10.html"), "dashboard.html"),
     ] {
         let got = s3
             .get_object()

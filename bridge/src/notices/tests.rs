@@ -46,6 +46,7 @@ impl Scans for LastScans {
                 title: "t".into(),
                 severity: "Critical".into(),
                 state: "Missing".into(),
+                classification: "SecurityUpdates".into(),
             }],
             captured: None,
         });

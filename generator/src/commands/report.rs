@@ -1,5 +1,5 @@
 //! `patchplane report`: the monthly SOC2 patch-compliance report ([`crate::report`]) from the
-//! evidence bucket's resource data sync, as three CSV files.
+//! evidence bucket's resource data sync as of a month's end: five CSV files and a dashboard.
 
 use std::path::PathBuf;
 
@@ -21,12 +21,15 @@ pub struct Args {
     /// Node CSV; the summary and the overdue list go beside it (`.summary.csv`, `.overdue.csv`).
     #[arg(long, default_value = "report.csv")]
     pub out: PathBuf,
-    /// Take `evidence.sla_days` from this policy.
+    /// Take `evidence.sla_days`, the exceptions and the targeted patch groups from this policy.
     #[arg(long, conflicts_with = "sla_days")]
     pub policy: Option<PathBuf>,
-    /// Days a node may stay non-compliant (default 14).
+    /// Days a critical or security patch may stay missing (default 14), without `--policy`.
     #[arg(long)]
     pub sla_days: Option<i64>,
+    /// Months before `--month` the dashboard's trend shows.
+    #[arg(long, default_value_t = 12)]
+    pub trend_months: usize,
     /// AWS endpoint (tests, private endpoints); `AWS_ENDPOINT_URL` works too.
     #[arg(long)]
     pub endpoint_url: Option<String>,
@@ -94,23 +97,58 @@ pub enum ReportError {
 }
 
 impl Args {
-    /// Reads the bucket, writes the node, summary and overdue CSV files, prints a summary line;
-    /// objects that cannot be used are skipped with a warning each.
+    /// Reconstructs the month from the bucket's versions, writes the CSV files and the dashboard,
+    /// prints a summary line; objects that cannot be used are skipped with a warning each.
     pub fn run(&self) -> Result<Exit, CommandError> {
-        let sla_days = match &self.policy {
-            Some(p) => load(p)?.policy.evidence.sla_days,
-            None => self.sla_days.unwrap_or(14),
+        let policy = match &self.policy {
+            Some(p) => Some(load(p)?),
+            None => None,
+        };
+        let sla = match (&policy, self.sla_days) {
+            (Some(l), _) => l.policy.evidence.sla_days.clone(),
+            (None, d) => crate::bridge_config::SlaDays::All(u32::try_from(d.unwrap_or(14)).unwrap_or(14)),
         };
         let month = &self.month;
         let cutoff = report::cutoff(month, jiff::Timestamp::now()).map_err(|message| ReportError::Month { message })?;
+        let options = report::Options {
+            month: month.clone(),
+            cutoff,
+            sla,
+            exceptions: policy.as_ref().map(|l| l.policy.exceptions.clone()).unwrap_or_default(),
+            targeted: policy.as_ref().map(|l| {
+                l.plan
+                    .windows
+                    .iter()
+                    .filter(|w| w.kind == crate::model::WindowKind::Install)
+                    .flat_map(|w| w.targets.iter().flat_map(|t| t.values.iter().cloned()))
+                    .collect()
+            }),
+        };
+        let everywhere = policy
+            .as_ref()
+            .map(|l| crate::validate::excepted_patches(&l.policy))
+            .unwrap_or_default();
         let runtime = tokio::runtime::Runtime::new().map_err(|source| ReportError::Runtime { source })?;
-        let collected = runtime
+        let (r, requests) = runtime
             .block_on(async {
                 let conf = sdk_config(self.endpoint_url.clone()).await;
-                report::s3::collect(&s3_client(&conf), &self.bucket, &self.prefix).await
+                let bucket = std::sync::Arc::new(report::s3::Bucket::new(s3_client(&conf), &self.bucket, &self.prefix));
+                let listing = bucket.list().await?;
+                let (walks, stray) = report::walks(&self.prefix, listing.clone(), cutoff, &everywhere);
+                let mut snapshot = bucket.run(walks).await;
+                snapshot.problems.extend(stray);
+                let mut r = report::build(snapshot, options);
+                r.trend = bucket
+                    .trend(&listing, &report::months_before(month, self.trend_months))
+                    .await;
+                let req = &bucket.requests;
+                let counts = (
+                    req.list.load(std::sync::atomic::Ordering::Relaxed),
+                    req.get.load(std::sync::atomic::Ordering::Relaxed),
+                );
+                Ok::<_, String>((r, counts))
             })
             .map_err(|message| ReportError::Collect { message })?;
-        let r = report::build(collected, month, sla_days, cutoff);
         for p in &r.problems {
             eprintln!("warning: skipped s3://{}/{}: {}", self.bucket, p.key, p.reason);
         }
@@ -119,6 +157,13 @@ impl Args {
             (self.out.clone(), "report.csv", r.nodes_csv()),
             (sibling("summary.csv"), "summary.csv", r.summary_csv()),
             (sibling("overdue.csv"), "overdue.csv", r.overdue_csv()),
+            (sibling("uncovered.csv"), "uncovered.csv", r.uncovered_csv()),
+            (sibling("exceptions.csv"), "exceptions.csv", r.exceptions_csv()),
+            (
+                self.out.with_file_name(format!("{month}.html")),
+                "dashboard.html",
+                report::html::render(&r),
+            ),
         ];
         for (path, _, body) in &files {
             std::fs::write(path, body).map_err(|source| ReportError::Write {
@@ -133,13 +178,22 @@ impl Args {
                 println!("published {uri}");
             }
         }
+        for e in &r.exceptions {
+            println!(
+                "exception {} in force until {}: {} ({}, approved by {})",
+                e.id, e.expires, e.reason, e.ticket, e.approver
+            );
+        }
         let compliant = r.nodes.iter().filter(|n| n.compliant()).count();
         println!(
-            "{month}: {} nodes, {compliant} compliant, {} non-compliant past the {}-day SLA, {} object(s) skipped",
+            "{month} as of {cutoff}: {} nodes, {compliant} compliant, {} overdue, {} excepted, {} not covered, {} object(s) skipped; {} list and {} get request(s)",
             r.nodes.len(),
             r.overdue().len(),
-            sla_days,
-            r.problems.len()
+            r.nodes.iter().filter(|n| n.exception.is_some()).count(),
+            r.uncovered().len(),
+            r.problems.len(),
+            requests.0,
+            requests.1,
         );
         Ok(Exit::Success)
     }
@@ -156,10 +210,15 @@ impl Args {
         let mut uris = Vec::new();
         for (_, name, body) in files {
             let key = format!("reports/{}/{name}", self.month);
+            let kind = if name.ends_with(".html") {
+                "text/html; charset=utf-8"
+            } else {
+                "text/csv"
+            };
             s3.put_object()
                 .bucket(&self.bucket)
                 .key(&key)
-                .content_type("text/csv")
+                .content_type(kind)
                 .body(body.clone().into_bytes().into())
                 .send()
                 .await
