@@ -272,7 +272,8 @@ pub fn stages_from<S: Sink>(cfg: &BridgeConfig, source: Source, sink: S) -> Stag
             &e.patch_group_tag,
             &e.owner_tags,
         )
-        .with_baselines(e.baselines.clone()),
+        .with_baselines(e.baselines.clone())
+        .with_exceptions(cfg.exceptions.clone(), escalation::system_clock()),
         sink,
     }
 }

@@ -98,6 +98,10 @@ impl RouteConfig {
                 }
             }
         }
+        // An excepted node gets no new ticket and no owner notice; a success still resolves.
+        if ctx.exception.is_some() {
+            out.retain(|(a, _)| matches!(a, Action::Resolve | Action::Escalate | Action::WindowNotices));
+        }
         out.sort_by_key(|(a, _)| *a);
         out
     }

@@ -59,11 +59,15 @@ pub fn load_str(text: &str, file: &Path) -> Result<Loaded, LoadError> {
         return Err(LoadError::Invalid(findings));
     }
     match Plan::build(&policy) {
-        Ok(plan) => Ok(Loaded {
-            policy,
-            plan,
-            warnings: findings,
-        }),
+        Ok(plan) => {
+            let mut warnings = findings;
+            warnings.extend(
+                crate::validate::sla_feasibility(&policy, &plan)
+                    .into_iter()
+                    .map(|f| f.locate(file, &index)),
+            );
+            Ok(Loaded { policy, plan, warnings })
+        }
         // Validation resolves every schedule first, so this is a bug, reported rather than panicked.
         Err(e) => Err(LoadError::Invalid(vec![Diagnostic {
             severity: Severity::Error,

@@ -78,6 +78,10 @@ pub struct Opening {
     /// Local weekday and zone abbreviation, for people.
     #[serde(skip)]
     pub local_display: String,
+    /// Patch groups it installs (install windows).
+    pub patch_groups: Vec<String>,
+    /// Hours it stays open.
+    pub duration_hours: i64,
 }
 
 /// Every window's next `count` openings in every region of the plan, from local midnight of
@@ -106,10 +110,119 @@ pub fn preview(plan: &Plan, from: Date, count: usize) -> Vec<Opening> {
                     local: z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
                     utc: z.timestamp().strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
                     local_display: z.strftime("%Y-%m-%d %a %H:%M %Z").to_string(),
+                    patch_groups: w.targets.iter().flat_map(|t| t.values.iter().cloned()).collect(),
+                    duration_hours: w.duration,
                 });
             }
         }
     }
+    out
+}
+
+/// Escapes an iCalendar TEXT value (RFC 5545 §3.3.11).
+fn ics_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            ';' => out.push_str("\\;"),
+            ',' => out.push_str("\\,"),
+            '\n' => out.push_str("\\n"),
+            '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Appends a content line, folded at 75 octets (RFC 5545 §3.1), CRLF-terminated.
+fn ics_line(out: &mut String, line: &str) {
+    let mut width = 0;
+    for c in line.chars() {
+        let n = c.len_utf8();
+        if width + n > 75 {
+            out.push_str("\r\n ");
+            width = 1;
+        }
+        out.push(c);
+        width += n;
+    }
+    out.push_str("\r\n");
+}
+
+/// `20261208T070000Z` from an RFC 3339 UTC time.
+fn ics_time(utc: &str) -> String {
+    utc.replace(['-', ':'], "")
+}
+
+/// The preview as an RFC 5545 iCalendar feed: one event per opening, in UTC, with region, ring,
+/// operating system and patch groups in it. `stamp` is the feed's `DTSTAMP` (the preview's first
+/// day), so the same policy and day give the same file.
+pub fn ics(name: &str, rows: &[Opening], stamp: Date) -> String {
+    let mut out = String::new();
+    let stamp = format!("{}T000000Z", stamp.strftime("%Y%m%d"));
+    for l in [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//patchplane//schedule//EN",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+    ] {
+        ics_line(&mut out, l);
+    }
+    ics_line(
+        &mut out,
+        &format!("X-WR-CALNAME:{}", ics_text(&format!("{name} patch windows"))),
+    );
+    for o in rows {
+        let start = ics_time(&o.utc);
+        let end = o
+            .utc
+            .parse::<jiff::Timestamp>()
+            .ok()
+            .and_then(|t| t.checked_add(jiff::SignedDuration::from_hours(o.duration_hours)).ok())
+            .map(|t| t.strftime("%Y%m%dT%H%M%SZ").to_string())
+            .unwrap_or_else(|| start.clone());
+        let summary = match (&o.ring, &o.operating_system) {
+            (Some(r), Some(os)) => format!("Patching {os}, ring {r}, in {}", o.region),
+            _ => format!("{} ({:?}) in {}", o.window, o.kind, o.region),
+        };
+        let description = format!(
+            "Window: {}\nRegion: {} ({})\nRing: {}\nOperating system: {}\nPatch groups: {}\nLocal start: {}",
+            o.window,
+            o.region,
+            o.zone,
+            o.ring.as_deref().unwrap_or("-"),
+            o.operating_system.as_deref().unwrap_or("all"),
+            if o.patch_groups.is_empty() {
+                "-".to_owned()
+            } else {
+                o.patch_groups.join(", ")
+            },
+            o.local
+        );
+        ics_line(&mut out, "BEGIN:VEVENT");
+        ics_line(&mut out, &format!("UID:{}-{}-{start}@patchplane", o.window, o.region));
+        ics_line(&mut out, &format!("DTSTAMP:{stamp}"));
+        ics_line(&mut out, &format!("DTSTART:{start}"));
+        ics_line(&mut out, &format!("DTEND:{end}"));
+        ics_line(&mut out, &format!("SUMMARY:{}", ics_text(&summary)));
+        ics_line(&mut out, &format!("LOCATION:{}", ics_text(&o.region)));
+        ics_line(&mut out, &format!("DESCRIPTION:{}", ics_text(&description)));
+        let mut cats = vec!["patchplane".to_owned()];
+        cats.extend(o.ring.iter().cloned());
+        cats.extend(o.patch_groups.iter().cloned());
+        ics_line(
+            &mut out,
+            &format!(
+                "CATEGORIES:{}",
+                cats.iter().map(|c| ics_text(c)).collect::<Vec<_>>().join(",")
+            ),
+        );
+        ics_line(&mut out, "TRANSP:OPAQUE");
+        ics_line(&mut out, "END:VEVENT");
+    }
+    ics_line(&mut out, "END:VCALENDAR");
     out
 }
 

@@ -163,8 +163,13 @@ fn no_controls(c: &mut Checker, path: &str, s: &str, max: usize) {
     }
 }
 
-/// Validates `p`, returning every finding (errors and warnings).
+/// Validates `p` as of [`today`], returning every finding (errors and warnings).
 pub fn validate(p: &Policy) -> Vec<Finding> {
+    validate_on(p, today())
+}
+
+/// Validates `p` as of `today` (exception expiry), returning every finding.
+pub fn validate_on(p: &Policy, today: jiff::civil::Date) -> Vec<Finding> {
     let mut c = Checker { out: Vec::new() };
 
     if p.version != 1 {
@@ -652,7 +657,7 @@ pub fn validate(p: &Policy) -> Vec<Finding> {
     }
 
     check_sla_days(&mut c, &p.evidence.sla_days);
-    check_exceptions(&mut c, p, today());
+    check_exceptions(&mut c, p, today);
     c.range("evidence.retention_days", p.evidence.retention_days, 30, 3650, "days");
 
     let windows = 1 + p.rings.len() * p.baselines.len();
@@ -771,6 +776,60 @@ fn check_exceptions(c: &mut Checker, p: &Policy, today: jiff::civil::Date) {
             }
         }
     }
+}
+
+/// An approval rule's longest time to install: (days, ring, delay, sla, severity).
+type Worst = (i64, String, i64, i64, String);
+
+/// Warnings for approval rules whose delay plus the longest wait for the next install of a ring
+/// cannot meet the SLA of the rule's severity: a patch released just after an install waits
+/// `approve_after_days`, then until the ring's next install after that.
+pub fn sla_feasibility(p: &Policy, plan: &crate::model::Plan) -> Vec<Finding> {
+    let mut c = Checker { out: Vec::new() };
+    let Some(zone) = plan.regions.first().and_then(|r| jiff::tz::TimeZone::get(&r.zone).ok()) else {
+        return c.out;
+    };
+    let from = jiff::Timestamp::now();
+    // (baseline, rule) → the worst case over its rings.
+    let mut worst: BTreeMap<(usize, usize), Worst> = BTreeMap::new();
+    for w in plan
+        .windows
+        .iter()
+        .filter(|w| w.kind == crate::model::WindowKind::Install)
+    {
+        let (Some(ring), Some(baseline)) = (&w.ring, &w.baseline) else {
+            continue;
+        };
+        let Some((bi, b)) = p.baselines.iter().enumerate().find(|(_, b)| &b.name == baseline) else {
+            continue;
+        };
+        let opens = crate::schedule::openings(&w.schedule, &zone, from, 14);
+        let gap = opens
+            .windows(2)
+            .map(|pair| pair[0].timestamp().duration_until(pair[1].timestamp()).as_secs())
+            .max()
+            .unwrap_or(0);
+        let gap_days = (gap + 86_399) / 86_400;
+        for (ri, rule) in b.rules.iter().enumerate() {
+            let delay = rule.approve_after_days.unwrap_or(0);
+            let severity = format!("{:?}", rule.compliance).to_ascii_lowercase();
+            let sla = i64::from(p.evidence.sla_days.days(&severity));
+            let days = delay + gap_days;
+            if days > sla && worst.get(&(bi, ri)).is_none_or(|w| days > w.0) {
+                worst.insert((bi, ri), (days, ring.clone(), delay, sla, severity));
+            }
+        }
+    }
+    for ((bi, ri), (days, ring, delay, sla, severity)) in worst {
+        c.warn(
+            format!("baselines[{bi}].rules[{ri}].approve_after_days"),
+            format!(
+                "{delay} day(s) to approve plus up to {} day(s) until ring `{ring}` installs again ({days} days) cannot meet the {sla}-day SLA for {severity} patches (evidence.sla_days)",
+                days - delay
+            ),
+        );
+    }
+    c.out
 }
 
 /// The patches every baseline rejects because of exceptions that cover patches everywhere.

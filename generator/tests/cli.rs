@@ -189,3 +189,90 @@ fn schedule_prints_local_and_utc_and_json() {
         Some(2)
     );
 }
+
+/// `patchplane validate` as of a day (`PATCHPLANE_TODAY`, the clock tests set).
+fn validate_on(policy: &Path, today: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_patchplane"))
+        .current_dir(root())
+        .env("PATCHPLANE_TODAY", today)
+        .args(["validate", policy.to_str().expect("utf-8")])
+        .output()
+        .expect("runs")
+}
+
+#[test]
+fn exceptions_warn_before_they_expire_fail_after_and_join_the_rejected_patches() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let policy = tmp.path().join("policy.yaml");
+    let base = std::fs::read_to_string(root().join("examples/org-policy.yaml")).expect("policy");
+    let yaml = format!(
+        "{base}exceptions:\n  - {{id: EXC-1, tags: {{Application: legacy-erp}}, reason: vendor certifies 5.10 only, approver: ciso@acme.example, ticket: CHG0031234, expires: '2027-03-31'}}\n  - {{id: EXC-2, patches: [KB5034441], reason: breaks the ERP client, approver: ciso@acme.example, ticket: CHG0031299, expires: '2027-06-30'}}\n"
+    );
+    std::fs::write(&policy, &yaml).expect("write");
+    let line = yaml.lines().position(|l| l.contains("'2027-03-31'")).expect("line") + 1;
+
+    let early = validate_on(&policy, "2027-01-10");
+    assert!(early.status.success(), "{}", text_of(&early));
+    assert!(!text(&early.stderr).contains("expires"), "nothing to say yet: {}", text(&early.stderr));
+
+    let near = validate_on(&policy, "2027-03-20");
+    assert!(near.status.success(), "a warning only: {}", text_of(&near));
+    assert!(
+        text(&near.stderr).contains(&format!(
+            "policy.yaml:{line}: warning: `exceptions[0].expires`: exception EXC-1 expires on 2027-03-31, in 11 day(s)"
+        )),
+        "{}",
+        text(&near.stderr)
+    );
+
+    let late = validate_on(&policy, "2027-04-01");
+    assert!(!late.status.success(), "an expired exception fails the pipeline");
+    assert!(
+        text(&late.stderr).contains(&format!(
+            "policy.yaml:{line}: error: `exceptions[0].expires`: exception EXC-1 expired on 2027-03-31: remove it, or renew it"
+        )),
+        "{}",
+        text(&late.stderr)
+    );
+
+    // A patch exception is rejected by every baseline while it holds.
+    let out = tmp.path().join("out");
+    let gen_ = Command::new(env!("CARGO_BIN_EXE_patchplane"))
+        .current_dir(root())
+        .env("PATCHPLANE_TODAY", "2027-01-10")
+        .args(["generate", policy.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")])
+        .output()
+        .expect("runs");
+    assert!(gen_.status.success(), "{}", text_of(&gen_));
+    let template = std::fs::read_to_string(out.join("patching/template.yaml")).expect("template");
+    assert_eq!(template.matches("- KB5034441").count(), 3, "in each of the 3 baselines' RejectedPatches");
+
+    // `schedule` lists the exceptions in force.
+    let sched = Command::new(env!("CARGO_BIN_EXE_patchplane"))
+        .current_dir(root())
+        .env("PATCHPLANE_TODAY", "2027-01-10")
+        .args(["schedule", policy.to_str().expect("utf-8"), "--count", "1"])
+        .output()
+        .expect("runs");
+    let s = text(&sched.stdout);
+    assert!(s.contains("Exceptions in force on 2027-01-10:"), "{s}");
+    assert!(s.contains("EXC-1 until 2027-03-31: tag Application=legacy-erp (vendor certifies 5.10 only; CHG0031234"), "{s}");
+    assert!(s.contains("EXC-2 until 2027-06-30: patch KB5034441"), "{s}");
+}
+
+#[test]
+fn a_schedule_that_cannot_meet_the_sla_is_a_warning() {
+    let out = patchplane(&["validate", "examples/sunday-after-patch-tuesday.yaml"]);
+    assert!(out.status.success());
+    let e = text(&out.stderr);
+    assert!(
+        e.contains("7 day(s) to approve plus up to 36 day(s) until ring `all` installs again (43 days) cannot meet the 14-day SLA for critical patches"),
+        "{e}"
+    );
+    let weekly = patchplane(&["validate", "examples/org-policy.yaml"]);
+    assert!(!text(&weekly.stderr).contains("cannot meet"), "{}", text(&weekly.stderr));
+}
+
+fn text_of(o: &Output) -> String {
+    format!("{}{}", text(&o.stdout), text(&o.stderr))
+}

@@ -66,6 +66,8 @@ pub struct Context {
     /// The CMDB configuration item of the node (its `sys_id`), when a CMDB named it: the
     /// incident's `cmdb_ci`.
     pub ci: Option<String>,
+    /// The exception in force that covers the node (its id): no incident, ticket or notice.
+    pub exception: Option<String>,
     /// How many times SQS has delivered the message (set by the pipeline, not by enrichment):
     /// a digest holding a redelivered event may be a re-send after a crash.
     pub receive_count: u32,
@@ -96,6 +98,8 @@ pub struct Enricher<T> {
     baselines: BTreeMap<String, String>,
     cache: Mutex<HashMap<NodeKey, Cached>>,
     owners: Option<owners::OwnerChain>,
+    exceptions: Vec<patchplane::policy::Exception>,
+    clock: Option<crate::sinks::Clock>,
 }
 
 impl<T: TagSource> Enricher<T> {
@@ -109,7 +113,33 @@ impl<T: TagSource> Enricher<T> {
             baselines: BTreeMap::new(),
             cache: Mutex::new(HashMap::new()),
             owners: None,
+            exceptions: Vec::new(),
+            clock: None,
         }
+    }
+
+    /// Node exceptions (`exceptions:`), judged on `clock`'s day (UTC): one in force that covers a
+    /// node marks its context.
+    pub fn with_exceptions(
+        mut self,
+        exceptions: Vec<patchplane::policy::Exception>,
+        clock: crate::sinks::Clock,
+    ) -> Self {
+        self.exceptions = exceptions
+            .into_iter()
+            .filter(|e| e.selects_nodes() && e.patches.is_empty())
+            .collect();
+        self.clock = Some(clock);
+        self
+    }
+
+    fn exception(&self, node: &str, tags: &Tags) -> Option<String> {
+        let clock = self.clock.as_ref()?;
+        let today = clock().to_zoned(jiff::tz::TimeZone::UTC).date();
+        self.exceptions
+            .iter()
+            .find(|e| e.holds_on(today) && e.covers_node(node, tags))
+            .map(|e| e.id.clone())
     }
 
     /// Owners through `chain` instead of the owner tags alone.
@@ -173,6 +203,7 @@ impl<T: TagSource> Enricher<T> {
             owner,
             owner_group,
             ci,
+            exception: self.exception(node, &tags),
             tags: (*tags).clone(),
             ..Context::default()
         })
@@ -283,5 +314,28 @@ mod tests {
         let e = enricher(None, Duration::from_secs(60), &["Owner"]);
         assert_eq!(e.enrich(&d).await.expect("empty"), Context::default());
         assert_eq!(e.source.calls.load(Ordering::Relaxed), 0);
+    }
+
+    #[tokio::test]
+    async fn an_excepted_node_gets_no_incident_until_its_exception_expires() {
+        let exception: patchplane::policy::Exception = serde_yaml::from_str(
+            "{id: EXC-1, tags: {Name: web-1}, reason: r, approver: a, ticket: CHG1, expires: '2026-12-31'}",
+        )
+        .expect("exception");
+        let routes = crate::route::RouteConfig::defaults();
+        let d = compliance();
+        for (now, excepted) in [("2026-12-31T23:00:00Z", true), ("2027-01-01T00:00:00Z", false)] {
+            let t: jiff::Timestamp = now.parse().expect("t");
+            let e = enricher(None, Duration::from_secs(60), &["Owner"])
+                .with_exceptions(vec![exception.clone()], std::sync::Arc::new(move || t));
+            let c = e.enrich(&d).await.expect("enriched");
+            assert_eq!(c.exception.is_some(), excepted, "{now}");
+            let actions: Vec<_> = routes.route_with(&d, &c, 1).into_iter().map(|(a, _)| a).collect();
+            assert_eq!(
+                actions.contains(&crate::config::Action::Incident),
+                !excepted,
+                "{now}: {actions:?}"
+            );
+        }
     }
 }

@@ -77,6 +77,10 @@ pub struct BridgeConfig {
     /// from the policy (the same schedule model the templates come from).
     #[serde(default)]
     pub schedule: ScheduleConfig,
+    /// Approved exceptions: while one holds, its nodes get no incident, ticket or owner notice.
+    /// In ECS the generator fills it from the policy's `exceptions:`.
+    #[serde(default)]
+    pub exceptions: Vec<crate::policy::Exception>,
     /// Who owns a node: tags, CMDBs, a static map, the default group.
     #[serde(default)]
     pub owners: OwnersConfig,

@@ -122,6 +122,9 @@ pub fn bridge_config(p: &Policy, b: &BridgeService, windows: &[WindowPlan]) -> B
     if config.schedule == ScheduleConfig::default() {
         config.schedule = schedule_config(p, windows);
     }
+    if config.exceptions.is_empty() {
+        config.exceptions = p.exceptions.iter().filter(|e| e.selects_nodes()).cloned().collect();
+    }
     config
 }
 

@@ -124,7 +124,17 @@ pub(super) fn baselines(p: &Policy) -> Vec<BaselinePlan> {
                 .collect(),
             approved_patches: b.approved_patches.clone(),
             approved_patches_compliance: b.approved_patches_compliance.as_ref().map(enum_str),
-            rejected_patches: b.rejected_patches.clone(),
+            // Exceptions that cover patches everywhere join every baseline's rejected patches
+            // (validation refuses expired ones, so whatever is here is in force).
+            rejected_patches: {
+                let mut r = b.rejected_patches.clone();
+                for x in crate::validate::excepted_patches(p) {
+                    if !r.contains(&x) {
+                        r.push(x);
+                    }
+                }
+                r
+            },
             rejected_patches_action: match b.rejected_patches_action {
                 RejectedPatchesAction::Block => "BLOCK",
                 RejectedPatchesAction::AllowAsDependency => "ALLOW_AS_DEPENDENCY",
