@@ -276,3 +276,12 @@ fn a_schedule_that_cannot_meet_the_sla_is_a_warning() {
 fn text_of(o: &Output) -> String {
     format!("{}{}", text(&o.stdout), text(&o.stderr))
 }
+
+#[test]
+fn the_evidence_bucket_keeps_superseded_versions_for_the_retention_period() {
+    let t = std::fs::read_to_string(root().join("stacksets/acme/central/template.yaml")).expect("template");
+    assert!(
+        t.contains("ExpirationInDays: 400") && t.contains("NoncurrentDays: 400"),
+        "past months are rebuilt from noncurrent versions"
+    );
+}

@@ -275,6 +275,7 @@ fn bench() -> Result {
     cargo(&["bench", "--locked", "-p", "patchplane", "--bench", "render"])?;
     cargo(&["bench", "--locked", "-p", "patchplane-bridge", "--bench", "decode"])?;
     cargo(&["bench", "--locked", "-p", "patchplane-e2e", "--bench", "enrich_cmdb"])?;
+    cargo(&["bench", "--locked", "-p", "patchplane-e2e", "--bench", "report_history"])?;
     run(
         root().join(".venv/bin/python"),
         &["tests/scripts/medians.py", "target/criterion"],
