@@ -106,3 +106,52 @@ impl RouteConfig {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_excepted_node_gets_no_ticket_and_no_notice_but_is_still_resolved() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/events/ssm-compliance-patch-non-compliant.json"
+        ))
+        .expect("fixture");
+        let d = crate::decode::decode(text.as_bytes()).expect("decodes");
+        let mut cfg: BridgeConfig = serde_yaml::from_str(
+            "version: 1\nqueue: {url: q}\nservicenow: {instance_url: 'https://x.service-now.com', auth: {basic: {user: u, password: {env: P}}}}\nnotify: {slack: {url: {env: S}}}\n",
+        )
+        .expect("config");
+        cfg.routes = None;
+        let routes = RouteConfig::from_config(&cfg);
+        let actions = |ctx: &Context| {
+            routes
+                .route_with(&d, ctx, 1)
+                .into_iter()
+                .map(|(a, _)| a)
+                .collect::<Vec<_>>()
+        };
+        let plain = Context {
+            node: Some("i-01234567890abcdef".into()),
+            ..Context::default()
+        };
+        assert_eq!(actions(&plain), vec![Action::Incident, Action::NotifyOwner]);
+        let excepted = Context {
+            exception: Some("EXC-1".into()),
+            ..plain
+        };
+        assert!(actions(&excepted).is_empty(), "{:?}", actions(&excepted));
+        let fixed = text.replace("non_compliant", "compliant");
+        let d = crate::decode::decode(fixed.as_bytes()).expect("decodes");
+        assert_eq!(
+            routes
+                .route_with(&d, &excepted, 1)
+                .into_iter()
+                .map(|(a, _)| a)
+                .collect::<Vec<_>>(),
+            vec![Action::Resolve],
+            "a fix still resolves"
+        );
+    }
+}

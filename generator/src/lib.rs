@@ -25,8 +25,11 @@
 //! - `render` (feature `render`): handlebars templates from `templates/` in strict mode, every value
 //!   escaped into a quoted scalar, parsed back and emitted as canonical YAML; `stackset.json`.
 //! - `output` (feature `render`): writing the rendered files and `--check`ing committed ones.
-//! - [`report`]: the monthly SOC2 artefact from resource data sync objects (`report::s3` reads the
-//!   bucket, feature `aws`).
+//! - [`exception`]: `exceptions:` (approved nodes or patches left unpatched, with an expiry).
+//! - [`report`]: the monthly SOC2 evidence as of a month's end: `sync.rs` (the sync's objects and
+//!   parsers), `history.rs` (the version in effect, missing-since runs), `mod.rs` (coverage,
+//!   exceptions, overdue, CSVs), `html.rs` (the dashboard), `s3.rs` (versions from the bucket,
+//!   feature `aws`). Exceptions and per-severity SLAs are in [`policy`]; `validate` checks them.
 //! - `rollout` (feature `aws`): `plan`, `rollout` and `status` of the generated StackSets:
 //!   `request.rs` (reading `stackset.json`), `api.rs` (the CloudFormation calls), `diff.rs`,
 //!   `apply.rs` (retries and waits), `upload.rs` (oversize templates), `dry_run.rs`, `tables.rs`,
@@ -43,6 +46,7 @@ pub mod bridge_config;
 pub mod commands;
 pub mod cron;
 pub mod diag;
+pub mod exception;
 pub mod ids;
 pub mod load;
 pub mod model;

@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::exception::Exception;
+
 /// The whole policy file.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -48,55 +50,6 @@ pub struct Policy {
     /// ticket and an expiry date.
     #[serde(default)]
     pub exceptions: Vec<Exception>,
-}
-
-/// One approved exception. It covers nodes (by id, or every node carrying all of `tags`), or
-/// patches (by id; on the selected nodes only, or everywhere when no node is selected).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Exception {
-    /// A unique id (`EXC-2026-014`).
-    pub id: String,
-    /// Node ids it covers.
-    #[serde(default)]
-    pub nodes: Vec<String>,
-    /// Nodes carrying every one of these tags.
-    #[serde(default)]
-    pub tags: BTreeMap<String, String>,
-    /// Patch ids it covers (`KB5034441`, `kernel-6.1.*`); empty: every patch of the nodes.
-    #[serde(default)]
-    pub patches: Vec<String>,
-    /// Why.
-    pub reason: String,
-    /// Who approved it.
-    pub approver: String,
-    /// The change or risk ticket (`CHG0031234`).
-    pub ticket: String,
-    /// The last day it holds, `YYYY-MM-DD`.
-    pub expires: String,
-}
-
-impl Exception {
-    /// The expiry date, when it parses (validation refuses one that does not).
-    pub fn expiry(&self) -> Option<jiff::civil::Date> {
-        self.expires.parse().ok()
-    }
-
-    /// Whether it holds on `day`.
-    pub fn holds_on(&self, day: jiff::civil::Date) -> bool {
-        self.expiry().is_some_and(|e| day <= e)
-    }
-
-    /// Whether it selects nodes (else it covers patches everywhere).
-    pub fn selects_nodes(&self) -> bool {
-        !self.nodes.is_empty() || !self.tags.is_empty()
-    }
-
-    /// Whether it covers `node` with `tags`.
-    pub fn covers_node(&self, node: &str, tags: &BTreeMap<String, String>) -> bool {
-        self.nodes.iter().any(|n| n == node)
-            || (!self.tags.is_empty() && self.tags.iter().all(|(k, v)| tags.get(k) == Some(v)))
-    }
 }
 
 /// `evidence:`: how long evidence is kept and how long a node may stay non-compliant.

@@ -832,19 +832,6 @@ pub fn sla_feasibility(p: &Policy, plan: &crate::model::Plan) -> Vec<Finding> {
     c.out
 }
 
-/// The patches every baseline rejects because of exceptions that cover patches everywhere.
-pub fn excepted_patches(p: &Policy) -> Vec<String> {
-    let mut out: Vec<String> = p
-        .exceptions
-        .iter()
-        .filter(|e| !e.selects_nodes())
-        .flat_map(|e| e.patches.iter().cloned())
-        .collect();
-    out.sort();
-    out.dedup();
-    out
-}
-
 fn check_bridge(c: &mut Checker, b: &crate::policy::BridgeService) {
     let image = &b.image;
     let name_part = image.rsplit('/').next().unwrap_or_default();

@@ -213,7 +213,11 @@ fn exceptions_warn_before_they_expire_fail_after_and_join_the_rejected_patches()
 
     let early = validate_on(&policy, "2027-01-10");
     assert!(early.status.success(), "{}", text_of(&early));
-    assert!(!text(&early.stderr).contains("expires"), "nothing to say yet: {}", text(&early.stderr));
+    assert!(
+        !text(&early.stderr).contains("expires"),
+        "nothing to say yet: {}",
+        text(&early.stderr)
+    );
 
     let near = validate_on(&policy, "2027-03-20");
     assert!(near.status.success(), "a warning only: {}", text_of(&near));
@@ -240,12 +244,21 @@ fn exceptions_warn_before_they_expire_fail_after_and_join_the_rejected_patches()
     let gen_ = Command::new(env!("CARGO_BIN_EXE_patchplane"))
         .current_dir(root())
         .env("PATCHPLANE_TODAY", "2027-01-10")
-        .args(["generate", policy.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")])
+        .args([
+            "generate",
+            policy.to_str().expect("utf-8"),
+            "--out",
+            out.to_str().expect("utf-8"),
+        ])
         .output()
         .expect("runs");
     assert!(gen_.status.success(), "{}", text_of(&gen_));
     let template = std::fs::read_to_string(out.join("patching/template.yaml")).expect("template");
-    assert_eq!(template.matches("- KB5034441").count(), 3, "in each of the 3 baselines' RejectedPatches");
+    assert_eq!(
+        template.matches("- KB5034441").count(),
+        3,
+        "in each of the 3 baselines' RejectedPatches"
+    );
 
     // `schedule` lists the exceptions in force.
     let sched = Command::new(env!("CARGO_BIN_EXE_patchplane"))
@@ -256,7 +269,10 @@ fn exceptions_warn_before_they_expire_fail_after_and_join_the_rejected_patches()
         .expect("runs");
     let s = text(&sched.stdout);
     assert!(s.contains("Exceptions in force on 2027-01-10:"), "{s}");
-    assert!(s.contains("EXC-1 until 2027-03-31: tag Application=legacy-erp (vendor certifies 5.10 only; CHG0031234"), "{s}");
+    assert!(
+        s.contains("EXC-1 until 2027-03-31: tag Application=legacy-erp (vendor certifies 5.10 only; CHG0031234"),
+        "{s}"
+    );
     assert!(s.contains("EXC-2 until 2027-06-30: patch KB5034441"), "{s}");
 }
 
@@ -270,7 +286,11 @@ fn a_schedule_that_cannot_meet_the_sla_is_a_warning() {
         "{e}"
     );
     let weekly = patchplane(&["validate", "examples/org-policy.yaml"]);
-    assert!(!text(&weekly.stderr).contains("cannot meet"), "{}", text(&weekly.stderr));
+    assert!(
+        !text(&weekly.stderr).contains("cannot meet"),
+        "{}",
+        text(&weekly.stderr)
+    );
 }
 
 fn text_of(o: &Output) -> String {

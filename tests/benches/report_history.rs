@@ -23,7 +23,13 @@ const PREFIX: &str = "resource-data-sync";
 const SEPARATOR: &str = "\n--- version ---\n";
 
 fn key(type_name: &str, node: usize) -> String {
-    report::sync_key(PREFIX, type_name, "111111111111", "us-east-1", &format!("i-{node:017x}"))
+    report::sync_key(
+        PREFIX,
+        type_name,
+        "111111111111",
+        "us-east-1",
+        &format!("i-{node:017x}"),
+    )
 }
 
 /// Writes the history; returns the listing (key → versions, newest first) and key → file.
@@ -33,8 +39,16 @@ fn write(dir: &Path) -> (BTreeMap<String, Vec<Entry>>, BTreeMap<String, PathBuf>
     let mut files = BTreeMap::new();
     for n in 0..NODES {
         let bad = n % 5 == 0;
-        for type_name in [report::PATCH_SUMMARY, report::COMPLIANCE_ITEM, report::INSTANCE_INFORMATION] {
-            let count = if type_name == report::INSTANCE_INFORMATION { 1 } else { VERSIONS };
+        for type_name in [
+            report::PATCH_SUMMARY,
+            report::COMPLIANCE_ITEM,
+            report::INSTANCE_INFORMATION,
+        ] {
+            let count = if type_name == report::INSTANCE_INFORMATION {
+                1
+            } else {
+                VERSIONS
+            };
             let mut bodies = Vec::new();
             let mut entries = Vec::new();
             for v in (0..count).rev() {
@@ -85,7 +99,10 @@ fn build(listing: &BTreeMap<String, Vec<Entry>>, files: &BTreeMap<String, PathBu
         let text = std::fs::read_to_string(&files[key]).map_err(|e| e.to_string())?;
         let newest: usize = listing[key].len() - 1;
         let i = newest - e.version_id.parse::<usize>().map_err(|_| "version".to_owned())?;
-        text.split(SEPARATOR).nth(i).map(str::to_owned).ok_or_else(|| "no such version".to_owned())
+        text.split(SEPARATOR)
+            .nth(i)
+            .map(str::to_owned)
+            .ok_or_else(|| "no such version".to_owned())
     });
     let r = report::build(
         snapshot,
@@ -105,7 +122,11 @@ fn bench(c: &mut Criterion) {
     let (listing, files) = write(dir.path());
     let (r, reads) = build(&listing, &files);
     assert_eq!(r.nodes.len(), NODES);
-    assert_eq!(r.overdue().len(), NODES / 5, "the bad fifth, missing a critical patch for 29 days");
+    assert_eq!(
+        r.overdue().len(),
+        NODES / 5,
+        "the bad fifth, missing a critical patch for 29 days"
+    );
     let versions: usize = listing.values().map(Vec::len).sum();
     println!(
         "report_history: {NODES} nodes, {versions} versions: {reads} GetObject and {} ListObjectVersions requests for one month ({:.1} reads per node)",

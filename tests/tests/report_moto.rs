@@ -190,11 +190,15 @@ async fn report_over_three_accounts_two_regions_fifty_nodes() {
     let month = jiff::Timestamp::now().strftime("%Y-%m").to_string();
     let policy = tmp.path().join("policy.yaml");
     let base = std::fs::read_to_string(patchplane_e2e::root().join("examples/org-policy.yaml")).expect("policy");
+    assert!(
+        base.contains("sla_days: { default: 30, critical: 14 }"),
+        "the example's SLA map"
+    );
     std::fs::write(
         &policy,
         base.replace(
-            "evidence: { sla_days: 14,",
-            "evidence: { sla_days: {default: 365, critical: 14},",
+            "sla_days: { default: 30, critical: 14 }",
+            "sla_days: { default: 365, critical: 14 }",
         ),
     )
     .expect("write");
@@ -293,7 +297,12 @@ async fn report_over_three_accounts_two_regions_fifty_nodes() {
         !want.is_empty() && want.len() < seeded.iter().filter(|n| !n.compliant()).count(),
         "the seed must split non-compliant nodes"
     );
-    assert_eq!(overdue.len(), want.len());
+    assert_eq!(
+        overdue.len(),
+        want.len(),
+        "{:?}",
+        overdue.iter().take(3).collect::<Vec<_>>()
+    );
     for n in want {
         let row = overdue
             .iter()

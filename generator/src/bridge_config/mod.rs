@@ -80,7 +80,7 @@ pub struct BridgeConfig {
     /// Approved exceptions: while one holds, its nodes get no incident, ticket or owner notice.
     /// In ECS the generator fills it from the policy's `exceptions:`.
     #[serde(default)]
-    pub exceptions: Vec<crate::policy::Exception>,
+    pub exceptions: Vec<crate::exception::Exception>,
     /// Who owns a node: tags, CMDBs, a static map, the default group.
     #[serde(default)]
     pub owners: OwnersConfig,

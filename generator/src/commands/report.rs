@@ -126,7 +126,7 @@ impl Args {
         };
         let everywhere = policy
             .as_ref()
-            .map(|l| crate::validate::excepted_patches(&l.policy))
+            .map(|l| crate::exception::everywhere(&l.policy.exceptions))
             .unwrap_or_default();
         let runtime = tokio::runtime::Runtime::new().map_err(|source| ReportError::Runtime { source })?;
         let (r, requests) = runtime

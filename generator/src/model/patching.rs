@@ -128,7 +128,7 @@ pub(super) fn baselines(p: &Policy) -> Vec<BaselinePlan> {
             // (validation refuses expired ones, so whatever is here is in force).
             rejected_patches: {
                 let mut r = b.rejected_patches.clone();
-                for x in crate::validate::excepted_patches(p) {
+                for x in crate::exception::everywhere(&p.exceptions) {
                     if !r.contains(&x) {
                         r.push(x);
                     }

@@ -32,7 +32,7 @@ use jiff::Timestamp;
 pub use self::history::{Entry, Mode, Run, Walk};
 pub use self::sync::*;
 use crate::bridge_config::SlaDays;
-use crate::policy::Exception;
+use crate::exception::Exception;
 
 /// (account, region, node).
 pub type NodeId = (String, String, String);
