@@ -25,6 +25,8 @@
 //! - `render` (feature `render`): handlebars templates from `templates/` in strict mode, every value
 //!   escaped into a quoted scalar, parsed back and emitted as canonical YAML; `stackset.json`.
 //! - `output` (feature `render`): writing the rendered files and `--check`ing committed ones.
+//! - [`teams`]: team windows (`teams/*.yaml` beside the policy) inside `self_service:`
+//!   guardrails: reading, checking on the team's file and line, their patch groups.
 //! - [`exception`]: `exceptions:` (approved nodes or patches left unpatched, with an expiry).
 //! - [`report`]: the monthly SOC2 evidence as of a month's end: `sync.rs` (the sync's objects and
 //!   parsers), `history.rs` (the version in effect, missing-since runs), `mod.rs` (coverage,
@@ -61,6 +63,7 @@ pub mod resolve;
 pub mod rollout;
 pub mod schedule;
 pub mod table;
+pub mod teams;
 pub mod validate;
 
-pub use load::{LoadError, Loaded, load_file, load_str};
+pub use load::{LoadError, Loaded, load_file, load_str, load_with_teams};

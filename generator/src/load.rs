@@ -37,24 +37,53 @@ pub enum LoadError {
     Invalid(Vec<Diagnostic>),
 }
 
-/// Reads and loads `file`.
+/// Reads and loads `file`; with `self_service:`, also the team files in `teams/` beside it.
 pub fn load_file(file: &Path) -> Result<Loaded, LoadError> {
     let text = std::fs::read_to_string(file).map_err(|source| LoadError::Io {
         file: file.to_path_buf(),
         source,
     })?;
-    load_str(&text, file)
+    load_inner(&text, file, Teams::Beside)
 }
 
-/// Loads policy text; `file` names it in diagnostics.
+/// Loads policy text; `file` names it in diagnostics. No team files.
 pub fn load_str(text: &str, file: &Path) -> Result<Loaded, LoadError> {
-    let policy: Policy = parse_yaml(text, file).map_err(|mut d| {
+    load_inner(text, file, Teams::Given(&[]))
+}
+
+/// Loads policy text and team files (`(file, text)`); each problem names its own file.
+pub fn load_with_teams(text: &str, file: &Path, teams: &[(PathBuf, String)]) -> Result<Loaded, LoadError> {
+    load_inner(text, file, Teams::Given(teams))
+}
+
+/// Where team files come from.
+enum Teams<'a> {
+    /// `teams/*.yaml` beside the policy file, read when the policy has `self_service:`.
+    Beside,
+    /// These.
+    Given(&'a [(PathBuf, String)]),
+}
+
+fn load_inner(text: &str, file: &Path, teams: Teams) -> Result<Loaded, LoadError> {
+    let mut policy: Policy = parse_yaml(text, file).map_err(|mut d| {
         // `central.bridge.config` holds the bridge's secrets references: never echo a literal.
         crate::bridge_config::hide_secret(&mut d);
         LoadError::Invalid(vec![d])
     })?;
+    let read;
+    let teams = match teams {
+        Teams::Given(t) => t,
+        Teams::Beside if policy.self_service.is_some() => {
+            read = crate::teams::read_dir(file).map_err(|d| LoadError::Invalid(vec![d]))?;
+            &read[..]
+        }
+        Teams::Beside => &[][..],
+    };
+    let (team_list, team_findings) = crate::teams::load(&policy, teams);
+    policy.teams = team_list;
     let index = LineIndex::new(text);
-    let findings: Vec<Diagnostic> = validate(&policy).into_iter().map(|f| f.locate(file, &index)).collect();
+    let mut findings: Vec<Diagnostic> = validate(&policy).into_iter().map(|f| f.locate(file, &index)).collect();
+    findings.extend(team_findings);
     if findings.iter().any(|d| d.severity == Severity::Error) {
         return Err(LoadError::Invalid(findings));
     }

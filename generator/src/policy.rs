@@ -50,6 +50,56 @@ pub struct Policy {
     /// ticket and an expiry date.
     #[serde(default)]
     pub exceptions: Vec<Exception>,
+    /// Guardrails for team windows (`teams/*.yaml` beside the policy, read only when this is
+    /// set).
+    #[serde(default)]
+    pub self_service: Option<SelfService>,
+    /// Team files, read by the loader from `teams/*.yaml` beside the policy (not a policy key).
+    #[serde(skip)]
+    pub teams: Vec<Team>,
+}
+
+/// `self_service:`: what a team window may be.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelfService {
+    /// Days a team window may open on (local time).
+    pub allowed_days: Vec<Day>,
+    /// Earliest local opening time, `HH:MM`.
+    pub earliest: String,
+    /// Latest local closing time, `HH:MM` (earlier than `earliest`: the next day).
+    pub latest: String,
+    /// Longest window, 1-24 hours.
+    pub max_duration_hours: i64,
+    /// Windows per team, at most.
+    pub max_windows_per_team: usize,
+}
+
+/// A team file, `teams/<team>.yaml`: windows of the team's own, inside `self_service`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Team {
+    /// The team: lowercase letters and digits, 1-16, the file's name.
+    pub team: String,
+    /// Its windows.
+    pub windows: Vec<TeamWindow>,
+    /// The file it came from (set by the loader).
+    #[serde(skip)]
+    pub file: std::path::PathBuf,
+}
+
+/// One team window: its nodes carry the patch group `<group_prefix>-<team>-<name>`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamWindow {
+    /// Lowercase letters and digits, 1-16.
+    pub name: String,
+    /// The baseline it installs (a baseline's `name`).
+    pub baseline: String,
+    /// When it opens, in each region's local time.
+    pub schedule: Schedule,
+    /// Hours it stays open.
+    pub duration_hours: i64,
 }
 
 /// `evidence:`: how long evidence is kept and how long a node may stay non-compliant.
@@ -414,6 +464,19 @@ pub struct Ring {
     pub name: String,
     /// When this ring installs, in each region's local time.
     pub schedule: Schedule,
+    /// Install only if an earlier ring's last install here failed on few enough nodes.
+    #[serde(default)]
+    pub gate: Option<Gate>,
+}
+
+/// `rings[].gate`: checked inside SSM, in each account and region, before the ring installs.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gate {
+    /// The earlier ring whose last install is judged.
+    pub after: String,
+    /// The share of that install's nodes that may have failed, 0-100.
+    pub max_failed_percent: f64,
 }
 
 /// A schedule: exactly one of `daily`, `weekly`, `monthly`, `patch_tuesday` or `cron`.

@@ -656,13 +656,42 @@ pub fn validate_on(p: &Policy, today: jiff::civil::Date) -> Vec<Finding> {
         seen.push(*s);
     }
 
+    for (i, r) in p.rings.iter().enumerate() {
+        if let Some(g) = &r.gate {
+            if !p.rings[..i].iter().any(|e| e.name == g.after) {
+                let earlier: Vec<&str> = p.rings[..i].iter().map(|e| e.name.as_str()).collect();
+                c.error(
+                    format!("rings[{i}].gate.after"),
+                    format!(
+                        "`{}` is not an earlier ring (earlier: {})",
+                        shorten(&g.after),
+                        if earlier.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            earlier.join(", ")
+                        }
+                    ),
+                );
+            }
+            if !(0.0..=100.0).contains(&g.max_failed_percent) {
+                c.error(
+                    format!("rings[{i}].gate.max_failed_percent"),
+                    format!("{} is outside 0-100", g.max_failed_percent),
+                );
+            }
+        }
+    }
     check_sla_days(&mut c, &p.evidence.sla_days);
     check_exceptions(&mut c, p, today);
     c.range("evidence.retention_days", p.evidence.retention_days, 30, 3650, "days");
 
-    let windows = 1 + p.rings.len() * p.baselines.len();
+    if let Some(g) = &p.self_service {
+        c.out.extend(crate::teams::check_guardrails(g));
+    }
+    let team_windows: usize = p.teams.iter().map(|t| t.windows.len()).sum();
+    let windows = 1 + p.rings.len() * p.baselines.len() + team_windows;
     if windows > WINDOW_QUOTA {
-        c.warn("rings", format!("{windows} maintenance windows per account and region exceed SSM's default quota of {WINDOW_QUOTA}: raise the quota before rollout"));
+        c.warn("rings", format!("{windows} maintenance windows per account and region (team windows included: {team_windows}) exceed SSM's default quota of {WINDOW_QUOTA}: raise the quota before rollout"));
     }
     c.out
 }

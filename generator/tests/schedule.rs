@@ -46,7 +46,11 @@ fn hm(at: &str) -> (i8, i8) {
 
 /// The local dates a ring's install opens for a baseline offset, computed from first principles.
 fn expected_dates(p: &Policy, ring: usize, offset: i64) -> Expected {
-    let s = &p.rings[ring].schedule;
+    expected_for(&p.rings[ring].schedule, offset)
+}
+
+/// The local dates a schedule opens on, plus an offset, computed from first principles.
+fn expected_for(s: &patchplane::policy::Schedule, offset: i64) -> Expected {
     if let Some(w) = &s.weekly {
         let target = weekday(w.day).wrapping_add(offset);
         let mut d = FROM;
@@ -139,10 +143,11 @@ fn check_example(policy_file: &str, out_dir: &str) -> Vec<(String, String, Vec<T
         std::fs::read_to_string(root().join(out_dir).join("patching/template.yaml")).expect("committed template");
     let template: Value = serde_yaml::from_str(&text).expect("template parses");
     let (tpl_windows, tpl_zones) = template_windows(&template);
+    let team_windows: usize = p.teams.iter().map(|t| t.windows.len()).sum();
     assert_eq!(
         tpl_windows.len(),
-        1 + p.rings.len() * p.baselines.len(),
-        "one scan + ring x baseline windows"
+        1 + p.rings.len() * p.baselines.len() + team_windows,
+        "one scan + ring x baseline windows + team windows"
     );
     assert_eq!(tpl_zones.len(), p.organization.regions.len());
     let rows = preview(&loaded.plan, FROM, COUNT);
@@ -156,6 +161,14 @@ fn check_example(policy_file: &str, out_dir: &str) -> Vec<(String, String, Vec<T
         for b in &p.baselines {
             let name = format!("{}-{}-{}-install", p.name, b.group_prefix, ring.name);
             expectations.push((name, expected_dates(p, ri, b.install_offset_days)));
+        }
+    }
+    // Team windows: their own schedule, no baseline offset.
+    for t in &p.teams {
+        for w in &t.windows {
+            let b = p.baselines.iter().find(|b| b.name == w.baseline).expect("baseline");
+            let name = format!("{}-{}-{}-{}-install", p.name, b.group_prefix, t.team, w.name);
+            expectations.push((name, expected_for(&w.schedule, 0)));
         }
     }
 
@@ -212,8 +225,8 @@ fn utc_hours(checked: &[(String, String, Vec<Timestamp>)], region: &str, window:
 #[test]
 fn org_policy_preview_and_template_match_independent_dates() {
     let checked = check_example("examples/org-policy.yaml", "stacksets/acme");
-    // 3 rings × 3 baselines + scan, in 4 regions.
-    assert_eq!(checked.len(), 40);
+    // 3 rings × 3 baselines + scan + the payments team's window, in 4 regions.
+    assert_eq!(checked.len(), 44);
     // 02:00 New York is 07:00Z in winter and 06:00Z in summer; Sydney 15:00Z then 16:00Z.
     assert_eq!(
         utc_hours(&checked, "us-east-1", "acme-AL2023-early-install"),

@@ -687,3 +687,29 @@ fn bridge_service_fields_are_checked() {
         "the value is never echoed"
     );
 }
+
+#[test]
+fn a_gate_must_follow_an_earlier_ring_and_a_sane_threshold() {
+    let t = edit(
+        BASE,
+        "gate: { after: early, max_failed_percent: 5 }",
+        "gate: { after: late, max_failed_percent: 5 }",
+    );
+    expect(
+        &t,
+        "rings[1].gate.after",
+        "`late` is not an earlier ring (earlier: early)",
+        "after: late",
+    );
+    let t = edit(
+        BASE,
+        "gate: { after: main, max_failed_percent: 5 }",
+        "gate: { after: main, max_failed_percent: 150 }",
+    );
+    expect(
+        &t,
+        "rings[2].gate.max_failed_percent",
+        "150 is outside 0-100",
+        "max_failed_percent: 150",
+    );
+}

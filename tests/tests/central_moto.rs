@@ -2,7 +2,8 @@
 //! member account's default bus through the central bus to the bridge's queue.
 //!
 //! What moto does not cover, and this test does not claim: moto's CloudFormation silently skips
-//! `AWS::SSM::*` resources (baselines, windows, tasks, the resource data sync), and of the
+//! `AWS::SSM::*` resources (baselines, windows, tasks, the resource data sync, the gated-install
+//! Automation document), and of the
 //! bucket it applies only the encryption (not versioning, public access block, lifecycle,
 //! ownership controls, nor bucket or queue policies; probed with moto 5.2.5). Those are covered
 //! by cfn-lint and the cfn-guard rules (`tests/guard/`), not here. Member and central live in
@@ -87,6 +88,14 @@ async fn stacks_deploy_and_events_reach_the_central_queue() {
         .find(|r| r.logical_resource_id() == Some("BridgeTagsRole"))
         .unwrap_or_else(|| panic!("no BridgeTagsRole in {member:?}"));
     assert_eq!(role.physical_resource_id(), Some("patchplane-bridge-tags"));
+    // The gated ring's role exists (moto skips its Automation document, an `AWS::SSM::*`).
+    assert!(
+        member
+            .stack_resource_summaries()
+            .iter()
+            .any(|r| r.logical_resource_id() == Some("GatedInstallRole")),
+        "the ring gate's role: {member:?}"
+    );
 
     // The window-notice claims bucket exists, encrypted, and the task is told its name and the
     // evidence bucket's (ADR 014).

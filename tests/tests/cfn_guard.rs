@@ -153,9 +153,12 @@ fn each_rule_can_fail() {
             .find(|f| f.ends_with(format!("{stack}/template.yaml")))
             .expect("template");
         let text = std::fs::read_to_string(template).expect("read");
-        // With several buckets the edit breaks the first; one broken resource must fail.
-        assert!(text.contains(from), "{rule}: `{from}` must occur in {stack}");
-        std::fs::write(template, text.replacen(from, to, 1)).expect("write");
+        // With several resources alike the edit breaks the last; one broken resource must fail.
+        let at = text
+            .rfind(from)
+            .unwrap_or_else(|| panic!("{rule}: `{from}` must occur in {stack}"));
+        let edited = format!("{}{to}{}", &text[..at], &text[at + from.len()..]);
+        std::fs::write(template, edited).expect("write");
         let (code, out) = guard(tmp.path());
         assert_ne!(code, Some(0), "{rule} did not fail:\n{out}");
         assert!(out.contains(rule), "{rule} not named:\n{out}");

@@ -151,6 +151,7 @@ pub(super) fn build(p: &Policy, a: &AmiPipeline) -> Result<AmiPlan, ScheduleErro
                 parameters: Vec::new(),
                 max_concurrency: String::new(),
                 max_errors: String::new(),
+                gate: None,
             },
             ids: ImageIds {
                 component: format!("{id}Component"),

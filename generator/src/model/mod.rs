@@ -37,10 +37,10 @@ pub use bridge::{
     BridgePlan, BridgeTagsRolePlan, EcrRepository, NamedSecret, bridge_config, ecr_repository, schedule_config,
 };
 pub use central::CentralPlan;
-pub use names::central_bus_name;
-pub use patching::{BaselinePlan, EventsPlan, EvidencePlan, FilterPlan, RulePlan};
+pub use names::{central_bus_name, team_patch_group};
+pub use patching::{BaselinePlan, EventsPlan, EvidencePlan, FilterPlan, GateDocumentPlan, RulePlan, gate_parameter};
 pub use request::RequestPlan;
-pub use window::{Param, TargetPlan, WindowKind, WindowPlan};
+pub use window::{GatePlan, Param, TargetPlan, WindowKind, WindowPlan};
 
 /// The whole plan of the member StackSet.
 #[derive(Debug, Clone, Serialize)]
@@ -59,6 +59,8 @@ pub struct Plan {
     pub target_key: String,
     /// Baselines in policy order.
     pub baselines: Vec<BaselinePlan>,
+    /// The gated-install Automation document, when a ring has a gate.
+    pub gate_document: Option<GateDocumentPlan>,
     /// Scan window first, then install windows ring by ring.
     pub windows: Vec<WindowPlan>,
     /// Documents the window role may send.
@@ -118,6 +120,7 @@ impl Plan {
             baselines,
             windows,
             documents: patching::documents(p),
+            gate_document: patching::gate_document(p),
             events: patching::events(p),
             evidence,
             central,

@@ -16,6 +16,11 @@ pub(super) fn pascal_words(s: &str) -> String {
     s.split(['-', '_']).map(pascal).collect()
 }
 
+/// The patch group of a team window: `<group_prefix>-<team>-<window>`.
+pub fn team_patch_group(group_prefix: &str, team: &str, window: &str) -> String {
+    format!("{group_prefix}-{team}-{window}")
+}
+
 /// The patch group of a baseline in a ring: `<group_prefix>-<ring>`.
 pub(super) fn patch_group(group_prefix: &str, ring: &str) -> String {
     format!("{group_prefix}-{ring}")

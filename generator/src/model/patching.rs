@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::names::{central_bus_name, enum_str, pascal, patch_group};
-use super::window::{Param, TargetPlan, WindowKind, WindowPlan, cutoff_behavior};
+use super::window::{GatePlan, Param, TargetPlan, WindowKind, WindowPlan, cutoff_behavior};
 use crate::ids::partition;
 use crate::policy::{EventSource, Policy, Reboot, RejectedPatchesAction};
 use crate::resolve::{ScheduleError, resolve_schedule};
@@ -104,7 +104,17 @@ pub(super) fn baselines(p: &Policy) -> Vec<BaselinePlan> {
             }),
             operating_system: b.operating_system.as_str(),
             default: b.default,
-            patch_groups: p.rings.iter().map(|r| patch_group(&b.group_prefix, &r.name)).collect(),
+            patch_groups: p
+                .rings
+                .iter()
+                .map(|r| patch_group(&b.group_prefix, &r.name))
+                .chain(p.teams.iter().flat_map(|t| {
+                    t.windows
+                        .iter()
+                        .filter(|w| w.baseline == b.name)
+                        .map(|w| super::names::team_patch_group(&b.group_prefix, &t.team, &w.name))
+                }))
+                .collect(),
             rules: b
                 .rules
                 .iter()
@@ -200,18 +210,25 @@ fn scan_window(p: &Policy, baselines: &[BaselinePlan]) -> Result<WindowPlan, Sch
             .max_errors
             .clone()
             .unwrap_or_else(|| p.install.max_errors.clone()),
+        gate: None,
     })
 }
 
 /// One install window per ring and baseline: the ring's schedule plus the baseline's
 /// `install_offset_days`, targeting the one patch group of both.
 fn install_windows(p: &Policy) -> Result<Vec<WindowPlan>, ScheduleError> {
-    let hooks = &p.install.hooks;
-    let document = if hooks.any() {
+    let document = if p.install.hooks.any() {
         "AWS-RunPatchBaselineWithHooks"
     } else {
         "AWS-RunPatchBaseline"
     };
+    let install_params = install_parameters(p);
+    install_windows_with(p, document, &install_params)
+}
+
+/// The install task's parameters: operation, reboot option, hook documents.
+fn install_parameters(p: &Policy) -> Vec<Param> {
+    let hooks = &p.install.hooks;
     let mut install_params = vec![
         Param {
             name: "Operation",
@@ -235,6 +252,14 @@ fn install_windows(p: &Policy) -> Result<Vec<WindowPlan>, ScheduleError> {
             install_params.push(Param { name, value: d.clone() });
         }
     }
+    install_params
+}
+
+fn install_windows_with(
+    p: &Policy,
+    document: &'static str,
+    install_params: &[Param],
+) -> Result<Vec<WindowPlan>, ScheduleError> {
     let mut windows = Vec::new();
     for ring in &p.rings {
         for b in &p.baselines {
@@ -257,7 +282,7 @@ fn install_windows(p: &Policy) -> Result<Vec<WindowPlan>, ScheduleError> {
                 task_id: format!("{id}Task"),
                 targets: vec![TargetPlan {
                     logical_id: format!("{id}Target"),
-                    values: vec![g],
+                    values: vec![g.clone()],
                 }],
                 cron: ws.cron.to_string(),
                 offset_days: (ws.offset_days > 0).then_some(ws.offset_days),
@@ -266,13 +291,106 @@ fn install_windows(p: &Policy) -> Result<Vec<WindowPlan>, ScheduleError> {
                 cutoff: p.windows.cutoff_hours,
                 cutoff_behavior: cutoff_behavior(p),
                 document,
-                parameters: install_params.clone(),
+                parameters: install_params.to_vec(),
                 max_concurrency: p.install.max_concurrency.clone(),
                 max_errors: p.install.max_errors.clone(),
+                gate: ring.gate.as_ref().map(|gate| GatePlan {
+                    parameter: gate_parameter(p, &ring.name),
+                    previous_groups: p
+                        .baselines
+                        .iter()
+                        .map(|pb| patch_group(&pb.group_prefix, &gate.after))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    max_failed_percent: gate.max_failed_percent.to_string(),
+                    patch_group: g.clone(),
+                }),
+            });
+        }
+    }
+    // Team windows (self-service): one window per team window, its own patch group.
+    for t in &p.teams {
+        for w in &t.windows {
+            let Some(b) = p.baselines.iter().find(|b| b.name == w.baseline) else {
+                continue;
+            };
+            let ws = resolve_schedule(&w.schedule, 0)?;
+            let g = super::names::team_patch_group(&b.group_prefix, &t.team, &w.name);
+            let id = format!(
+                "Install{}Team{}{}",
+                pascal(&b.group_prefix),
+                pascal(&t.team),
+                pascal(&w.name)
+            );
+            windows.push(WindowPlan {
+                kind: WindowKind::Install,
+                name: format!("{}-{g}-install", p.name),
+                description: format!(
+                    "Team {} window {} install of baseline {} ({})",
+                    t.team,
+                    w.name,
+                    b.name,
+                    b.operating_system.as_str()
+                ),
+                ring: Some(format!("{}-{}", t.team, w.name)),
+                baseline: Some(b.name.clone()),
+                operating_system: Some(b.operating_system.as_str()),
+                window_id: format!("{id}Window"),
+                task_id: format!("{id}Task"),
+                targets: vec![TargetPlan {
+                    logical_id: format!("{id}Target"),
+                    values: vec![g],
+                }],
+                cron: ws.cron.to_string(),
+                offset_days: (ws.offset_days > 0).then_some(ws.offset_days),
+                schedule: ws,
+                duration: w.duration_hours,
+                cutoff: p.windows.cutoff_hours.min(w.duration_hours - 1).max(0),
+                cutoff_behavior: cutoff_behavior(p),
+                document,
+                parameters: install_params.to_vec(),
+                max_concurrency: p.install.max_concurrency.clone(),
+                max_errors: p.install.max_errors.clone(),
+                gate: None,
             });
         }
     }
     Ok(windows)
+}
+
+/// The SSM parameter that opens a ring's gate on purpose: `/patchplane/<policy>/gates/<ring>`.
+pub fn gate_parameter(p: &Policy, ring: &str) -> String {
+    format!("/patchplane/{}/gates/{ring}", p.name)
+}
+
+/// The gate's Automation document, when any ring has a gate.
+pub(super) fn gate_document(p: &Policy) -> Option<GateDocumentPlan> {
+    p.rings.iter().any(|r| r.gate.is_some()).then(|| GateDocumentPlan {
+        name: format!("{}-gated-install", p.name),
+        script: include_str!("../../../templates/components/ring-gate.py").to_owned(),
+        parameter_prefix: format!("/patchplane/{}/gates", p.name),
+        install_document: if p.install.hooks.any() {
+            "AWS-RunPatchBaselineWithHooks"
+        } else {
+            "AWS-RunPatchBaseline"
+        },
+        install_parameters: install_parameters(p),
+    })
+}
+
+/// The gated-install Automation document (`templates/components/ring-gate.py` is its first step).
+#[derive(Debug, Clone, Serialize)]
+pub struct GateDocumentPlan {
+    /// Document name.
+    pub name: String,
+    /// The gate step's Python.
+    pub script: String,
+    /// The gate parameters' path, for the role's `ssm:GetParameter`.
+    pub parameter_prefix: String,
+    /// The install document the gated step runs (with hooks or without).
+    pub install_document: &'static str,
+    /// Its parameters (operation, reboot, hooks), as the ungated task passes them.
+    pub install_parameters: Vec<Param>,
 }
 
 /// Documents the window role may send: the hooks variant only when the policy sets hooks.

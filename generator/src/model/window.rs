@@ -60,6 +60,21 @@ pub struct WindowPlan {
     pub max_concurrency: String,
     /// `MaxErrors`.
     pub max_errors: String,
+    /// The ring gate in front of the install, if the ring has one.
+    pub gate: Option<GatePlan>,
+}
+
+/// A gated install: an Automation task that checks the gate, then runs the install command.
+#[derive(Debug, Clone, Serialize)]
+pub struct GatePlan {
+    /// The SSM parameter an operator sets to open the gate on purpose.
+    pub parameter: String,
+    /// The earlier ring's patch groups, comma-separated.
+    pub previous_groups: String,
+    /// Its threshold, as a string parameter.
+    pub max_failed_percent: String,
+    /// The patch group this window installs.
+    pub patch_group: String,
 }
 
 /// A window target.

@@ -1,0 +1,102 @@
+//! The ring gate (issue #14): its decision logic, the Python step rendered into the gated-install
+//! Automation document, run with the project's Python against realistic Run Command histories
+//! through a fake SSM client (held, opened, opened on purpose, no history); and the document as
+//! rendered for the example policy, parsed and checked step by step. moto does not run Automation
+//! documents or `aws:executeScript`, so no moto test claims to.
+
+use std::process::Command;
+
+use patchplane_e2e::{generate, root, venv_tool};
+use serde_yaml::Value;
+
+/// The example's rendered patching template.
+fn template() -> Value {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (files, _) = generate("examples/org-policy.yaml", tmp.path());
+    let t = files
+        .iter()
+        .find(|f| f.ends_with("patching/template.yaml"))
+        .expect("patching");
+    serde_yaml::from_str(&std::fs::read_to_string(t).expect("read")).expect("yaml")
+}
+
+#[test]
+fn the_gate_decides_held_open_and_opened_on_purpose() {
+    let t = template();
+    let script = t["Resources"]["GatedInstallDocument"]["Properties"]["Content"]["mainSteps"][0]["inputs"]["Script"]
+        .as_str()
+        .expect("the gate step's script, as rendered");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let file = tmp.path().join("gate.py");
+    std::fs::write(&file, script).expect("write");
+    let out = Command::new(venv_tool("python"))
+        .arg(root().join("tests/scripts/test_ring_gate.py"))
+        .arg(&file)
+        .output()
+        .expect("python runs");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("Ran 5 tests") && log.contains("OK"), "{log}");
+}
+
+#[test]
+fn the_gated_install_document_checks_then_installs() {
+    let t = template();
+    let r = &t["Resources"];
+    let doc = &r["GatedInstallDocument"]["Properties"];
+    assert_eq!(doc["DocumentType"], "Automation");
+    let c = &doc["Content"];
+    assert_eq!(c["schemaVersion"], "0.3");
+    assert_eq!(c["assumeRole"], "{{ AutomationAssumeRole }}");
+    let steps = c["mainSteps"].as_sequence().expect("steps");
+    let names: Vec<&str> = steps.iter().filter_map(|s| s["name"].as_str()).collect();
+    assert_eq!(names, ["CheckRingGate", "InstallPatches"]);
+    assert_eq!(
+        (steps[0]["action"].as_str(), steps[0]["onFailure"].as_str()),
+        (Some("aws:executeScript"), Some("Abort"))
+    );
+    assert_eq!(steps[0]["inputs"]["Runtime"], "python3.11");
+    let outputs: Vec<&str> = steps[0]["outputs"]
+        .as_sequence()
+        .expect("outputs")
+        .iter()
+        .filter_map(|o| o["Name"].as_str())
+        .collect();
+    assert_eq!(outputs, ["Decision", "Reason"]);
+    assert_eq!(steps[1]["action"], "aws:runCommand");
+    let install = &steps[1]["inputs"];
+    assert_eq!(install["DocumentName"], "AWS-RunPatchBaseline");
+    assert_eq!(install["Parameters"]["Operation"][0], "Install");
+    assert_eq!(install["Targets"][0]["Values"][0], "{{ PatchGroup }}");
+    // Every parameter a step uses is declared, and every declared one is used or passed.
+    let declared: Vec<&str> = c["parameters"]
+        .as_mapping()
+        .expect("params")
+        .keys()
+        .filter_map(|k| k.as_str())
+        .collect();
+    let text = serde_yaml::to_string(&c["mainSteps"]).expect("steps");
+    for p in &declared {
+        assert!(
+            *p == "AutomationAssumeRole" || text.contains(&format!("{{{{ {p} }}}}")),
+            "{p} unused"
+        );
+    }
+    // `main` and `late` are gated: their tasks run the document with the earlier ring's groups.
+    let main = &r["InstallAL2023MainTask"]["Properties"];
+    assert_eq!(main["TaskType"], "AUTOMATION");
+    let params = &main["TaskInvocationParameters"]["MaintenanceWindowAutomationParameters"]["Parameters"];
+    assert_eq!(params["PreviousGroups"][0], "AL2023-early,Ubuntu22-early,Win2022-early");
+    assert_eq!(params["GateParameter"][0], "/patchplane/acme/gates/main");
+    assert_eq!(params["MaxFailedPercent"][0], "5");
+    for p in params.as_mapping().expect("params").keys().filter_map(|k| k.as_str()) {
+        assert!(
+            declared.contains(&p),
+            "the task passes {p}, which the document does not declare"
+        );
+    }
+    assert_eq!(
+        r["InstallAL2023EarlyTask"]["Properties"]["TaskType"], "RUN_COMMAND",
+        "the first ring has no gate"
+    );
+}
