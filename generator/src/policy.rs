@@ -650,6 +650,20 @@ pub struct Install {
     /// Lifecycle hooks (SSM document names); any hook switches to `AWS-RunPatchBaselineWithHooks`.
     #[serde(default)]
     pub hooks: Hooks,
+    /// Stopped EC2 instances of a window's patch group: `skip` (default) or `start_patch_stop`.
+    #[serde(default)]
+    pub stopped_instances: StoppedInstances,
+}
+
+/// `install.stopped_instances`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoppedInstances {
+    /// Left stopped (and unpatched).
+    #[default]
+    Skip,
+    /// Started, patched with the window's baseline, stopped again (only those it started).
+    StartPatchStop,
 }
 
 /// `RebootOption` of `AWS-RunPatchBaseline`.

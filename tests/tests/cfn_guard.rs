@@ -145,9 +145,19 @@ fn each_rule_can_fail() {
             "role_policies_justify_wildcard_resources",
         ),
     ];
-    for (stack, from, to, rule) in cases {
+    let sunday: &[(&str, &str, &str, &str)] = &[(
+        "patching",
+        "          Condition:\n            \"Null\":",
+        "          Condition:\n            StringLike:",
+        "instance_start_stop_needs_the_patch_group_tag",
+    )];
+    let cases = cases
+        .iter()
+        .map(|c| ("examples/org-policy.yaml", c))
+        .chain(sunday.iter().map(|c| ("examples/sunday-after-patch-tuesday.yaml", c)));
+    for (policy, (stack, from, to, rule)) in cases {
         let tmp = tempfile::tempdir().expect("tmp");
-        let (files, _) = generate("examples/org-policy.yaml", tmp.path());
+        let (files, _) = generate(policy, tmp.path());
         let template = files
             .iter()
             .find(|f| f.ends_with(format!("{stack}/template.yaml")))

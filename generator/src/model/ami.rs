@@ -152,6 +152,7 @@ pub(super) fn build(p: &Policy, a: &AmiPipeline) -> Result<AmiPlan, ScheduleErro
                 max_concurrency: String::new(),
                 max_errors: String::new(),
                 gate: None,
+                stopped: None,
             },
             ids: ImageIds {
                 component: format!("{id}Component"),

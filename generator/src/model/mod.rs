@@ -38,9 +38,11 @@ pub use bridge::{
 };
 pub use central::CentralPlan;
 pub use names::{central_bus_name, team_patch_group};
-pub use patching::{BaselinePlan, EventsPlan, EvidencePlan, FilterPlan, GateDocumentPlan, RulePlan, gate_parameter};
+pub use patching::{
+    BaselinePlan, EventsPlan, EvidencePlan, FilterPlan, GateDocumentPlan, RulePlan, StoppedDocumentPlan, gate_parameter,
+};
 pub use request::RequestPlan;
-pub use window::{GatePlan, Param, TargetPlan, WindowKind, WindowPlan};
+pub use window::{GatePlan, Param, StoppedTaskPlan, TargetPlan, WindowKind, WindowPlan};
 
 /// The whole plan of the member StackSet.
 #[derive(Debug, Clone, Serialize)]
@@ -57,10 +59,16 @@ pub struct Plan {
     pub regions: Vec<RegionZone>,
     /// `tag:<patch_group_tag>`.
     pub target_key: String,
+    /// The patch group tag key.
+    pub patch_group_tag: String,
+    /// `aws:ResourceTag/<patch_group_tag>`, the condition key on tagged instances.
+    pub resource_tag_key: String,
     /// Baselines in policy order.
     pub baselines: Vec<BaselinePlan>,
     /// The gated-install Automation document, when a ring has a gate.
     pub gate_document: Option<GateDocumentPlan>,
+    /// The start-patch-stop Automation document, with `install.stopped_instances`.
+    pub stopped_document: Option<StoppedDocumentPlan>,
     /// Scan window first, then install windows ring by ring.
     pub windows: Vec<WindowPlan>,
     /// Documents the window role may send.
@@ -117,10 +125,13 @@ impl Plan {
                 })
                 .collect(),
             target_key: format!("tag:{}", p.patch_group_tag),
+            patch_group_tag: p.patch_group_tag.clone(),
+            resource_tag_key: format!("aws:ResourceTag/{}", p.patch_group_tag),
             baselines,
             windows,
             documents: patching::documents(p),
             gate_document: patching::gate_document(p),
+            stopped_document: patching::stopped_document(p),
             events: patching::events(p),
             evidence,
             central,

@@ -5,9 +5,9 @@
 use serde::Serialize;
 
 use super::names::{central_bus_name, enum_str, pascal, patch_group};
-use super::window::{GatePlan, Param, TargetPlan, WindowKind, WindowPlan, cutoff_behavior};
+use super::window::{GatePlan, Param, StoppedTaskPlan, TargetPlan, WindowKind, WindowPlan, cutoff_behavior};
 use crate::ids::partition;
-use crate::policy::{EventSource, Policy, Reboot, RejectedPatchesAction};
+use crate::policy::{EventSource, Policy, Reboot, RejectedPatchesAction, StoppedInstances};
 use crate::resolve::{ScheduleError, resolve_schedule};
 
 /// A baseline to render.
@@ -211,6 +211,7 @@ fn scan_window(p: &Policy, baselines: &[BaselinePlan]) -> Result<WindowPlan, Sch
             .clone()
             .unwrap_or_else(|| p.install.max_errors.clone()),
         gate: None,
+        stopped: None,
     })
 }
 
@@ -305,6 +306,7 @@ fn install_windows_with(
                     max_failed_percent: gate.max_failed_percent.to_string(),
                     patch_group: g.clone(),
                 }),
+                stopped: stopped_task(p, &id, &ring.name, ring.gate.as_ref(), &g),
             });
         }
     }
@@ -339,7 +341,7 @@ fn install_windows_with(
                 task_id: format!("{id}Task"),
                 targets: vec![TargetPlan {
                     logical_id: format!("{id}Target"),
-                    values: vec![g],
+                    values: vec![g.clone()],
                 }],
                 cron: ws.cron.to_string(),
                 offset_days: (ws.offset_days > 0).then_some(ws.offset_days),
@@ -352,10 +354,69 @@ fn install_windows_with(
                 max_concurrency: p.install.max_concurrency.clone(),
                 max_errors: p.install.max_errors.clone(),
                 gate: None,
+                stopped: stopped_task(p, &id, &format!("{}-{}", t.team, w.name), None, &g),
             });
         }
     }
     Ok(windows)
+}
+
+/// The start-patch-stop task of an install window, when the policy asks for it.
+fn stopped_task(
+    p: &Policy,
+    id: &str,
+    ring: &str,
+    gate: Option<&crate::policy::Gate>,
+    group: &str,
+) -> Option<StoppedTaskPlan> {
+    (p.install.stopped_instances == StoppedInstances::StartPatchStop).then(|| StoppedTaskPlan {
+        task_id: format!("{id}StoppedTask"),
+        gate_parameter: gate_parameter(p, ring),
+        previous_groups: gate
+            .map(|g| {
+                p.baselines
+                    .iter()
+                    .map(|b| patch_group(&b.group_prefix, &g.after))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_default(),
+        max_failed_percent: gate.map_or_else(|| "100".to_owned(), |g| g.max_failed_percent.to_string()),
+        patch_group: group.to_owned(),
+    })
+}
+
+/// The start-patch-stop Automation document, when `install.stopped_instances` asks for it.
+pub(super) fn stopped_document(p: &Policy) -> Option<StoppedDocumentPlan> {
+    (p.install.stopped_instances == StoppedInstances::StartPatchStop).then(|| StoppedDocumentPlan {
+        name: format!("{}-start-patch-stop", p.name),
+        find_script: include_str!("../../../templates/components/stopped-instances.py").to_owned(),
+        gate_script: include_str!("../../../templates/components/ring-gate.py").to_owned(),
+        parameter_prefix: format!("/patchplane/{}/gates", p.name),
+        install_document: if p.install.hooks.any() {
+            "AWS-RunPatchBaselineWithHooks"
+        } else {
+            "AWS-RunPatchBaseline"
+        },
+        install_parameters: install_parameters(p),
+    })
+}
+
+/// The start-patch-stop Automation document.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoppedDocumentPlan {
+    /// Document name.
+    pub name: String,
+    /// The step that lists the stopped instances.
+    pub find_script: String,
+    /// The gate step (the same as the gated install's).
+    pub gate_script: String,
+    /// The gate parameters' path.
+    pub parameter_prefix: String,
+    /// The install document.
+    pub install_document: &'static str,
+    /// Its parameters.
+    pub install_parameters: Vec<Param>,
 }
 
 /// The SSM parameter that opens a ring's gate on purpose: `/patchplane/<policy>/gates/<ring>`.

@@ -62,6 +62,24 @@ pub struct WindowPlan {
     pub max_errors: String,
     /// The ring gate in front of the install, if the ring has one.
     pub gate: Option<GatePlan>,
+    /// The start-patch-stop task after the install (`install.stopped_instances`).
+    pub stopped: Option<StoppedTaskPlan>,
+}
+
+/// The task that patches the window's stopped instances: it checks the same gate (an open one
+/// for ungated windows), then starts, patches and stops again the instances it found stopped.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoppedTaskPlan {
+    /// Logical id of the task.
+    pub task_id: String,
+    /// The gate's parameter, earlier groups (empty: no gate) and threshold.
+    pub gate_parameter: String,
+    /// Earlier ring's patch groups, comma-separated; empty for an ungated window.
+    pub previous_groups: String,
+    /// Threshold.
+    pub max_failed_percent: String,
+    /// The window's patch group.
+    pub patch_group: String,
 }
 
 /// A gated install: an Automation task that checks the gate, then runs the install command.

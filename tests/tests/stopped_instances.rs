@@ -1,0 +1,122 @@
+//! Stopped instances (issue #14): the start-patch-stop Automation document as rendered for the
+//! sunday example (`install.stopped_instances: start_patch_stop`), parsed and checked step by
+//! step, and its instance-listing step run with the project's Python against a fake EC2 fleet. The
+//! bookkeeping that matters: only instances found stopped are started, every path after a start
+//! stops exactly those again, and a running instance is never touched. moto does not run
+//! Automation documents, so no moto test claims to.
+
+use std::process::Command;
+
+use patchplane_e2e::{generate, root, venv_tool};
+use serde_yaml::Value;
+
+fn template() -> Value {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (files, _) = generate("examples/sunday-after-patch-tuesday.yaml", tmp.path());
+    let t = files
+        .iter()
+        .find(|f| f.ends_with("patching/template.yaml"))
+        .expect("patching");
+    serde_yaml::from_str(&std::fs::read_to_string(t).expect("read")).expect("yaml")
+}
+
+#[test]
+fn only_instances_found_stopped_are_started_and_every_path_stops_them_again() {
+    let t = template();
+    let r = &t["Resources"];
+    let c = &r["StartPatchStopDocument"]["Properties"]["Content"];
+    assert_eq!(c["schemaVersion"], "0.3");
+    let steps = c["mainSteps"].as_sequence().expect("steps");
+    let step = |name: &str| {
+        steps
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    let names: Vec<&str> = steps.iter().filter_map(|s| s["name"].as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "CheckRingGate",
+            "FindStoppedInstances",
+            "AnyStopped",
+            "StartInstances",
+            "WaitUntilManaged",
+            "PatchStartedInstances",
+            "StopInstances",
+            "NothingStopped"
+        ]
+    );
+    let actions: Vec<&str> = steps.iter().filter_map(|s| s["action"].as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "aws:executeScript",
+            "aws:executeScript",
+            "aws:branch",
+            "aws:changeInstanceState",
+            "aws:waitForAwsResourceProperty",
+            "aws:runCommand",
+            "aws:changeInstanceState",
+            "aws:sleep"
+        ]
+    );
+    let ids = "{{ FindStoppedInstances.InstanceIds }}";
+    for (name, state) in [("StartInstances", "running"), ("StopInstances", "stopped")] {
+        assert_eq!(
+            step(name)["inputs"]["InstanceIds"],
+            ids,
+            "{name} acts on the listed instances only"
+        );
+        assert_eq!(step(name)["inputs"]["DesiredState"], state);
+    }
+    for after_start in ["StartInstances", "WaitUntilManaged", "PatchStartedInstances"] {
+        assert_eq!(
+            step(after_start)["onFailure"],
+            "step:StopInstances",
+            "{after_start} failing still stops them"
+        );
+    }
+    assert_eq!(step("PatchStartedInstances")["inputs"]["InstanceIds"], ids);
+    assert_eq!(step("StopInstances")["isEnd"], true);
+    assert_eq!(
+        step("AnyStopped")["inputs"]["Default"],
+        "NothingStopped",
+        "nothing stopped: nothing started"
+    );
+    assert_eq!(step("FindStoppedInstances")["outputs"][0]["Type"], "StringList");
+    // One start-patch-stop task per install window, after the install.
+    let tasks: Vec<&Value> = r
+        .as_mapping()
+        .expect("resources")
+        .iter()
+        .filter(|(k, _)| k.as_str().is_some_and(|k| k.ends_with("StoppedTask")))
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(tasks.len(), 3, "3 baselines x 1 ring");
+    assert!(tasks.iter().all(|t| t["Properties"]["Priority"] == 2));
+    // Its role starts and stops only instances that carry the patch group tag.
+    let policy = &r["StartPatchStopRolePolicy"]["Properties"]["PolicyDocument"]["Statement"];
+    let ec2 = policy
+        .as_sequence()
+        .expect("statements")
+        .iter()
+        .find(|s| s["Sid"] == "StartAndStopOnlyPatchGroupInstances")
+        .expect("statement");
+    assert_eq!(ec2["Condition"]["Null"]["aws:ResourceTag/PatchGroup"], "false");
+
+    // The listing step against a fake fleet.
+    let script = step("FindStoppedInstances")["inputs"]["Script"]
+        .as_str()
+        .expect("script");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let file = tmp.path().join("stopped.py");
+    std::fs::write(&file, script).expect("write");
+    let out = Command::new(venv_tool("python"))
+        .arg(root().join("tests/scripts/test_stopped_instances.py"))
+        .arg(&file)
+        .output()
+        .expect("python runs");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && log.contains("Ran 2 tests"), "{log}");
+}
