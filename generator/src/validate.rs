@@ -681,6 +681,45 @@ pub fn validate_on(p: &Policy, today: jiff::civil::Date) -> Vec<Finding> {
             }
         }
     }
+    if let Some(pp) = &p.install.pre_patch {
+        c.range(
+            "install.pre_patch.snapshot_retention_days",
+            pp.snapshot_retention_days,
+            1,
+            365,
+            "days",
+        );
+        c.range("install.pre_patch.min_free_mb", pp.min_free_mb, 1, 1_000_000, "MB");
+        let version_ok = {
+            let parts: Vec<&str> = pp.min_agent_version.split('.').collect();
+            (2..=4).contains(&parts.len())
+                && parts
+                    .iter()
+                    .all(|x| !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit()))
+        };
+        if !version_ok {
+            c.error(
+                "install.pre_patch.min_agent_version",
+                format!("`{}` is not a version like 3.2.0.0", shorten(&pp.min_agent_version)),
+            );
+        }
+        if let Some(h) = &pp.health_check {
+            let doc_ok =
+                (3..=128).contains(&h.len()) && h.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.:/".contains(&b));
+            if h != "builtin" && !doc_ok {
+                c.error(
+                    "install.pre_patch.health_check",
+                    format!("`{}` is neither `builtin` nor an SSM document name", shorten(h)),
+                );
+            }
+            if p.install.hooks.pre_install.is_some() {
+                c.error(
+                    "install.pre_patch.health_check",
+                    "the health check is the pre-install hook; `install.hooks.pre_install` is set too: keep one",
+                );
+            }
+        }
+    }
     check_sla_days(&mut c, &p.evidence.sla_days);
     check_exceptions(&mut c, p, today);
     c.range("evidence.retention_days", p.evidence.retention_days, 30, 3650, "days");

@@ -713,3 +713,27 @@ fn a_gate_must_follow_an_earlier_ring_and_a_sane_threshold() {
         "max_failed_percent: 150",
     );
 }
+
+#[test]
+fn pre_patch_settings_are_checked() {
+    let t = edit(
+        BASE,
+        "  max_concurrency: \"10%\"\n",
+        "  max_concurrency: \"10%\"\n  pre_patch: { snapshot: true, snapshot_retention_days: 0, health_check: \"bad name!\", min_agent_version: three }\n",
+    );
+    expect(
+        &t,
+        "install.pre_patch.snapshot_retention_days",
+        "0 is outside 1-365",
+        "pre_patch:",
+    );
+    let errs = render(&errors(&t));
+    assert!(
+        errs.contains("`install.pre_patch.health_check`: `bad name!` is neither `builtin` nor an SSM document name"),
+        "{errs}"
+    );
+    assert!(
+        errs.contains("`install.pre_patch.min_agent_version`: `three` is not a version"),
+        "{errs}"
+    );
+}

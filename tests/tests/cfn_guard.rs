@@ -145,12 +145,20 @@ fn each_rule_can_fail() {
             "role_policies_justify_wildcard_resources",
         ),
     ];
-    let sunday: &[(&str, &str, &str, &str)] = &[(
-        "patching",
-        "          Condition:\n            \"Null\":",
-        "          Condition:\n            StringLike:",
-        "instance_start_stop_needs_the_patch_group_tag",
-    )];
+    let sunday: &[(&str, &str, &str, &str)] = &[
+        (
+            "patching",
+            "          Condition:\n            \"Null\":\n              aws:ResourceTag/PatchGroup:",
+            "          Condition:\n            StringLike:\n              aws:ResourceTag/PatchGroup:",
+            "instance_start_stop_needs_the_patch_group_tag",
+        ),
+        (
+            "patching",
+            "          Condition:\n            \"Null\":\n              aws:ResourceTag/patchplane:delete-after:",
+            "          Condition:\n            StringLike:\n              aws:ResourceTag/patchplane:delete-after:",
+            "snapshot_deletion_needs_the_expiry_tag",
+        ),
+    ];
     let cases = cases
         .iter()
         .map(|c| ("examples/org-policy.yaml", c))

@@ -153,6 +153,7 @@ pub(super) fn build(p: &Policy, a: &AmiPipeline) -> Result<AmiPlan, ScheduleErro
                 max_errors: String::new(),
                 gate: None,
                 stopped: None,
+                snapshot_task_id: None,
             },
             ids: ImageIds {
                 component: format!("{id}Component"),

@@ -39,7 +39,8 @@ pub use bridge::{
 pub use central::CentralPlan;
 pub use names::{central_bus_name, team_patch_group};
 pub use patching::{
-    BaselinePlan, EventsPlan, EvidencePlan, FilterPlan, GateDocumentPlan, RulePlan, StoppedDocumentPlan, gate_parameter,
+    BaselinePlan, EventsPlan, EvidencePlan, FilterPlan, GateDocumentPlan, HealthCheckPlan, PrePatchPlan, RulePlan,
+    SnapshotPlan, StoppedDocumentPlan, gate_parameter,
 };
 pub use request::RequestPlan;
 pub use window::{GatePlan, Param, StoppedTaskPlan, TargetPlan, WindowKind, WindowPlan};
@@ -69,6 +70,8 @@ pub struct Plan {
     pub gate_document: Option<GateDocumentPlan>,
     /// The start-patch-stop Automation document, with `install.stopped_instances`.
     pub stopped_document: Option<StoppedDocumentPlan>,
+    /// The pre-patch health check and snapshot documents, with `install.pre_patch`.
+    pub pre_patch: Option<PrePatchPlan>,
     /// Scan window first, then install windows ring by ring.
     pub windows: Vec<WindowPlan>,
     /// Documents the window role may send.
@@ -132,6 +135,7 @@ impl Plan {
             documents: patching::documents(p),
             gate_document: patching::gate_document(p),
             stopped_document: patching::stopped_document(p),
+            pre_patch: patching::pre_patch(p),
             events: patching::events(p),
             evidence,
             central,

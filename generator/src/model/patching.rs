@@ -212,17 +212,14 @@ fn scan_window(p: &Policy, baselines: &[BaselinePlan]) -> Result<WindowPlan, Sch
             .unwrap_or_else(|| p.install.max_errors.clone()),
         gate: None,
         stopped: None,
+        snapshot_task_id: None,
     })
 }
 
 /// One install window per ring and baseline: the ring's schedule plus the baseline's
 /// `install_offset_days`, targeting the one patch group of both.
 fn install_windows(p: &Policy) -> Result<Vec<WindowPlan>, ScheduleError> {
-    let document = if p.install.hooks.any() {
-        "AWS-RunPatchBaselineWithHooks"
-    } else {
-        "AWS-RunPatchBaseline"
-    };
+    let document = install_document(p);
     let install_params = install_parameters(p);
     install_windows_with(p, document, &install_params)
 }
@@ -244,8 +241,9 @@ fn install_parameters(p: &Policy) -> Vec<Param> {
             .to_owned(),
         },
     ];
+    let pre_install = p.install.pre_install_hook(&p.name);
     for (name, doc) in [
-        ("PreInstallHookDocName", &hooks.pre_install),
+        ("PreInstallHookDocName", &pre_install),
         ("PostInstallHookDocName", &hooks.post_install),
         ("OnExitHookDocName", &hooks.on_exit),
     ] {
@@ -307,6 +305,7 @@ fn install_windows_with(
                     patch_group: g.clone(),
                 }),
                 stopped: stopped_task(p, &id, &ring.name, ring.gate.as_ref(), &g),
+                snapshot_task_id: snapshot_task(p, &id),
             });
         }
     }
@@ -355,10 +354,20 @@ fn install_windows_with(
                 max_errors: p.install.max_errors.clone(),
                 gate: None,
                 stopped: stopped_task(p, &id, &format!("{}-{}", t.team, w.name), None, &g),
+                snapshot_task_id: snapshot_task(p, &id),
             });
         }
     }
     Ok(windows)
+}
+
+/// The pre-patch snapshot task of an install window, when the policy asks for it.
+fn snapshot_task(p: &Policy, id: &str) -> Option<String> {
+    p.install
+        .pre_patch
+        .as_ref()
+        .is_some_and(|pp| pp.snapshot)
+        .then(|| format!("{id}SnapshotTask"))
 }
 
 /// The start-patch-stop task of an install window, when the policy asks for it.
@@ -393,11 +402,7 @@ pub(super) fn stopped_document(p: &Policy) -> Option<StoppedDocumentPlan> {
         find_script: include_str!("../../../templates/components/stopped-instances.py").to_owned(),
         gate_script: include_str!("../../../templates/components/ring-gate.py").to_owned(),
         parameter_prefix: format!("/patchplane/{}/gates", p.name),
-        install_document: if p.install.hooks.any() {
-            "AWS-RunPatchBaselineWithHooks"
-        } else {
-            "AWS-RunPatchBaseline"
-        },
+        install_document: install_document(p),
         install_parameters: install_parameters(p),
     })
 }
@@ -430,11 +435,7 @@ pub(super) fn gate_document(p: &Policy) -> Option<GateDocumentPlan> {
         name: format!("{}-gated-install", p.name),
         script: include_str!("../../../templates/components/ring-gate.py").to_owned(),
         parameter_prefix: format!("/patchplane/{}/gates", p.name),
-        install_document: if p.install.hooks.any() {
-            "AWS-RunPatchBaselineWithHooks"
-        } else {
-            "AWS-RunPatchBaseline"
-        },
+        install_document: install_document(p),
         install_parameters: install_parameters(p),
     })
 }
@@ -454,10 +455,73 @@ pub struct GateDocumentPlan {
     pub install_parameters: Vec<Param>,
 }
 
+/// The install document: with hooks (the policy's, or the pre-patch health check) or without.
+fn install_document(p: &Policy) -> &'static str {
+    if p.install.uses_hooks() {
+        "AWS-RunPatchBaselineWithHooks"
+    } else {
+        "AWS-RunPatchBaseline"
+    }
+}
+
+/// The pre-patch documents: the built-in health check and the snapshot automation, as asked.
+pub(super) fn pre_patch(p: &Policy) -> Option<PrePatchPlan> {
+    let pp = p.install.pre_patch.as_ref()?;
+    Some(PrePatchPlan {
+        health: (pp.health_check.as_deref() == Some("builtin")).then(|| HealthCheckPlan {
+            document_name: crate::policy::health_check_document(&p.name),
+            linux: include_str!("../../../templates/components/health-check.sh").to_owned(),
+            windows: include_str!("../../../templates/components/health-check.ps1").to_owned(),
+            min_free_mb: pp.min_free_mb.to_string(),
+            min_agent_version: pp.min_agent_version.clone(),
+        }),
+        snapshot: pp.snapshot.then(|| SnapshotPlan {
+            document_name: format!("{}-pre-patch-snapshot", p.name),
+            script: include_str!("../../../templates/components/pre-patch-snapshot.py").to_owned(),
+            retention_days: pp.snapshot_retention_days.to_string(),
+        }),
+    })
+}
+
+/// Pre-patch documents.
+#[derive(Debug, Clone, Serialize)]
+pub struct PrePatchPlan {
+    /// The built-in health check.
+    pub health: Option<HealthCheckPlan>,
+    /// The snapshot automation.
+    pub snapshot: Option<SnapshotPlan>,
+}
+
+/// The built-in health check: a Command document with a Linux and a Windows step.
+#[derive(Debug, Clone, Serialize)]
+pub struct HealthCheckPlan {
+    /// Document name.
+    pub document_name: String,
+    /// The shell script.
+    pub linux: String,
+    /// The PowerShell script.
+    pub windows: String,
+    /// Default of `MinFreeMb`.
+    pub min_free_mb: String,
+    /// Default of `MinAgentVersion`.
+    pub min_agent_version: String,
+}
+
+/// The pre-patch snapshot automation.
+#[derive(Debug, Clone, Serialize)]
+pub struct SnapshotPlan {
+    /// Document name.
+    pub document_name: String,
+    /// Its Python step.
+    pub script: String,
+    /// `RetentionDays`.
+    pub retention_days: String,
+}
+
 /// Documents the window role may send: the hooks variant only when the policy sets hooks.
 pub(super) fn documents(p: &Policy) -> Vec<String> {
     let mut documents = vec!["AWS-RunPatchBaseline".to_owned()];
-    if p.install.hooks.any() {
+    if p.install.uses_hooks() {
         documents.push("AWS-RunPatchBaselineWithHooks".to_owned());
     }
     documents

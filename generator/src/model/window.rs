@@ -64,6 +64,8 @@ pub struct WindowPlan {
     pub gate: Option<GatePlan>,
     /// The start-patch-stop task after the install (`install.stopped_instances`).
     pub stopped: Option<StoppedTaskPlan>,
+    /// The pre-patch snapshot task's logical id (`install.pre_patch.snapshot`), before the install.
+    pub snapshot_task_id: Option<String>,
 }
 
 /// The task that patches the window's stopped instances: it checks the same gate (an open one
