@@ -42,6 +42,51 @@ pub fn generate(policy: &str, out: &Path) -> (Vec<PathBuf>, Vec<String>) {
     )
 }
 
+/// The text of one rendered file of `policy` (its path ends with `suffix`, e.g.
+/// `patching/template.yaml`), rendered into a temporary folder.
+pub fn rendered(policy: &str, suffix: &str) -> String {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (files, _) = generate(policy, tmp.path());
+    let f = files
+        .iter()
+        .find(|f| f.ends_with(suffix))
+        .unwrap_or_else(|| panic!("{policy} renders no {suffix}"));
+    std::fs::read_to_string(f).expect("read")
+}
+
+/// Runs the Python unittest file `test_script` (below `tests/scripts/`) against `module_source`
+/// (a script as rendered into a document) with the project's Python; panics with its log unless
+/// every test passed; returns the log.
+pub fn python_tests(test_script: &str, module_source: &str) -> String {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let module = tmp.path().join("module.py");
+    std::fs::write(&module, module_source).expect("write");
+    let out = std::process::Command::new(venv_tool("python"))
+        .arg(root().join("tests/scripts").join(test_script))
+        .arg(&module)
+        .output()
+        .expect("python runs");
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success() && log.contains("\nOK"), "{test_script}:\n{log}");
+    log
+}
+
+/// A CSV file with a header, as rows of column → value (no quoted commas in what tests read).
+pub fn read_csv(path: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    lines
+        .map(|l| {
+            header
+                .iter()
+                .map(|h| (*h).to_owned())
+                .zip(l.split(',').map(str::to_owned))
+                .collect()
+        })
+        .collect()
+}
+
 /// A moto server on 127.0.0.1, started from the project virtualenv and stopped on drop.
 pub struct Moto {
     child: std::process::Child,

@@ -8,17 +8,15 @@
 use std::path::Path;
 use std::process::Command;
 
-use patchplane_e2e::{generate, root, venv_tool};
+use patchplane_e2e::{python_tests, rendered};
 use serde_yaml::Value;
 
 fn template() -> Value {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let (files, _) = generate("examples/sunday-after-patch-tuesday.yaml", tmp.path());
-    let t = files
-        .iter()
-        .find(|f| f.ends_with("patching/template.yaml"))
-        .expect("patching");
-    serde_yaml::from_str(&std::fs::read_to_string(t).expect("read")).expect("yaml")
+    serde_yaml::from_str(&rendered(
+        "examples/sunday-after-patch-tuesday.yaml",
+        "patching/template.yaml",
+    ))
+    .expect("yaml")
 }
 
 #[test]
@@ -103,16 +101,8 @@ fn the_documents_and_tasks_as_rendered() {
 
     // The snapshot step against a fake EC2.
     let script = snap["mainSteps"][0]["inputs"]["Script"].as_str().expect("script");
-    let tmp = tempfile::tempdir().expect("tmp");
-    let file = tmp.path().join("snap.py");
-    std::fs::write(&file, script).expect("write");
-    let out = Command::new(venv_tool("python"))
-        .arg(root().join("tests/scripts/test_pre_patch_snapshot.py"))
-        .arg(&file)
-        .output()
-        .expect("python runs");
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && log.contains("Ran 3 tests"), "{log}");
+    let log = python_tests("test_pre_patch_snapshot.py", script);
+    assert!(log.contains("Ran 3 tests"), "{log}");
 }
 
 /// Writes an executable fake command.

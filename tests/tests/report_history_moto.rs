@@ -9,7 +9,6 @@
 //! backdate), so the versions are ordered but not dated; the report times them by the
 //! `captureTime` the sync writes inside each object, as in AWS. Bucket policies are not applied.
 
-use std::collections::BTreeMap;
 use std::ffi::OsStr;
 
 use patchplane_e2e::{Moto, root};
@@ -55,20 +54,7 @@ fn info(at: &str) -> String {
         + "\n"
 }
 
-fn csv(path: &std::path::Path) -> Vec<BTreeMap<String, String>> {
-    let text = std::fs::read_to_string(path).expect("csv");
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
-    lines
-        .map(|l| {
-            header
-                .iter()
-                .map(|h| h.to_string())
-                .zip(l.split(',').map(str::to_owned))
-                .collect()
-        })
-        .collect()
-}
+use patchplane_e2e::read_csv as csv;
 
 /// Node id `i-…0N`.
 fn n(i: u8) -> String {

@@ -91,20 +91,7 @@ fn key(type_name: &str, account: &str, region: &str, node: &str) -> String {
     )
 }
 
-fn csv(path: &std::path::Path) -> Vec<BTreeMap<String, String>> {
-    let text = std::fs::read_to_string(path).expect("csv");
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
-    lines
-        .map(|l| {
-            header
-                .iter()
-                .map(|h| h.to_string())
-                .zip(l.split(',').map(str::to_owned))
-                .collect()
-        })
-        .collect()
-}
+use patchplane_e2e::read_csv as csv;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn report_over_three_accounts_two_regions_fifty_nodes() {

@@ -4,20 +4,12 @@
 //! rendered for the example policy, parsed and checked step by step. moto does not run Automation
 //! documents or `aws:executeScript`, so no moto test claims to.
 
-use std::process::Command;
-
-use patchplane_e2e::{generate, root, venv_tool};
+use patchplane_e2e::{python_tests, rendered};
 use serde_yaml::Value;
 
 /// The example's rendered patching template.
 fn template() -> Value {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let (files, _) = generate("examples/org-policy.yaml", tmp.path());
-    let t = files
-        .iter()
-        .find(|f| f.ends_with("patching/template.yaml"))
-        .expect("patching");
-    serde_yaml::from_str(&std::fs::read_to_string(t).expect("read")).expect("yaml")
+    serde_yaml::from_str(&rendered("examples/org-policy.yaml", "patching/template.yaml")).expect("yaml")
 }
 
 #[test]
@@ -26,17 +18,8 @@ fn the_gate_decides_held_open_and_opened_on_purpose() {
     let script = t["Resources"]["GatedInstallDocument"]["Properties"]["Content"]["mainSteps"][0]["inputs"]["Script"]
         .as_str()
         .expect("the gate step's script, as rendered");
-    let tmp = tempfile::tempdir().expect("tmp");
-    let file = tmp.path().join("gate.py");
-    std::fs::write(&file, script).expect("write");
-    let out = Command::new(venv_tool("python"))
-        .arg(root().join("tests/scripts/test_ring_gate.py"))
-        .arg(&file)
-        .output()
-        .expect("python runs");
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{log}");
-    assert!(log.contains("Ran 5 tests") && log.contains("OK"), "{log}");
+    let log = python_tests("test_ring_gate.py", script);
+    assert!(log.contains("Ran 5 tests"), "{log}");
 }
 
 #[test]

@@ -5,19 +5,15 @@
 //! stops exactly those again, and a running instance is never touched. moto does not run
 //! Automation documents, so no moto test claims to.
 
-use std::process::Command;
-
-use patchplane_e2e::{generate, root, venv_tool};
+use patchplane_e2e::{python_tests, rendered};
 use serde_yaml::Value;
 
 fn template() -> Value {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let (files, _) = generate("examples/sunday-after-patch-tuesday.yaml", tmp.path());
-    let t = files
-        .iter()
-        .find(|f| f.ends_with("patching/template.yaml"))
-        .expect("patching");
-    serde_yaml::from_str(&std::fs::read_to_string(t).expect("read")).expect("yaml")
+    serde_yaml::from_str(&rendered(
+        "examples/sunday-after-patch-tuesday.yaml",
+        "patching/template.yaml",
+    ))
+    .expect("yaml")
 }
 
 #[test]
@@ -109,14 +105,6 @@ fn only_instances_found_stopped_are_started_and_every_path_stops_them_again() {
     let script = step("FindStoppedInstances")["inputs"]["Script"]
         .as_str()
         .expect("script");
-    let tmp = tempfile::tempdir().expect("tmp");
-    let file = tmp.path().join("stopped.py");
-    std::fs::write(&file, script).expect("write");
-    let out = Command::new(venv_tool("python"))
-        .arg(root().join("tests/scripts/test_stopped_instances.py"))
-        .arg(&file)
-        .output()
-        .expect("python runs");
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && log.contains("Ran 2 tests"), "{log}");
+    let log = python_tests("test_stopped_instances.py", script);
+    assert!(log.contains("Ran 2 tests"), "{log}");
 }
