@@ -117,6 +117,27 @@ pub struct WindowEvent {
     pub end_time: Option<String>,
 }
 
+/// What a ring gate decided (the gated-install Automation's first step sends it).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct GateEvent {
+    /// `HELD` or `OPENED_ON_PURPOSE`.
+    pub decision: String,
+    /// Why, with the counts (`4 of 30 nodes (13.3%) failed …`).
+    pub reason: String,
+    /// The ring held.
+    #[serde(default)]
+    pub ring: String,
+    /// The window's patch group.
+    pub patch_group: String,
+    /// The earlier ring's patch groups it judged.
+    #[serde(default)]
+    pub previous_groups: Vec<String>,
+    /// The Automation execution that decided.
+    #[serde(default)]
+    pub automation_execution_id: String,
+}
+
 /// `Configuration Compliance State Change` (Patch or Association).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -379,6 +400,9 @@ pub enum Event {
     InstanceAssociation(Association),
     /// `Inspector2 Finding`.
     Finding(Finding),
+    /// `patchplane Ring Gate` (source `patchplane.gate`): a ring gate held a ring (or was opened
+    /// on purpose) in a member account and region.
+    Gate(GateEvent),
     /// `Scheduled Event` from the central stack's escalation-sweep schedule: a tick, not an
     /// event about a node; the escalation sweep runs on it.
     Sweep {
@@ -400,6 +424,7 @@ impl Event {
             Event::Association(_) => "association",
             Event::InstanceAssociation(_) => "instance-association",
             Event::Finding(_) => "inspector-finding",
+            Event::Gate(_) => "ring-gate",
             Event::Sweep { .. } => "sweep",
         }
     }
@@ -413,6 +438,7 @@ impl Event {
             Event::Compliance(c) => &c.compliance_status,
             Event::Association(a) | Event::InstanceAssociation(a) => &a.status,
             Event::Finding(f) => &f.status,
+            Event::Gate(g) => &g.decision,
             Event::Sweep { .. } => "tick",
         }
     }
@@ -478,6 +504,8 @@ impl Decoded {
                 (Some(node), Some(v)) => format!("{scope}/{node}/vulnerability/{v}"),
                 _ => f.finding_arn.clone(),
             },
+            // One incident per held ring per run of the gate.
+            Event::Gate(g) => format!("{scope}/gate/{}/{}", g.patch_group, g.automation_execution_id),
             Event::Sweep { .. } => format!("{scope}/sweep"),
         }
     }
@@ -593,6 +621,7 @@ pub fn decode(body: &[u8]) -> Result<Decoded, DecodeError> {
         "EC2 State Manager Instance Association State Change" => {
             Event::InstanceAssociation(association(raw.detail, dt)?)
         }
+        "patchplane Ring Gate" if raw.source == "patchplane.gate" => Event::Gate(detail(raw.detail, dt)?),
         "Scheduled Event" if raw.source == "aws.events" => Event::Sweep {
             rule: raw.resources.first().cloned().unwrap_or_default(),
         },

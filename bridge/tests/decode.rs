@@ -274,3 +274,23 @@ fn optional_finding_fields_may_be_absent() {
     assert_eq!(f.packages[0].fixed_in_version, None);
     assert_eq!(f.node(), None, "an image is not a node");
 }
+
+#[test]
+fn a_ring_gate_event_decodes_with_its_reason_and_key() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/patchplane/ring-gate-held.json"
+    ))
+    .expect("fixture");
+    let d = patchplane_bridge::decode::decode(text.as_bytes()).expect("decodes");
+    assert_eq!((d.event.kind(), d.event.status()), ("ring-gate", "HELD"));
+    assert_eq!(
+        d.correlation_key(),
+        "123456789012/us-east-1/gate/AL2023-main/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+    );
+    let spoofed = text.replace("\"source\": \"patchplane.gate\"", "\"source\": \"someone.else\"");
+    assert!(
+        patchplane_bridge::decode::decode(spoofed.as_bytes()).is_err(),
+        "only from the gate's source"
+    );
+}

@@ -4,8 +4,9 @@ It opens the ring only if the previous ring's last install in this account and r
 at most `MaxFailedPercent` of its nodes, or if an operator opened the gate on purpose (the SSM
 parameter `GateParameter` holds {"open_until": "YYYY-MM-DDTHH:MM:SSZ", "by": "...", "why": "..."}).
 It sees one account and one region: the commands Systems Manager ran here, nothing else.
-A held gate fails this step with a message starting PATCHPLANE_GATE_HELD, so the ring installs
-nothing and the window's task ends FAILED (the bridge opens an incident for it).
+Its decision is the step's `Decision` output; the next step installs only when it is not HELD.
+A held gate, and a gate opened on purpose, put a `patchplane Ring Gate` event on the account's
+default bus, which forwards it to the central bridge: one incident per held gate, with the reason.
 """
 import json
 from datetime import datetime, timedelta, timezone
@@ -65,6 +66,23 @@ def last_install_statuses(ssm, target_key, groups, now, lookback_days=62):
     return statuses
 
 
+EVENT_SOURCE = "patchplane.gate"
+EVENT_DETAIL_TYPE = "patchplane Ring Gate"
+
+
+def gate_event(decision, reason, events, execution_id):
+    """The EventBridge entry a held (or forced open) gate puts on the default bus."""
+    detail = {
+        "decision": decision,
+        "reason": reason,
+        "ring": events.get("Ring", ""),
+        "patch-group": events.get("PatchGroup", ""),
+        "previous-groups": [g for g in events.get("PreviousGroups", "").split(",") if g],
+        "automation-execution-id": execution_id,
+    }
+    return {"Source": EVENT_SOURCE, "DetailType": EVENT_DETAIL_TYPE, "Detail": json.dumps(detail)}
+
+
 def handler(events, context):
     import boto3
 
@@ -80,7 +98,8 @@ def handler(events, context):
     groups = [g for g in events["PreviousGroups"].split(",") if g]
     statuses = last_install_statuses(ssm, events["TargetKey"], groups, now)
     decision, reason = decide(statuses, float(events["MaxFailedPercent"]), override, now)
-    if decision == "HELD":
-        raise Exception("PATCHPLANE_GATE_HELD: " + reason)
     print("PATCHPLANE_GATE_" + decision + ": " + reason)
+    if decision != "OPEN":
+        execution_id = (context or {}).get("automation:EXECUTION_ID", "")
+        boto3.client("events").put_events(Entries=[gate_event(decision, reason, events, execution_id)])
     return {"Decision": decision, "Reason": reason}

@@ -97,16 +97,37 @@ class Gate(unittest.TestCase):
         statuses = gate.last_install_statuses(ssm, "tag:PatchGroup", ["AL2023-early"], NOW)
         self.assertEqual(gate.decide(statuses, 5, None, NOW)[0], "OPEN")
 
-    def test_a_held_gate_fails_the_step(self):
+    def test_a_held_gate_says_so_and_tells_the_bridge(self):
+        sent = []
+
+        class FakeEvents:
+            def put_events(self, Entries):
+                sent.extend(Entries)
+                return {"FailedEntryCount": 0}
+
         class Boto:
             @staticmethod
             def client(name):
+                if name == "events":
+                    return FakeEvents()
                 return FakeSsm(HISTORY, {"c-al": ["Failed"] * 5, "c-win": []})
         sys.modules["boto3"] = Boto
-        with self.assertRaises(Exception) as e:
-            gate.handler({"GateParameter": "/patchplane/gates/main", "TargetKey": "tag:PatchGroup",
-                          "PreviousGroups": "AL2023-early,Win2022-early", "MaxFailedPercent": "5"}, None)
-        self.assertTrue(str(e.exception).startswith("PATCHPLANE_GATE_HELD: 5 of 5 nodes"))
+        out = gate.handler({"GateParameter": "/patchplane/gates/main", "TargetKey": "tag:PatchGroup",
+                            "PreviousGroups": "AL2023-early,Win2022-early", "MaxFailedPercent": "5",
+                            "Ring": "main", "PatchGroup": "AL2023-main"},
+                           {"automation:EXECUTION_ID": "exec-1"})
+        self.assertEqual(out["Decision"], "HELD")
+        self.assertEqual(len(sent), 1)
+        self.assertEqual((sent[0]["Source"], sent[0]["DetailType"]), ("patchplane.gate", "patchplane Ring Gate"))
+        detail = json.loads(sent[0]["Detail"])
+        self.assertEqual((detail["decision"], detail["ring"], detail["patch-group"], detail["automation-execution-id"]),
+                         ("HELD", "main", "AL2023-main", "exec-1"))
+        self.assertTrue(detail["reason"].startswith("5 of 5 nodes"))
+        sent.clear()
+        Boto.client = staticmethod(lambda name: FakeEvents() if name == "events" else FakeSsm(HISTORY, {"c-al": ["Success"], "c-win": []}))
+        out = gate.handler({"GateParameter": "/g", "TargetKey": "tag:PatchGroup", "PreviousGroups": "AL2023-early",
+                            "MaxFailedPercent": "5"}, None)
+        self.assertEqual((out["Decision"], sent), ("OPEN", []), "an open gate is no news")
 
 
 if __name__ == "__main__":

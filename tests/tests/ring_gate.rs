@@ -33,7 +33,19 @@ fn the_gated_install_document_checks_then_installs() {
     assert_eq!(c["assumeRole"], "{{ AutomationAssumeRole }}");
     let steps = c["mainSteps"].as_sequence().expect("steps");
     let names: Vec<&str> = steps.iter().filter_map(|s| s["name"].as_str()).collect();
-    assert_eq!(names, ["CheckRingGate", "InstallPatches"]);
+    assert_eq!(names, ["CheckRingGate", "GateDecision", "InstallPatches", "RingHeld"]);
+    let branch = &steps[1]["inputs"]["Choices"][0];
+    assert_eq!(
+        (
+            branch["Variable"].as_str(),
+            branch["StringEquals"].as_str(),
+            branch["NextStep"].as_str()
+        ),
+        (Some("{{ CheckRingGate.Decision }}"), Some("HELD"), Some("RingHeld")),
+        "a held gate skips the install"
+    );
+    assert_eq!(steps[1]["inputs"]["Default"], "InstallPatches");
+    assert_eq!(steps[2]["isEnd"], true, "the install never falls through to RingHeld");
     assert_eq!(
         (steps[0]["action"].as_str(), steps[0]["onFailure"].as_str()),
         (Some("aws:executeScript"), Some("Abort"))
@@ -46,8 +58,8 @@ fn the_gated_install_document_checks_then_installs() {
         .filter_map(|o| o["Name"].as_str())
         .collect();
     assert_eq!(outputs, ["Decision", "Reason"]);
-    assert_eq!(steps[1]["action"], "aws:runCommand");
-    let install = &steps[1]["inputs"];
+    assert_eq!(steps[2]["action"], "aws:runCommand");
+    let install = &steps[2]["inputs"];
     assert_eq!(install["DocumentName"], "AWS-RunPatchBaseline");
     assert_eq!(install["Parameters"]["Operation"][0], "Install");
     assert_eq!(install["Targets"][0]["Values"][0], "{{ PatchGroup }}");

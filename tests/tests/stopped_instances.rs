@@ -34,6 +34,7 @@ fn only_instances_found_stopped_are_started_and_every_path_stops_them_again() {
         names,
         [
             "CheckRingGate",
+            "GateDecision",
             "FindStoppedInstances",
             "AnyStopped",
             "StartInstances",
@@ -48,6 +49,7 @@ fn only_instances_found_stopped_are_started_and_every_path_stops_them_again() {
         actions,
         [
             "aws:executeScript",
+            "aws:branch",
             "aws:executeScript",
             "aws:branch",
             "aws:changeInstanceState",
@@ -79,6 +81,11 @@ fn only_instances_found_stopped_are_started_and_every_path_stops_them_again() {
         step("AnyStopped")["inputs"]["Default"],
         "NothingStopped",
         "nothing stopped: nothing started"
+    );
+    assert_eq!(
+        step("GateDecision")["inputs"]["Choices"][0]["NextStep"],
+        "NothingStopped",
+        "a held gate starts nothing"
     );
     assert_eq!(step("FindStoppedInstances")["outputs"][0]["Type"], "StringList");
     // One start-patch-stop task per install window, after the install.

@@ -171,6 +171,16 @@ pub fn default_rules() -> Vec<Rule> {
             },
             actions: vec![Action::Resolve],
         },
+        // A ring gate held a ring: one incident per held run, with the reason.
+        Rule {
+            name: "ring-gate-held".into(),
+            when: Match {
+                kind: strings(&["ring-gate"]),
+                status: strings(&["HELD"]),
+                ..Match::default()
+            },
+            actions: vec![Action::Incident],
+        },
         Rule {
             name: "escalation-sweep".into(),
             when: Match {

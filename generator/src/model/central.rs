@@ -61,7 +61,11 @@ pub(super) fn build(p: &Policy, evidence: &EvidencePlan, windows: &[WindowPlan])
         bus_name,
         // The central rule matches whatever member rules forward, whatever the policy says
         // today, so a source switched off later still drains.
-        sources: vec![EventSource::Ssm.as_str(), EventSource::Inspector2.as_str()],
+        sources: vec![
+            EventSource::Ssm.as_str(),
+            EventSource::Inspector2.as_str(),
+            super::patching::GATE_EVENT_SOURCE,
+        ],
         max_receive_count: 5,
         evidence: evidence.clone(),
         retention_days: p.evidence.retention_days,

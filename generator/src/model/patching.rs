@@ -424,6 +424,11 @@ pub struct StoppedDocumentPlan {
     pub install_parameters: Vec<Param>,
 }
 
+/// The `source` of the event a held (or forced open) ring gate puts on the member's default bus.
+pub const GATE_EVENT_SOURCE: &str = "patchplane.gate";
+/// Its `detail-type`.
+pub const GATE_EVENT_DETAIL_TYPE: &str = "patchplane Ring Gate";
+
 /// The SSM parameter that opens a ring's gate on purpose: `/patchplane/<policy>/gates/<ring>`.
 pub fn gate_parameter(p: &Policy, ring: &str) -> String {
     format!("/patchplane/{}/gates/{ring}", p.name)
@@ -529,13 +534,22 @@ pub(super) fn documents(p: &Policy) -> Vec<String> {
 
 /// Forwarding to the central bus, when the policy forwards any source.
 pub(super) fn events(p: &Policy) -> Option<EventsPlan> {
+    // Ring gates tell the bridge of a held gate with an event of their own.
+    let gates = p.rings.iter().any(|r| r.gate.is_some());
     (!p.events.forward.is_empty()).then(|| EventsPlan {
-        sources: p.events.forward.iter().map(|s| s.as_str()).collect(),
+        sources: p
+            .events
+            .forward
+            .iter()
+            .map(|s| s.as_str())
+            .chain(gates.then_some(GATE_EVENT_SOURCE))
+            .collect(),
         detail_types: p
             .events
             .forward
             .iter()
             .flat_map(|s: &EventSource| s.detail_types().iter().copied())
+            .chain(gates.then_some(GATE_EVENT_DETAIL_TYPE))
             .collect(),
         bus_arn: format!(
             "arn:{}:events:{}:{}:event-bus/{}",

@@ -244,6 +244,10 @@ pub fn summary(d: &Decoded) -> String {
             (Some(v), Some(node), Some(p)) => format!("{} {v} on {node}: {}", f.severity, p.name),
             _ => format!("{} {}: {}", f.severity, f.kind, f.title),
         },
+        Event::Gate(g) => match g.decision.as_str() {
+            "HELD" => format!("Ring {} held for {}: {}", g.ring, g.patch_group, g.reason),
+            other => format!("Ring {} gate {other} for {}: {}", g.ring, g.patch_group, g.reason),
+        },
         Event::Sweep { .. } => "Escalation sweep".to_owned(),
     };
     format!("[patchplane] {what} ({} {})", e.account, e.region)

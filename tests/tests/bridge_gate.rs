@@ -1,0 +1,69 @@
+//! A held ring gate reaches on-call (issue #14): the gate's `patchplane Ring Gate` event (the shape
+//! `templates/components/ring-gate.py` puts on the member's default bus, forwarded to the central
+//! queue) through the real `patchplane-bridge` against moto's SQS and the ServiceNow emulator:
+//! one incident, with the reason, however often the event arrives; a gate opened on purpose opens
+//! none. What moto skips: nothing this test uses (the Automation that sends the event is not run
+//! here; `ring_gate.rs` tests its decision).
+
+use std::time::Duration;
+
+use patchplane_e2e::bridge::{BridgeProcess, config, drained, free_port, queue_with_dlq};
+use patchplane_e2e::servicenow::Emulator;
+use patchplane_e2e::{Moto, root};
+use serde_json::Value;
+
+const PASSWORD: &str = "gate-only-in-env";
+
+fn event(decision: &str, id: &str) -> String {
+    let text = std::fs::read_to_string(root().join("tests/fixtures/patchplane/ring-gate-held.json")).expect("fixture");
+    let mut e: Value = serde_json::from_str(&text).expect("json");
+    e["id"] = id.into();
+    e["detail"]["decision"] = decision.into();
+    e.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_gate_opens_one_incident_with_its_reason() {
+    let moto = Moto::start();
+    let snow = Emulator::start("bridge", PASSWORD, "", "");
+    let conf = moto.sdk_config("us-east-1").await;
+    let sqs = aws_sdk_sqs::Client::new(&conf);
+    let queues = queue_with_dlq(&sqs, "gates", 5).await;
+    let port = free_port();
+    let mut b = BridgeProcess::spawn(
+        &config(&moto, &snow.url, port, 2),
+        port,
+        &[
+            ("PATCHPLANE_QUEUE_URL", queues.queue.as_str()),
+            ("SERVICENOW_PASSWORD", PASSWORD),
+        ],
+    );
+    assert!(b.wait_ready(Duration::from_secs(30)), "{}", b.logs());
+    // The held gate's event twice (an EventBridge redelivery), and an opening on purpose.
+    for body in [event("HELD", "a"), event("HELD", "b"), event("OPENED_ON_PURPOSE", "c")] {
+        sqs.send_message()
+            .queue_url(&queues.queue)
+            .message_body(body)
+            .send()
+            .await
+            .expect("send");
+    }
+    assert!(
+        drained(&sqs, &queues.queue, Duration::from_secs(60)).await,
+        "{}",
+        b.logs()
+    );
+    b.terminate(Duration::from_secs(15));
+    let incidents = snow.incidents();
+    assert_eq!(incidents.len(), 1, "one incident for one held gate");
+    let f = &incidents[0].fields;
+    let short = f.get("short_description").cloned().unwrap_or_default();
+    assert!(
+        short.contains("Ring main held for AL2023-main: 4 of 30 nodes (13.3%) failed"),
+        "{short}"
+    );
+    assert_eq!(
+        f.get("correlation_id").map(String::as_str),
+        Some("123456789012/us-east-1/gate/AL2023-main/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b")
+    );
+}
