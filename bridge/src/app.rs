@@ -467,6 +467,16 @@ pub async fn pipeline(cfg: &BridgeConfig, sdk: &SdkConfig) -> Result<Arc<Pipelin
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let mut stages = stages(cfg, Some(sdk), sinks);
     stages.enricher = stages.enricher.with_owners(owner_chain(cfg, Some(sdk)).await?);
+    if let Some(o) = &cfg.enrich.command_output {
+        let bucket = resolve_setting("enrich.command_output.bucket", &o.bucket, &env)?;
+        stages.enricher = stages
+            .enricher
+            .with_command_output(Arc::new(crate::enrich::output::S3Output::new(
+                s3_client(sdk),
+                bucket,
+                o.prefix.clone(),
+            )));
+    }
     let opts = Options {
         queue_url,
         workers: q.workers,

@@ -8,7 +8,8 @@
 //!   use; unknown and malformed messages are errors that name the reason, never panics.
 //! - [`enrich`]: a node's tags and what they imply (patch group, ring, baseline), cached with a
 //!   TTL; [`enrich::tags`] reads them from AWS (a role per member account); [`enrich::owners`]
-//!   the owner chain (tags, CMDBs, static map) with its caches.
+//!   the owner chain (tags, CMDBs, static map) with its caches; [`enrich::output`] a failed
+//!   patch command's output (the pre-patch health check's reason); node exceptions.
 //! - [`route`]: rules from `bridge.yaml` (or the defaults) mapping kind, status, severity, ring
 //!   and owner to actions; it runs after enrichment.
 //! - [`sinks`]: the dispatcher, one sink per action; [`sinks::lifecycle`] decides what an event

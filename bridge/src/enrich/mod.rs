@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::decode::{Decoded, Event};
 
+pub mod output;
 pub mod owners;
 pub mod tags;
 
@@ -68,6 +69,8 @@ pub struct Context {
     pub ci: Option<String>,
     /// The exception in force that covers the node (its id): no incident, ticket or notice.
     pub exception: Option<String>,
+    /// Why it failed, when the command output says (the pre-patch health check's reason).
+    pub reason: Option<String>,
     /// How many times SQS has delivered the message (set by the pipeline, not by enrichment):
     /// a digest holding a redelivered event may be a re-send after a crash.
     pub receive_count: u32,
@@ -100,6 +103,7 @@ pub struct Enricher<T> {
     owners: Option<owners::OwnerChain>,
     exceptions: Vec<patchplane::policy::Exception>,
     clock: Option<std::sync::Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>>,
+    output: Option<Arc<dyn output::CommandOutput>>,
 }
 
 impl<T: TagSource> Enricher<T> {
@@ -115,7 +119,28 @@ impl<T: TagSource> Enricher<T> {
             owners: None,
             exceptions: Vec::new(),
             clock: None,
+            output: None,
         }
+    }
+
+    /// Failed patch commands look for the pre-patch health check's reason in `output`.
+    pub fn with_command_output(mut self, output: Arc<dyn output::CommandOutput>) -> Self {
+        self.output = Some(output);
+        self
+    }
+
+    /// The health check's reason for a failed `AWS-RunPatchBaselineWithHooks` on a node.
+    async fn reason(&self, d: &Decoded) -> Result<Option<String>, EnrichError> {
+        let (Some(out), crate::decode::Event::CommandInvocation(c)) = (&self.output, &d.event) else {
+            return Ok(None);
+        };
+        if c.document_name != "AWS-RunPatchBaselineWithHooks" || !matches!(c.status.as_str(), "Failed" | "TimedOut") {
+            return Ok(None);
+        }
+        let r = out
+            .reason(&d.envelope.account, &d.envelope.region, &c.command_id, &c.instance_id)
+            .await?;
+        Ok(r.map(|r| format!("Pre-patch health check failed on {}: {r}", c.instance_id)))
     }
 
     /// Node exceptions (`exceptions:`), judged on `clock`'s day (UTC): one in force that covers a
@@ -204,6 +229,7 @@ impl<T: TagSource> Enricher<T> {
             owner_group,
             ci,
             exception: self.exception(node, &tags),
+            reason: self.reason(d).await?,
             tags: (*tags).clone(),
             ..Context::default()
         })

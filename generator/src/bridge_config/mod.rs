@@ -214,6 +214,25 @@ pub struct EnrichConfig {
     /// without it the bridge's own credentials are used, which only see its own account.
     #[serde(default)]
     pub member_role_name: Option<String>,
+    /// Where windows write Run Command output (the evidence bucket), so a failed install's
+    /// incident says why when the pre-patch health check stopped it.
+    #[serde(default)]
+    pub command_output: Option<CommandOutputConfig>,
+}
+
+/// `enrich.command_output`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandOutputConfig {
+    /// The bucket: `{env: PATCHPLANE_EVIDENCE_BUCKET}` for the central stack's evidence bucket.
+    pub bucket: Setting,
+    /// The windows' `OutputS3KeyPrefix` root. Default `run-command`.
+    #[serde(default = "default_run_command_prefix")]
+    pub prefix: String,
+}
+
+fn default_run_command_prefix() -> String {
+    "run-command".into()
 }
 
 impl Default for EnrichConfig {
@@ -225,6 +244,7 @@ impl Default for EnrichConfig {
             ttl_seconds: default_ttl(),
             baselines: BTreeMap::new(),
             member_role_name: None,
+            command_output: None,
         }
     }
 }
@@ -567,6 +587,15 @@ impl BridgeConfig {
             out.push(error("aws.endpoint_url", "must be an http(s) URL"));
         }
         self.schedule.check(&mut out);
+        if let Some(o) = &self.enrich.command_output {
+            check_setting(&mut out, "enrich.command_output.bucket", &o.bucket);
+            if o.prefix.is_empty() || o.prefix.starts_with('/') || o.prefix.ends_with('/') || o.prefix.contains("..") {
+                out.push(error(
+                    "enrich.command_output.prefix",
+                    "must be a key prefix without leading or trailing `/`",
+                ));
+            }
+        }
         self.tickets.check(&mut out);
         self.owners.check(&mut out);
         if let Some(n) = &self.notify {
@@ -878,6 +907,28 @@ servicenow:
         assert!(
             errors(&routed).contains("no rule of `routes` calls `window-notices`"),
             "notices nobody sends are an error"
+        );
+    }
+
+    #[test]
+    fn command_output_settings_are_checked() {
+        let bad = MINIMAL.replace(
+            "enrich:\n",
+            "enrich:\n  command_output: {bucket: {env: 'no way'}, prefix: /run-command/}\n",
+        );
+        let bad = if bad.contains("command_output") {
+            bad
+        } else {
+            format!("{MINIMAL}enrich:\n  command_output: {{bucket: {{env: 'no way'}}, prefix: /run-command/}}\n")
+        };
+        let e = errors(&bad);
+        assert!(
+            e.contains("`enrich.command_output.bucket.env`: `no way` is not an environment variable name"),
+            "{e}"
+        );
+        assert!(
+            e.contains("`enrich.command_output.prefix`: must be a key prefix"),
+            "{e}"
         );
     }
 

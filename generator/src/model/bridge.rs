@@ -50,6 +50,11 @@ pub struct BridgePlan {
     /// The evidence bucket's sync prefix the task reads last scans from
     /// (`notify.windows.evidence_bucket: {env: PATCHPLANE_EVIDENCE_BUCKET}`).
     pub evidence_prefix: Option<String>,
+    /// The Run Command output prefix the task reads failure reasons from
+    /// (`enrich.command_output.bucket: {env: PATCHPLANE_EVIDENCE_BUCKET}`).
+    pub command_output_prefix: Option<String>,
+    /// Whether the task is told the evidence bucket's name.
+    pub evidence_env: bool,
 }
 
 /// An ECR repository, from an image reference.
@@ -148,6 +153,12 @@ pub fn schedule_config(p: &Policy, windows: &[WindowPlan]) -> ScheduleConfig {
 
 /// The bridge service of the central stack.
 pub(super) fn build(p: &Policy, b: &BridgeService, windows: &[WindowPlan]) -> BridgePlan {
+    let mut plan = build_plan(p, b, windows);
+    plan.evidence_env = plan.evidence_prefix.is_some() || plan.command_output_prefix.is_some();
+    plan
+}
+
+fn build_plan(p: &Policy, b: &BridgeService, windows: &[WindowPlan]) -> BridgePlan {
     let name = format!("{}-bridge", p.name);
     BridgePlan {
         task_role_name: format!("{name}-task"),
@@ -186,6 +197,14 @@ pub(super) fn build(p: &Policy, b: &BridgeService, windows: &[WindowPlan]) -> Br
             .and_then(|n| n.windows.as_ref())
             .filter(|w| matches!(&w.evidence_bucket, Some(Setting::Env { env }) if env == EVIDENCE_BUCKET_ENV))
             .map(|w| w.evidence_prefix.clone()),
+        command_output_prefix: b
+            .config
+            .enrich
+            .command_output
+            .as_ref()
+            .filter(|o| matches!(&o.bucket, Setting::Env { env } if env == EVIDENCE_BUCKET_ENV))
+            .map(|o| o.prefix.clone()),
+        evidence_env: false,
         sweep_schedule: match b.config.tickets.sweep_minutes {
             0 => None,
             m => Some(format!("rate({m} minutes)")),

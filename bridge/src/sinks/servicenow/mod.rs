@@ -315,10 +315,15 @@ impl IncidentSink {
         };
         let desk = &self.0;
         let u = urgency(d);
+        // Its own reason, when enrichment found one (the pre-patch health check's).
+        let short = match &ctx.reason {
+            Some(r) => format!("[patchplane] {r} ({} {})", d.envelope.account, d.envelope.region),
+            None => summary(d),
+        };
         let new = || {
             (
                 NewIncident {
-                    short_description: summary(d),
+                    short_description: short.clone(),
                     description: description(d, ctx),
                     urgency: u,
                     impact: u,
@@ -327,7 +332,7 @@ impl IncidentSink {
                 ci_field(ctx),
             )
         };
-        let note = format!("{} (event {} at {})", summary(d), d.envelope.id, d.envelope.time);
+        let note = format!("{short} (event {} at {})", d.envelope.id, d.envelope.time);
         match desk
             .apply(&d.correlation_key(), Want::Open, at, false, new, &note, "")
             .await
