@@ -9,6 +9,7 @@
 //!   diagnostic ([`diag::parse_yaml`], for the policy and `bridge.yaml` alike).
 //! - [`table`]: the plain-text tables of `schedule`, `status` and `rollout`.
 //! - [`cron`]: the maintenance-window cron parser and evaluator shared by resolve, preview and tests.
+//! - [`exception`]: `exceptions:` (approved nodes or patches left unpatched, with an expiry).
 //! - [`bridge_config`]: `bridge.yaml`'s types and rules (`rules.rs` routing, `tickets.rs` the
 //!   closed loop's tickets, `schedule.rs` the windows), shared by `patchplane-bridge check` and the
 //!   policy's `central.bridge.config`.
@@ -16,7 +17,8 @@
 //! - [`resolve`]: schedule resolution, the only place a policy schedule becomes
 //!   `cron + ScheduleOffset`; validation and the model both call it.
 //! - [`validate`]: every rule of a policy, all problems in one pass.
-//! - [`model`]: the resolved plan, one file per stack: `patching.rs` (the member StackSet),
+//! - [`model`]: the resolved plan, one file per stack: `patching.rs` (the member StackSet: baselines,
+//!   ring and team windows, the ring gate, start-patch-stop and pre-patch documents),
 //!   `central.rs`, `bridge.rs` (the bridge service and its role in members), `ami.rs`; `window.rs`,
 //!   `request.rs` and `names.rs` hold what they share.
 //! - [`load`]: read → deserialize (`serde_path_to_error`) → [`validate`] → locate findings by line
@@ -27,11 +29,10 @@
 //! - `output` (feature `render`): writing the rendered files and `--check`ing committed ones.
 //! - [`teams`]: team windows (`teams/*.yaml` beside the policy) inside `self_service:`
 //!   guardrails: reading, checking on the team's file and line, their patch groups.
-//! - [`exception`]: `exceptions:` (approved nodes or patches left unpatched, with an expiry).
 //! - [`report`]: the monthly SOC2 evidence as of a month's end: `sync.rs` (the sync's objects and
 //!   parsers), `history.rs` (the version in effect, missing-since runs), `mod.rs` (coverage,
 //!   exceptions, overdue, CSVs), `html.rs` (the dashboard), `s3.rs` (versions from the bucket,
-//!   feature `aws`). Exceptions and per-severity SLAs are in [`policy`]; `validate` checks them.
+//!   feature `aws`). Per-severity SLAs are in [`policy`]; `validate` checks them and exceptions.
 //! - `rollout` (feature `aws`): `plan`, `rollout` and `status` of the generated StackSets:
 //!   `request.rs` (reading `stackset.json`), `api.rs` (the CloudFormation calls), `diff.rs`,
 //!   `apply.rs` (retries and waits), `upload.rs` (oversize templates), `dry_run.rs`, `tables.rs`,
