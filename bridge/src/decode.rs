@@ -541,29 +541,34 @@ pub enum DecodeError {
 }
 
 fn detail<T: DeserializeOwned>(raw: &RawValue, detail_type: &str) -> Result<T, DecodeError> {
-    let mut de = serde_json::Deserializer::from_str(raw.get());
-    deserialize_naming_field(&mut de).map_err(|(path, reason)| DecodeError::BadDetail {
-        detail_type: detail_type.to_owned(),
-        path,
-        reason,
+    serde_json::from_str(raw.get()).map_err(|e| {
+        let (path, reason) = naming_field::<T>(raw.get(), &e);
+        DecodeError::BadDetail {
+            detail_type: detail_type.to_owned(),
+            path,
+            reason,
+        }
     })
 }
 
-/// Deserializes and, on error, reports the missing or mistyped field by name. serde_json's own
-/// messages name a missing field ("missing field `status`"); that name is the path at this depth.
-fn deserialize_naming_field<T: DeserializeOwned>(
-    de: &mut serde_json::Deserializer<serde_json::de::StrRead<'_>>,
-) -> Result<T, (String, String)> {
-    T::deserialize(de).map_err(|e| {
-        let msg = e.to_string();
-        let path = msg
-            .split('`')
+/// The field a failed deserialization of `text` is about, and why. Only on failure, so the
+/// common path pays nothing: it deserializes again, tracking the path (a mistyped
+/// `detail.compliance-status`); serde's own message names a missing field at the top.
+fn naming_field<T: DeserializeOwned>(text: &str, e: &serde_json::Error) -> (String, String) {
+    let msg = e.to_string();
+    let mut de = serde_json::Deserializer::from_str(text);
+    let tracked = serde_path_to_error::deserialize::<_, T>(&mut de)
+        .err()
+        .map(|e| e.path().to_string())
+        .filter(|p| !p.is_empty() && p != ".");
+    let path = tracked.unwrap_or_else(|| {
+        msg.split('`')
             .nth(1)
             .filter(|_| msg.starts_with("missing field") || msg.starts_with("unknown field"))
             .unwrap_or("")
-            .to_owned();
-        (path, msg)
-    })
+            .to_owned()
+    });
+    (path, msg)
 }
 
 fn inner_json<T: DeserializeOwned>(

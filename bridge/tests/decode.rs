@@ -294,3 +294,21 @@ fn a_ring_gate_event_decodes_with_its_reason_and_key() {
         "only from the gate's source"
     );
 }
+
+#[test]
+fn a_mistyped_field_is_named_in_the_reason() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/events/ssm-compliance-patch-non-compliant.json"
+    ))
+    .expect("fixture");
+    let bad = text.replace("\"compliance-status\": \"non_compliant\"", "\"compliance-status\": 42");
+    assert_ne!(bad, text);
+    let e = patchplane_bridge::decode::decode(bad.as_bytes())
+        .expect_err("mistyped")
+        .to_string();
+    assert!(
+        e.starts_with("Configuration Compliance State Change: `detail.compliance-status`: invalid type: integer `42`"),
+        "{e}"
+    );
+}
