@@ -24,6 +24,20 @@ fn event(decision: &str, id: &str) -> String {
     e.to_string()
 }
 
+/// Sends `bodies`, waits until the bridge has handled them all, stops it.
+async fn deliver(sqs: &aws_sdk_sqs::Client, queue: &str, bodies: &[String], b: &mut BridgeProcess) {
+    for body in bodies {
+        sqs.send_message()
+            .queue_url(queue)
+            .message_body(body)
+            .send()
+            .await
+            .expect("send");
+    }
+    assert!(drained(sqs, queue, Duration::from_secs(60)).await, "{}", b.logs());
+    b.terminate(Duration::from_secs(15));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_held_gate_opens_one_incident_with_its_reason() {
     let moto = Moto::start();
@@ -42,20 +56,8 @@ async fn a_held_gate_opens_one_incident_with_its_reason() {
     );
     assert!(b.wait_ready(Duration::from_secs(30)), "{}", b.logs());
     // The held gate's event twice (an EventBridge redelivery), and an opening on purpose.
-    for body in [event("HELD", "a"), event("HELD", "b"), event("OPENED_ON_PURPOSE", "c")] {
-        sqs.send_message()
-            .queue_url(&queues.queue)
-            .message_body(body)
-            .send()
-            .await
-            .expect("send");
-    }
-    assert!(
-        drained(&sqs, &queues.queue, Duration::from_secs(60)).await,
-        "{}",
-        b.logs()
-    );
-    b.terminate(Duration::from_secs(15));
+    let bodies = [event("HELD", "a"), event("HELD", "b"), event("OPENED_ON_PURPOSE", "c")];
+    deliver(&sqs, &queues.queue, &bodies, &mut b).await;
     let incidents = snow.incidents();
     assert_eq!(incidents.len(), 1, "one incident for one held gate");
     let f = &incidents[0].fields;
@@ -124,18 +126,7 @@ async fn a_failed_health_check_is_the_incidents_own_reason() {
     e["detail"]["command-id"] = "cmd-ring-main".into();
     e["detail"]["document-name"] = "AWS-RunPatchBaselineWithHooks".into();
     e["detail"]["status"] = "Failed".into();
-    sqs.send_message()
-        .queue_url(&queues.queue)
-        .message_body(e.to_string())
-        .send()
-        .await
-        .expect("send");
-    assert!(
-        drained(&sqs, &queues.queue, Duration::from_secs(60)).await,
-        "{}",
-        b.logs()
-    );
-    b.terminate(Duration::from_secs(15));
+    deliver(&sqs, &queues.queue, &[e.to_string()], &mut b).await;
     let incidents = snow.incidents();
     assert_eq!(incidents.len(), 1);
     let short = incidents[0]

@@ -92,14 +92,27 @@ pub struct Walk {
 
 /// A patch id matches a pattern with `*` as "anything" (as baselines' patch lists).
 pub fn patch_matches(pattern: &str, id: &str) -> bool {
-    fn glob(p: &[u8], s: &[u8]) -> bool {
-        match p.split_first() {
-            None => s.is_empty(),
-            Some((b'*', rest)) => (0..=s.len()).any(|i| glob(rest, &s[i..])),
-            Some((c, rest)) => s.first() == Some(c) && glob(rest, &s[1..]),
+    // Greedy match with one backtrack point (the last `*`): O(pattern × id) at worst, where the
+    // recursive form is exponential in the number of stars (patterns come from the policy).
+    let (p, s) = (pattern.as_bytes(), id.as_bytes());
+    let (mut pi, mut si) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while si < s.len() {
+        if pi < p.len() && p[pi] == b'*' {
+            star = Some((pi, si));
+            pi += 1;
+        } else if pi < p.len() && p[pi] == s[si] {
+            pi += 1;
+            si += 1;
+        } else if let Some((sp, ss)) = star {
+            pi = sp + 1;
+            si = ss + 1;
+            star = Some((sp, ss + 1));
+        } else {
+            return false;
         }
     }
-    glob(pattern.as_bytes(), id.as_bytes())
+    p[pi..].iter().all(|&c| c == b'*')
 }
 
 impl Walk {
@@ -446,5 +459,10 @@ mod tests {
         assert!(patch_matches("*openssl*", "libopenssl3"));
         assert!(!patch_matches("kernel-6.1.*", "kernel-6.2.0"));
         assert!(!patch_matches("KB1", "KB10"));
+        assert!(patch_matches("*", "") && patch_matches("KB*", "KB") && !patch_matches("", "KB"));
+        assert!(patch_matches("a*b*c", "axxbyyc") && !patch_matches("a*b*c", "axxbyy"));
+        // Many stars against a long id that does not match: answers at once.
+        let hostile = format!("{}b", "*a".repeat(40));
+        assert!(!patch_matches(&hostile, &"a".repeat(100)));
     }
 }
