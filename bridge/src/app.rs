@@ -137,7 +137,11 @@ pub fn init_logs(cfg: Option<&BridgeConfig>) {
 /// The AWS configuration of every client: region and endpoint from `aws:`, credentials and the
 /// rest from the default chain (the ECS task role in production).
 pub async fn sdk_config(cfg: &BridgeConfig) -> SdkConfig {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    // No stalled-stream protection: a long poll is meant to stall up to 20 s, and the
+    // protection's throughput check woke every waiting receive about ten times a second (most of
+    // the bridge's CPU on an empty queue; BENCHMARKS.md). Every body the bridge reads is small.
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .stalled_stream_protection(aws_config::stalled_stream_protection::StalledStreamProtectionConfig::disabled());
     if let Some(r) = &cfg.aws.region {
         loader = loader.region(aws_config::Region::new(r.clone()));
     }

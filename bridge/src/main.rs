@@ -78,7 +78,10 @@ fn failed(e: &StartError) -> ExitCode {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // One thread: the bridge waits on the network, and a multi-thread scheduler spent more CPU
+    // waking and stealing between its workers than the work itself (BENCHMARKS.md, "Bridge
+    // CPU"). Concurrency is unchanged: workers and the messages of a batch are tasks.
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

@@ -10,6 +10,9 @@ use std::time::Duration;
 /// What happened to messages, for metrics and tests.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Counters {
+    /// `ReceiveMessage` calls answered, empty ones included: messages per receive is what one
+    /// SQS call is spread over.
+    pub receives: u64,
     /// Messages received.
     pub received: u64,
     /// Deleted after every action delivered (or nothing to do).
@@ -71,6 +74,12 @@ pub fn prometheus(c: &Counters, ready: bool) -> String {
             "# HELP patchplane_bridge_{name} {help}\n# TYPE patchplane_bridge_{name} counter\npatchplane_bridge_{name} {v}\n"
         ));
     };
+    counter(
+        &mut out,
+        "receives_total",
+        "ReceiveMessage calls answered, empty ones included.",
+        c.receives,
+    );
     counter(
         &mut out,
         "messages_received_total",
@@ -155,6 +164,7 @@ pub fn prometheus(c: &Counters, ready: bool) -> String {
 /// Counters since `before` (for one EMF interval).
 pub fn delta(now: &Counters, before: &Counters) -> Counters {
     let mut d = Counters {
+        receives: now.receives.saturating_sub(before.receives),
         received: now.received.saturating_sub(before.received),
         delivered: now.delivered.saturating_sub(before.delivered),
         retried: now.retried.saturating_sub(before.retried),

@@ -367,6 +367,7 @@ impl<S: Sink + Send + Sync + 'static, T: TagSource + Send + Sync + 'static> Pipe
             };
             let messages = match received {
                 Ok(messages) => {
+                    self.count(|c| c.receives += 1);
                     if !*stop.borrow() {
                         self.ready.store(true, Ordering::Relaxed);
                     }

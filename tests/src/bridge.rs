@@ -349,15 +349,14 @@ impl BridgeProcess {
         Some((field("VmHWM:")?, field("VmRSS:")?))
     }
 
-    /// CPU time used so far (user + system), from /proc/PID/stat (clock ticks of 1/100 s, the
-    /// Linux default `CLK_TCK`).
+    /// CPU time used so far (user + system, every thread), from /proc ([`crate::cpu_seconds`]).
     pub fn cpu_seconds(&self) -> Option<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
-        // Fields after the command name (which may hold spaces) start at state (field 3).
-        let rest = stat.rsplit_once(')')?.1;
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
-        Some(ticks as f64 / 100.0)
+        crate::cpu_seconds(self.child.id())
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Sends SIGTERM and waits at most `limit` for the exit; `None` if it did not exit.

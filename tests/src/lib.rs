@@ -97,6 +97,18 @@ pub struct Moto {
 impl Moto {
     /// Starts moto on a free port and waits until it answers (at most 30 s).
     pub fn start() -> Moto {
+        Moto::start_with(&[&venv_tool("moto_server").to_string_lossy(), "-H", "127.0.0.1", "-p"])
+    }
+
+    /// Starts moto's application behind waitress (`tests/scripts/moto_keepalive.py`), which keeps
+    /// connections alive as AWS endpoints do: for measurements that count a client's CPU.
+    pub fn start_keepalive() -> Moto {
+        let script = root().join("tests/scripts/moto_keepalive.py");
+        Moto::start_with(&[&venv_tool("python").to_string_lossy(), &script.to_string_lossy()])
+    }
+
+    /// `command` followed by a free port.
+    fn start_with(command: &[&str]) -> Moto {
         // Ask the OS for a free port, release it, and hand it to moto.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -104,8 +116,9 @@ impl Moto {
             .expect("a free port");
         let log = std::env::temp_dir().join(format!("patchplane-moto-{port}.log"));
         let out = std::fs::File::create(&log).expect("moto log");
-        let child = std::process::Command::new(venv_tool("moto_server"))
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let child = std::process::Command::new(command[0])
+            .args(&command[1..])
+            .arg(port.to_string())
             .stdout(out.try_clone().expect("log"))
             .stderr(out)
             .spawn()
@@ -159,6 +172,18 @@ impl Moto {
             .output()
             .expect("patchplane runs")
     }
+}
+
+/// CPU time process `pid` has used so far, user + system over all its threads (those that
+/// ended too), from `/proc/PID/stat`: clock ticks of 1/100 s, the Linux default `CLK_TCK`. The
+/// one meter the bridge and the Python baseline are both read with (BENCHMARKS.md).
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start at state (field 3).
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
 }
 
 /// The `patchplane` binary cargo built beside this test (`target/<profile>/patchplane`).

@@ -1,5 +1,5 @@
 //! A ServiceNow Table API emulator for tests and the demo: loopback only, HTTP/1.1, one thread
-//! per connection, `Connection: close`. State lives in memory and is kept consistent by the
+//! per connection, connections kept alive as ServiceNow keeps them. State lives in memory and is kept consistent by the
 //! emulator itself, never by trusting what a client sends (DESIGN §6, "ServiceNow facts").
 //!
 //! Over 800 lines on purpose: it is one server whose parts (encoded queries, the incident
@@ -1015,9 +1015,9 @@ impl Emulator {
             while !sp.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((stream, _)) => {
-                        let st = st.clone();
+                        let (st, sp) = (st.clone(), sp.clone());
                         std::thread::spawn(move || {
-                            let _ = serve(stream, &st);
+                            let _ = serve(stream, &st, &sp);
                         });
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(5)),
@@ -1228,48 +1228,64 @@ impl Drop for Emulator {
     }
 }
 
-fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
-    let crate::http::RawRequest {
+/// Serves one connection: keep-alive, as ServiceNow does, until the client closes it or asks
+/// `Connection: close`, or the emulator is dropped (so a restarted emulator on the same port is
+/// never answered for by the old one's state).
+fn serve(stream: TcpStream, state: &Mutex<State>, stop: &AtomicBool) -> std::io::Result<()> {
+    let mut conn = crate::http::Connection::new(&stream)?;
+    let mut stream = stream;
+    while let Some(crate::http::RawRequest {
         method,
         target,
         headers,
         body,
-    } = crate::http::read_request(&stream, 1 << 20)?;
-    // Sleep outside the lock, so a slow instance still serves requests in parallel.
-    let delay = state.lock().map(|s| s.delay).unwrap_or_default();
-    if target.starts_with("/api/") && !delay.is_zero() {
-        std::thread::sleep(delay);
+    }) = conn.next(1 << 20, || stop.load(Ordering::Relaxed))?
+    {
+        // Sleep outside the lock, so a slow instance still serves requests in parallel.
+        let delay = state.lock().map(|s| s.delay).unwrap_or_default();
+        if target.starts_with("/api/") && !delay.is_zero() {
+            std::thread::sleep(delay);
+        }
+        let (status, json, retry_after) = match state.lock() {
+            Ok(mut s) => handle(&mut s, &method, &target, &headers, &String::from_utf8_lossy(&body)),
+            Err(_) => error(500, "emulator state poisoned", ""),
+        };
+        let text = json.to_string();
+        let reason = match status {
+            200 => "OK",
+            201 => "Created",
+            400 => "Bad Request",
+            401 => "Unauthorized",
+            403 => "Forbidden",
+            404 => "Not Found",
+            405 => "Method Not Allowed",
+            429 => "Too Many Requests",
+            500 => "Internal Server Error",
+            503 => "Service Unavailable",
+            _ => "Error",
+        };
+        let close = headers
+            .get("connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        let mut out = format!(
+            "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+            text.len()
+        );
+        if close {
+            out.push_str("Connection: close\r\n");
+        }
+        if let Some(ra) = retry_after {
+            out.push_str(&format!("Retry-After: {ra}\r\n"));
+        }
+        out.push_str("\r\n");
+        out.push_str(&text);
+        stream.write_all(out.as_bytes())?;
+        stream.flush()?;
+        if close {
+            break;
+        }
     }
-    let (status, json, retry_after) = match state.lock() {
-        Ok(mut s) => handle(&mut s, &method, &target, &headers, &String::from_utf8_lossy(&body)),
-        Err(_) => error(500, "emulator state poisoned", ""),
-    };
-    let text = json.to_string();
-    let reason = match status {
-        200 => "OK",
-        201 => "Created",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        503 => "Service Unavailable",
-        _ => "Error",
-    };
-    let mut out = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
-        text.len()
-    );
-    if let Some(ra) = retry_after {
-        out.push_str(&format!("Retry-After: {ra}\r\n"));
-    }
-    out.push_str("\r\n");
-    out.push_str(&text);
-    let mut stream = stream;
-    stream.write_all(out.as_bytes())?;
-    stream.flush()
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

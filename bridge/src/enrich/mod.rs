@@ -2,15 +2,17 @@
 //!
 //! Tags come from a [`TagSource`] (EC2 instances and `mi-` managed nodes have different tagging
 //! APIs; the source hides which). Results are cached per node for a TTL, so a burst of events
-//! about one node costs one lookup; failures are not cached, and a retryable failure makes the
-//! message come back rather than opening an incident without its owner.
+//! about one node costs one lookup, and misses at the same moment go out as one call
+//! ([`cache`]); failures are not cached, and a retryable failure makes the message come back
+//! rather than opening an incident without its owner.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use crate::decode::{Decoded, Event};
 
+pub mod cache;
 pub mod output;
 pub mod owners;
 pub mod tags;
@@ -31,9 +33,26 @@ pub struct EnrichError {
 }
 
 /// Where tags come from.
-pub trait TagSource {
+pub trait TagSource: Sync {
     /// Tags of `node` (`i-…` or `mi-…`) in `account` and `region`.
     fn tags(&self, account: &str, region: &str, node: &str) -> impl Future<Output = Result<Tags, EnrichError>> + Send;
+
+    /// Tags of several nodes of one account and region, in as few calls as the source allows; a
+    /// node missing from the answer has no tags. By default, one [`TagSource::tags`] per node.
+    fn tags_of_many(
+        &self,
+        account: &str,
+        region: &str,
+        nodes: &[String],
+    ) -> impl Future<Output = Result<HashMap<String, Tags>, EnrichError>> + Send {
+        async move {
+            let mut out = HashMap::new();
+            for n in nodes {
+                out.insert(n.clone(), self.tags(account, region, n).await?);
+            }
+            Ok(out)
+        }
+    }
 }
 
 /// No tags at all (`enrich.enabled: false`, replays without AWS access).
@@ -87,19 +106,12 @@ pub fn node_of(d: &Decoded) -> Option<&str> {
     }
 }
 
-/// (account, region, node).
-type NodeKey = (String, String, String);
-/// When the tags were read, and the tags.
-type Cached = (Instant, Arc<Tags>);
-
 /// Enrichment with a per-node TTL cache.
 pub struct Enricher<T> {
-    source: T,
-    ttl: Duration,
+    cache: cache::TagCache<T>,
     patch_group_tag: String,
     owner_tags: Vec<String>,
     baselines: BTreeMap<String, String>,
-    cache: Mutex<HashMap<NodeKey, Cached>>,
     owners: Option<owners::OwnerChain>,
     exceptions: Vec<patchplane::policy::Exception>,
     clock: Option<std::sync::Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>>,
@@ -110,12 +122,10 @@ impl<T: TagSource> Enricher<T> {
     /// `patch_group_tag` as in the policy; `owner_tags` tried in order.
     pub fn new(source: T, ttl: Duration, patch_group_tag: &str, owner_tags: &[impl AsRef<str>]) -> Self {
         Self {
-            source,
-            ttl,
+            cache: cache::TagCache::new(source, ttl),
             patch_group_tag: patch_group_tag.to_owned(),
             owner_tags: owner_tags.iter().map(|s| s.as_ref().to_owned()).collect(),
             baselines: BTreeMap::new(),
-            cache: Mutex::new(HashMap::new()),
             owners: None,
             exceptions: Vec::new(),
             clock: None,
@@ -184,30 +194,12 @@ impl<T: TagSource> Enricher<T> {
         self
     }
 
-    async fn tags(&self, account: &str, region: &str, node: &str) -> Result<Arc<Tags>, EnrichError> {
-        let key = (account.to_owned(), region.to_owned(), node.to_owned());
-        if let Ok(cache) = self.cache.lock()
-            && let Some((at, tags)) = cache.get(&key)
-            && at.elapsed() < self.ttl
-        {
-            return Ok(tags.clone());
-        }
-        let tags = Arc::new(self.source.tags(account, region, node).await?);
-        if let Ok(mut cache) = self.cache.lock() {
-            // Bound the cache: expired entries go whenever a new node is added.
-            let ttl = self.ttl;
-            cache.retain(|_, (at, _)| at.elapsed() < ttl);
-            cache.insert(key, (Instant::now(), tags.clone()));
-        }
-        Ok(tags)
-    }
-
     /// The context of `d`; events about no single node get an empty one.
     pub async fn enrich(&self, d: &Decoded) -> Result<Context, EnrichError> {
         let Some(node) = node_of(d) else {
             return Ok(Context::default());
         };
-        let tags = self.tags(&d.envelope.account, &d.envelope.region, node).await?;
+        let tags = self.cache.get(&d.envelope.account, &d.envelope.region, node).await?;
         let patch_group = tags.get(&self.patch_group_tag).cloned();
         let split = patch_group.as_deref().and_then(|g| g.rsplit_once('-'));
         let (owner, owner_group, ci) = match &self.owners {
@@ -301,7 +293,7 @@ mod tests {
             assert_eq!(e.enrich(&d).await.expect("cached"), c);
         }
         assert_eq!(
-            e.source.calls.load(Ordering::Relaxed),
+            e.cache.source.calls.load(Ordering::Relaxed),
             1,
             "one lookup for eleven events"
         );
@@ -313,7 +305,7 @@ mod tests {
         let d = compliance();
         e.enrich(&d).await.expect("a");
         e.enrich(&d).await.expect("b");
-        assert_eq!(e.source.calls.load(Ordering::Relaxed), 2);
+        assert_eq!(e.cache.source.calls.load(Ordering::Relaxed), 2);
 
         let e = enricher(Some(true), Duration::from_secs(60), &["Owner"]);
         let err = e.enrich(&d).await.expect_err("throttled");
@@ -323,7 +315,7 @@ mod tests {
         );
         let _ = e.enrich(&d).await;
         assert_eq!(
-            e.source.calls.load(Ordering::Relaxed),
+            e.cache.source.calls.load(Ordering::Relaxed),
             2,
             "a failure is asked again, not cached"
         );
@@ -339,7 +331,7 @@ mod tests {
         let d = decode(text.as_bytes()).expect("decodes");
         let e = enricher(None, Duration::from_secs(60), &["Owner"]);
         assert_eq!(e.enrich(&d).await.expect("empty"), Context::default());
-        assert_eq!(e.source.calls.load(Ordering::Relaxed), 0);
+        assert_eq!(e.cache.source.calls.load(Ordering::Relaxed), 0);
     }
 
     #[tokio::test]

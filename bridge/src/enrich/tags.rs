@@ -1,4 +1,5 @@
-//! The AWS [`TagSource`]: one Resource Groups Tagging API `GetResources` call per node.
+//! The AWS [`TagSource`]: Resource Groups Tagging API `GetResources` with the nodes' ARNs, up to
+//! 100 per call (the API's limit; [`super::cache`] gathers them).
 //!
 //! `GetResources` reads every resource type (DESIGN §8), so EC2 instances
 //! (`arn:aws:ec2:R:A:instance/i-…`) and hybrid managed nodes
@@ -11,7 +12,7 @@
 //! A node without tags, or unknown to the API, has no tags (an empty map): the incident still
 //! opens, without an owner. Throttling, timeouts and 5xx are retryable; an access error is not.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use aws_config::SdkConfig;
@@ -98,20 +99,56 @@ impl AwsTags {
 
 impl TagSource for AwsTags {
     async fn tags(&self, account: &str, region: &str, node: &str) -> Result<Tags, EnrichError> {
-        let Some(arn) = node_arn(account, region, node) else {
-            return Ok(Tags::new());
-        };
-        let client = self.client(account, region).await;
-        match client.get_resources().resource_arn_list(&arn).send().await {
-            Ok(out) => Ok(out
-                .resource_tag_mapping_list()
-                .iter()
-                .filter(|m| m.resource_arn() == Some(arn.as_str()))
-                .flat_map(|m| m.tags())
-                .map(|t| (t.key().to_owned(), t.value().to_owned()))
-                .collect()),
-            Err(e) => Err(tag_error(node, &e)),
+        let mut found = self.tags_of_many(account, region, &[node.to_owned()]).await?;
+        Ok(found.remove(node).unwrap_or_default())
+    }
+
+    async fn tags_of_many(
+        &self,
+        account: &str,
+        region: &str,
+        nodes: &[String],
+    ) -> Result<HashMap<String, Tags>, EnrichError> {
+        // ARN → node, for the nodes that have one.
+        let arns: BTreeMap<String, &String> = nodes
+            .iter()
+            .filter_map(|n| Some((node_arn(account, region, n)?, n)))
+            .collect();
+        let mut out = HashMap::new();
+        if arns.is_empty() {
+            return Ok(out);
         }
+        let client = self.client(account, region).await;
+        let list: Vec<String> = arns.keys().cloned().collect();
+        for chunk in list.chunks(100) {
+            let mut token: Option<String> = None;
+            loop {
+                let sent = client
+                    .get_resources()
+                    .set_resource_arn_list(Some(chunk.to_vec()))
+                    .set_pagination_token(token.take())
+                    .send()
+                    .await;
+                let got = match sent {
+                    Ok(got) => got,
+                    Err(e) => {
+                        let subject = chunk.iter().filter_map(|a| arns.get(a)).map(|n| n.as_str());
+                        return Err(tag_error(&subject.collect::<Vec<_>>().join(", "), &e));
+                    }
+                };
+                for m in got.resource_tag_mapping_list() {
+                    if let Some(node) = m.resource_arn().and_then(|a| arns.get(a)) {
+                        let tags: &mut Tags = out.entry((*node).clone()).or_default();
+                        tags.extend(m.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())));
+                    }
+                }
+                match got.pagination_token() {
+                    Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+                    _ => break,
+                }
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -149,6 +186,19 @@ impl TagSource for Source {
             Source::Aws(a) => a.tags(account, region, node).await,
             Source::None(n) => n.tags(account, region, node).await,
             Source::Given(t) => Ok(t.clone()),
+        }
+    }
+
+    async fn tags_of_many(
+        &self,
+        account: &str,
+        region: &str,
+        nodes: &[String],
+    ) -> Result<HashMap<String, Tags>, EnrichError> {
+        match self {
+            Source::Aws(a) => a.tags_of_many(account, region, nodes).await,
+            Source::None(_) => Ok(HashMap::new()),
+            Source::Given(t) => Ok(nodes.iter().map(|n| (n.clone(), t.clone())).collect()),
         }
     }
 }
