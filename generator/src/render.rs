@@ -130,9 +130,66 @@ fn bool_helper(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, o
 // `{{#if (some x)}}`: true for any non-null value, 0 included (handlebars' own `if` treats 0 as false).
 handlebars_helper!(some: |v: Json| !v.is_null());
 
-/// The registry, built once: templates are compiled at first use and reused.
-pub fn registry() -> &'static Handlebars<'static> {
-    static REG: OnceLock<Handlebars<'static>> = OnceLock::new();
+/// The built-in templates, compiled once at first use, each as pieces ([`pieces`]).
+struct Registry {
+    hb: Handlebars<'static>,
+    /// Template name → the names of its pieces, in order.
+    pieces: Vec<(&'static str, Vec<String>)>,
+}
+
+/// About how many bytes of template source one piece holds.
+const PIECE_BYTES: usize = 1024;
+
+/// Splits a template's source into pieces of about `target` bytes, each cut at a line start where
+/// no block (`{{#…}}`…`{{/…}}`) and no `{{!-- … --}}` comment is open. Rendering the pieces one
+/// after the other with the same data gives exactly the text the whole template gives: no state
+/// crosses a cut, and a cut after a newline keeps every standalone-line rule as it was.
+///
+/// Why: handlebars computes every element's line and column by counting from the start of its
+/// template (pest's `Position::line_col`), which made compiling a 33 KB template quadratic and
+/// most of `generate`'s time; pieces bound each count to the piece (BENCHMARKS.md).
+fn pieces(source: &str, target: usize) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
+    let (mut depth, mut in_comment) = (0i32, false);
+    let (mut start, mut start_line) = (0, 1);
+    let mut at = 0;
+    for (i, line) in source.split_inclusive('\n').enumerate() {
+        let mut rest = line;
+        loop {
+            if in_comment {
+                match rest.find("--}}") {
+                    Some(e) => {
+                        in_comment = false;
+                        rest = &rest[e + 4..];
+                    }
+                    None => break,
+                }
+            }
+            let Some(o) = rest.find("{{") else { break };
+            let tag = rest[o + 2..].trim_start_matches('~');
+            if tag.starts_with("!--") {
+                in_comment = true;
+            } else if tag.starts_with('#') {
+                depth += 1;
+            } else if tag.starts_with('/') {
+                depth -= 1;
+            }
+            rest = &rest[o + 2..];
+        }
+        at += line.len();
+        if depth == 0 && !in_comment && at - start >= target {
+            out.push((start_line, &source[start..at]));
+            (start, start_line) = (at, i + 2);
+        }
+    }
+    if start < source.len() {
+        out.push((start_line, &source[start..]));
+    }
+    out
+}
+
+fn registry() -> &'static Registry {
+    static REG: OnceLock<Registry> = OnceLock::new();
     REG.get_or_init(|| {
         let mut hb = Handlebars::new();
         hb.set_strict_mode(true);
@@ -141,21 +198,47 @@ pub fn registry() -> &'static Handlebars<'static> {
         hb.register_helper("bool", Box::new(bool_helper));
         hb.register_helper("some", Box::new(some));
         // The templates are part of the binary; a syntax error in one is caught by every test.
+        let mut all = Vec::new();
         for (name, source) in TEMPLATES {
-            if let Err(e) = hb.register_template_string(name, *source) {
-                eprintln!("patchplane: built-in template `{name}` does not compile: {e}");
+            let mut names = Vec::new();
+            for (line, piece) in pieces(source, PIECE_BYTES) {
+                // Named after the line it starts at, so a render error points into the file.
+                let piece_name = format!("{name}.yaml.hbs from line {line}");
+                if let Err(e) = hb.register_template_string(&piece_name, piece) {
+                    eprintln!("patchplane: built-in template `{name}` does not compile: {e}");
+                }
+                names.push(piece_name);
             }
+            all.push((*name, names));
         }
-        hb
+        Registry { hb, pieces: all }
     })
 }
 
 /// Renders one template with `data`, parses it back and returns canonical YAML.
 pub fn render_yaml<T: serde::Serialize>(template: &'static str, data: &T) -> Result<String, RenderFailure> {
-    let text = registry().render(template, data).map_err(|e| RenderFailure::Template {
+    let fail = |e: RenderError| RenderFailure::Template {
         template,
         source: Box::new(e),
-    })?;
+    };
+    let reg = registry();
+    // The data becomes JSON once, for every piece.
+    let ctx = Context::wraps(data).map_err(fail)?;
+    let names = reg
+        .pieces
+        .iter()
+        .find(|(n, _)| *n == template)
+        .map(|(_, p)| p.as_slice());
+    let mut text = String::new();
+    match names {
+        Some(names) => {
+            for piece in names {
+                text.push_str(&reg.hb.render_with_context(piece, &ctx).map_err(fail)?);
+            }
+        }
+        // Not a built-in template: handlebars says so.
+        None => text = reg.hb.render_with_context(template, &ctx).map_err(fail)?,
+    }
     canonical_yaml(&text).map_err(|source| RenderFailure::Yaml { template, source })
 }
 
@@ -410,6 +493,88 @@ pub fn central_stack_request(c: &crate::model::CentralPlan, template_body: &str)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn engine() -> Handlebars<'static> {
+        let mut hb = Handlebars::new();
+        hb.set_strict_mode(true);
+        hb.register_escape_fn(yaml_quote);
+        hb.register_helper("num", Box::new(num_helper));
+        hb
+    }
+
+    /// Pieces put back together are the source, every cut is outside blocks and comments, and
+    /// rendering the pieces one after the other gives what the whole template gives: blocks,
+    /// standalone lines, `else`, multi-line comments and the last line without a newline.
+    #[test]
+    fn pieces_render_as_the_whole_template() {
+        let source = "{{!--\n a comment {{#if}} with tags\n--}}\nA: {{a}}\n{{#each xs}}\n  - {{this}}\n{{else}}\n  []\n{{/each}}\nB:\n  {{#if flag}}\n  yes: {{num n}}\n  {{/if}}\n{{!-- one line --}}\nC: {{#if flag}}t{{else}}f{{/if}}\nD: end";
+        for target in [1, 8, 30, 1000] {
+            let ps = pieces(source, target);
+            assert_eq!(ps.iter().map(|(_, p)| *p).collect::<String>(), source);
+            let mut hb = engine();
+            hb.register_template_string("whole", source).expect("compiles");
+            for (i, (_, p)) in ps.iter().enumerate() {
+                hb.register_template_string(&format!("p{i}"), *p)
+                    .expect("piece compiles");
+            }
+            for data in [
+                json!({"a": "x: y", "xs": ["1", "b: c"], "flag": true, "n": 3}),
+                json!({"a": "", "xs": [], "flag": false, "n": 0}),
+            ] {
+                let whole = hb.render("whole", &data).expect("renders");
+                let joined: String = (0..ps.len())
+                    .map(|i| hb.render(&format!("p{i}"), &data).expect("renders"))
+                    .collect();
+                assert_eq!(joined, whole, "target {target}, {} pieces", ps.len());
+            }
+            if target == 1 {
+                // Cut as often as allowed: never inside the comment or a block.
+                let starts: Vec<usize> = ps.iter().map(|(l, _)| *l).collect();
+                assert_eq!(starts, [1, 4, 5, 10, 11, 14, 15, 16]);
+            }
+        }
+    }
+
+    fn template_data(plan: &Plan) -> Vec<(&'static str, Json)> {
+        let mut out = vec![
+            ("patching", serde_json::to_value(plan).expect("json")),
+            ("central", serde_json::to_value(&plan.central).expect("json")),
+        ];
+        if let Some(ami) = &plan.ami {
+            out.push(("ami-pipeline", serde_json::to_value(ami).expect("json")));
+        }
+        out
+    }
+
+    /// Every built-in template rendered in pieces equals the template rendered whole, for the
+    /// committed example policies' plans.
+    #[test]
+    fn built_in_templates_render_the_same_in_pieces() {
+        let mut hb = engine();
+        hb.register_helper("bool", Box::new(bool_helper));
+        hb.register_helper("some", Box::new(some));
+        for (name, source) in TEMPLATES {
+            hb.register_template_string(name, *source).expect("compiles");
+            assert!(
+                registry().pieces.iter().any(|(n, p)| n == name && p.len() > 3),
+                "{name} is cut"
+            );
+        }
+        for policy in ["org-policy.yaml", "sunday-after-patch-tuesday.yaml"] {
+            let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../examples")
+                .join(policy);
+            let loaded = crate::load::load_file(&file).expect("example loads");
+            for (name, data) in template_data(&loaded.plan) {
+                let whole = canonical_yaml(&hb.render(name, &data).expect("whole renders")).expect("parses");
+                assert_eq!(
+                    render_yaml(name, &data).expect("pieces render"),
+                    whole,
+                    "{policy}: {name}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn quote_round_trips_hostile_strings() {
