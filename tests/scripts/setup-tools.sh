@@ -3,7 +3,7 @@
 #   tests/scripts/setup-tools.sh cfn-guard cargo-audit
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-declare -A versions=([cfn-guard]=3.2.1 [cargo-audit]=0.22.2)
+declare -A versions=([cfn-guard]=3.2.1 [cargo-audit]=0.22.2 [cargo-fuzz]=0.13.1)
 for tool in "$@"; do
   version=${versions[$tool]:?unknown tool $tool}
   if [ -x ".tools/bin/$tool" ] && grep -qx "$tool $version" .tools/.versions 2>/dev/null; then

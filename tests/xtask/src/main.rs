@@ -24,6 +24,8 @@ usage: cargo xtask COMMAND
                ../shared/advisory-db)
   setup        install everything `test` needs, without running it
   bench        criterion medians, then the bridge's resident memory under load
+  fuzz [SECS]  each cargo-fuzz target (tests/fuzz) for SECS seconds (default 600), with the nightly
+               toolchain; installs cargo-fuzz into .tools; findings go to tests/fuzz/artifacts
   generate     re-render stacksets/ from the example policies
   guard        cfn-guard over the committed templates
   fmt          format the code
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
         "audit" => audit(),
         "setup" => setup(),
         "bench" => bench(),
+        "fuzz" => fuzz(rest.first().map(String::as_str).unwrap_or("600")),
         "generate" => generate(),
         "guard" => guard(),
         "fmt" => cargo(&["fmt", "--all"]),
@@ -289,6 +292,36 @@ fn bench() -> Result {
     println!("xtask: {}", show(&measure));
     run_with(&mut measure)
 }
+
+/// The cargo-fuzz targets, one after the other, each for `seconds`; the corpus grows in
+/// tests/fuzz/corpus (not committed), crashes land in tests/fuzz/artifacts.
+fn fuzz(seconds: &str) -> Result {
+    seconds
+        .parse::<u32>()
+        .map_err(|_| format!("xtask: fuzz takes a number of seconds, not `{seconds}`"))?;
+    setup_tools(&["cargo-fuzz"])?;
+    for target in FUZZ_TARGETS {
+        let mut c = Command::new(root().join(".tools/bin/cargo-fuzz"));
+        c.current_dir(root())
+            .env("RUSTUP_TOOLCHAIN", "nightly")
+            .args([
+                "fuzz",
+                "run",
+                "--fuzz-dir",
+                "tests/fuzz",
+                "--target-dir",
+                "target/fuzz",
+                target,
+            ])
+            .args(["--", &format!("-max_total_time={seconds}"), "-print_final_stats=1"]);
+        println!("xtask: {}", show(&c));
+        run_with(&mut c)?;
+    }
+    Ok(())
+}
+
+/// tests/fuzz/fuzz_targets.
+const FUZZ_TARGETS: &[&str] = &["policy_loader", "cron_parser", "event_decoder"];
 
 fn generate() -> Result {
     cargo(&[
