@@ -304,19 +304,32 @@ pub async fn sinks_with(
         close_code: t.close_code.clone(),
         reopen_period: jiff::SignedDuration::from_hours(24 * i64::from(t.reopen_days)),
     };
-    let incidents = Arc::new(Desk::new(
-        servicenow(cfg, sdk).await?,
-        assignment.clone(),
-        lifecycle.clone(),
-    ));
+    // Creation claims (ADR 017), shared by both tables' desks: the claim names the key, and the
+    // tables' keys never collide (a finding's key is not a failure's).
+    let claims: Option<Arc<dyn crate::claims::Claims>> = match &cfg.servicenow.claims_bucket {
+        Some(b) => {
+            let bucket = resolve_setting("servicenow.claims_bucket", b, &env)?;
+            Some(Arc::new(crate::claims::S3Claims::new(
+                s3_client(sdk),
+                bucket,
+                "tickets/",
+                CREATE_LEASE,
+            )))
+        }
+        None => None,
+    };
+    let desk = |client, assignment, lifecycle| {
+        let d = Desk::new(client, assignment, lifecycle);
+        match &claims {
+            Some(c) => d.with_create_claims(c.clone()),
+            None => d,
+        }
+    };
+    let incidents = Arc::new(desk(servicenow(cfg, sdk).await?, assignment.clone(), lifecycle.clone()));
     let tickets = if t.table == cfg.servicenow.table {
         incidents.clone()
     } else {
-        Arc::new(Desk::new(
-            servicenow_for(cfg, sdk, &t.table).await?,
-            assignment,
-            lifecycle,
-        ))
+        Arc::new(desk(servicenow_for(cfg, sdk, &t.table).await?, assignment, lifecycle))
     };
     let default_owner = default_owner_for(cfg);
     let board = match &cfg.notify {
@@ -378,6 +391,10 @@ fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
 /// How long a task holds a window notice before another may take it over: far longer than
 /// looking up the nodes of one window and sending its digests.
 const NOTICE_LEASE: Duration = Duration::from_secs(600);
+
+/// How long a task that claimed a ticket creation and died blocks it: longer than a create
+/// takes with ServiceNow's retries (ADR 017).
+const CREATE_LEASE: Duration = Duration::from_secs(60);
 
 /// `window-notices`: nodes from the tagging API (the member role), scans from the evidence
 /// bucket, tickets from the ServiceNow tables, claims in the claims bucket.

@@ -376,6 +376,12 @@ impl BridgeProcess {
         None
     }
 
+    /// SIGKILL: no drain, no goodbye; what it held comes back when its visibility runs out.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Its logs so far.
     pub fn logs(&self) -> String {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()

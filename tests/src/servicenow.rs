@@ -152,6 +152,9 @@ struct State {
     tokens: BTreeSet<String>,
     script: VecDeque<(u16, Option<u64>)>,
     outage_until: Option<std::time::Instant>,
+    /// Percent of table requests answered 429 or 503 ([`Emulator::flaky`]), and the generator's
+    /// state that picks them.
+    flaky: (u64, u64),
     delay: Duration,
     hidden_fields: BTreeSet<String>,
     requests: Vec<String>,
@@ -1003,6 +1006,7 @@ impl Emulator {
             tokens: BTreeSet::new(),
             script: VecDeque::new(),
             outage_until: None,
+            flaky: (0, 0x9e37_79b9_7f4a_7c15),
             delay: Duration::ZERO,
             hidden_fields: BTreeSet::new(),
             requests: Vec::new(),
@@ -1025,6 +1029,14 @@ impl Emulator {
             }
         });
         Emulator { url, state, stop }
+    }
+
+    /// From now on, `percent` of table requests (after authentication) answer 429 with
+    /// `Retry-After: 1` or 503, half each; 0 stops it.
+    pub fn flaky(&self, percent: u64) {
+        if let Ok(mut s) = self.state.lock() {
+            s.flaky.0 = percent.min(100);
+        }
     }
 
     /// The next `times` table requests answer `status` (with `Retry-After: retry_after`).
@@ -1356,6 +1368,23 @@ fn handle(
     }
     if s.outage_until.is_some_and(|t| std::time::Instant::now() < t) {
         return error(503, "Service Unavailable", "instance is down (emulated outage)");
+    }
+    if s.flaky.0 > 0 {
+        // A linear congruential generator: the same failures for the same request order.
+        s.flaky.1 = s
+            .flaky
+            .1
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let roll = s.flaky.1 >> 33;
+        if roll % 100 < s.flaky.0 {
+            return if roll % 2 == 0 {
+                let (st, b, _) = error(429, "Too Many Requests", "rate limited (emulated)");
+                (st, b, Some(1))
+            } else {
+                error(503, "Service Unavailable", "busy (emulated)")
+            };
+        }
     }
     if let Some((status, retry_after)) = s.script.pop_front() {
         let (st, b, _) = error(

@@ -166,6 +166,12 @@ pub struct ServiceNowConfig {
     /// Owner (tag value) → assignment group.
     #[serde(default)]
     pub owner_groups: BTreeMap<String, String>,
+    /// Claims bucket (`{env: PATCHPLANE_CLAIMS_BUCKET}`: the central stack creates it): a ticket
+    /// is created only by the bridge task that claims its key first, so tasks racing on one key
+    /// never both create (ADR 017). Without it, the later of two racing creates cancels itself as
+    /// a `Duplicate` (ADR 007), a row on-call may see.
+    #[serde(default)]
+    pub claims_bucket: Option<Setting>,
 }
 
 /// `servicenow.auth:`: exactly one of `basic` or `oauth`.

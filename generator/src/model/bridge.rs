@@ -44,9 +44,11 @@ pub struct BridgePlan {
     pub notify_topic: Option<String>,
     /// Topics given by ARN that the task may publish to.
     pub publish_topics: Vec<String>,
-    /// Whether the stack creates the window-notice claims bucket (`notify.windows.claims_bucket:
-    /// {env: PATCHPLANE_CLAIMS_BUCKET}`).
+    /// Whether the stack creates the claims bucket (`notify.windows.claims_bucket` or
+    /// `servicenow.claims_bucket` is `{env: PATCHPLANE_CLAIMS_BUCKET}`).
     pub claims_bucket: bool,
+    /// Whether the task claims ticket creations there (`servicenow.claims_bucket`, ADR 017).
+    pub ticket_claims: bool,
     /// The evidence bucket's sync prefix the task reads last scans from
     /// (`notify.windows.evidence_bucket: {env: PATCHPLANE_EVIDENCE_BUCKET}`).
     pub evidence_prefix: Option<String>,
@@ -160,6 +162,10 @@ pub(super) fn build(p: &Policy, b: &BridgeService, windows: &[WindowPlan]) -> Br
 
 fn build_plan(p: &Policy, b: &BridgeService, windows: &[WindowPlan]) -> BridgePlan {
     let name = format!("{}-bridge", p.name);
+    let ticket_claims = matches!(
+        &b.config.servicenow.claims_bucket,
+        Some(Setting::Env { env }) if env == crate::bridge_config::CLAIMS_BUCKET_ENV
+    );
     BridgePlan {
         task_role_name: format!("{name}-task"),
         image: b.image.clone(),
@@ -189,7 +195,8 @@ fn build_plan(p: &Policy, b: &BridgeService, windows: &[WindowPlan]) -> BridgePl
             .filter(|n| n.wants_central_topic())
             .map(|_| format!("{}-owner-notifications", p.name)),
         publish_topics: b.config.notify.as_ref().map(|n| n.literal_topics()).unwrap_or_default(),
-        claims_bucket: b.config.notify.as_ref().is_some_and(|n| n.wants_claims_bucket()),
+        claims_bucket: b.config.notify.as_ref().is_some_and(|n| n.wants_claims_bucket()) || ticket_claims,
+        ticket_claims,
         evidence_prefix: b
             .config
             .notify

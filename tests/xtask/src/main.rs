@@ -24,6 +24,8 @@ usage: cargo xtask COMMAND
                ../shared/advisory-db)
   setup        install everything `test` needs, without running it
   bench        criterion medians, then the bridge's resident memory under load
+  chaos        the long chaos run (tests/chaos): 10,000 events, 3 bridges SIGKILLed at random, a
+               failing ServiceNow with a 60 s outage; then the same without creation claims
   fuzz [SECS]  each cargo-fuzz target (tests/fuzz) for SECS seconds (default 600), with the nightly
                toolchain; installs cargo-fuzz into .tools; findings go to tests/fuzz/artifacts
   generate     re-render stacksets/ from the example policies
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         "audit" => audit(),
         "setup" => setup(),
         "bench" => bench(),
+        "chaos" => chaos(),
         "fuzz" => fuzz(rest.first().map(String::as_str).unwrap_or("600")),
         "generate" => generate(),
         "guard" => guard(),
@@ -291,6 +294,32 @@ fn bench() -> Result {
         .args(["measure_resident_memory", "--", "--ignored", "--nocapture"]);
     println!("xtask: {}", show(&measure));
     run_with(&mut measure)
+}
+
+/// The long chaos run, with creation claims and then without (RELIABILITY.md).
+fn chaos() -> Result {
+    setup_venv()?;
+    cargo(&["build", "--locked", "-p", "patchplane-bridge"])?;
+    for claims in ["on", "off"] {
+        let mut c = Command::new(cargo_bin());
+        c.env("PATCHPLANE_CHAOS_NODES", "4850")
+            .env("PATCHPLANE_CHAOS_OUTAGE_SECONDS", "60")
+            .env("PATCHPLANE_CHAOS_SECONDS", "300")
+            .env("PATCHPLANE_CHAOS_CLAIMS", claims)
+            .args([
+                "test",
+                "--locked",
+                "-p",
+                "patchplane-e2e",
+                "--test",
+                "chaos",
+                "--",
+                "--nocapture",
+            ]);
+        println!("xtask: {}", show(&c));
+        run_with(&mut c)?;
+    }
+    Ok(())
 }
 
 /// The cargo-fuzz targets, one after the other, each for `seconds`; the corpus grows in

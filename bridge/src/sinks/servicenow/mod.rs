@@ -81,6 +81,9 @@ pub struct Desk {
     /// One lock per correlation key in flight: workers of this process deliver one key at a time,
     /// so they never race each other into two creates.
     keys: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Claims every task sees, taken before a create (ADR 017): of two tasks about to create a
+    /// ticket for one key, one creates and the other comes back later and finds it.
+    creates: Option<Arc<dyn crate::claims::Claims>>,
 }
 
 /// A client failure as an outcome.
@@ -114,6 +117,32 @@ impl Desk {
             assignment,
             lifecycle,
             keys: Default::default(),
+            creates: None,
+        }
+    }
+
+    /// Creates only after claiming the key's creation in `claims` (ADR 017).
+    pub fn with_create_claims(mut self, claims: Arc<dyn crate::claims::Claims>) -> Self {
+        self.creates = Some(claims);
+        self
+    }
+
+    /// Claims the creation `step` makes for `key`: `Ok(None)` with no claim store, `Ok(Some)` with
+    /// the claim to finish once created, or a retryable failure while another task creates.
+    async fn claim_create(&self, key: &str, step: &Step) -> Result<Option<String>, Failure> {
+        let Some(claims) = &self.creates else { return Ok(None) };
+        // One claim per creation: the first ticket of a key, or the one after a closed ticket.
+        let claim = match step {
+            Step::CreateAfter { previous } => format!("{key}/after-{previous}"),
+            _ => format!("{key}/first"),
+        };
+        match claims.claim(&claim).await? {
+            crate::claims::Claimed::Won => Ok(Some(claim)),
+            crate::claims::Claimed::Held | crate::claims::Claimed::Done => Err(Failure {
+                status: None,
+                message: format!("another bridge task is creating the ticket of {key}; it is read again later"),
+                retry_after: None,
+            }),
         }
     }
 
@@ -162,7 +191,14 @@ impl Desk {
                     extra.insert("close_code".into(), self.lifecycle.close_code.clone().into());
                     extra.insert("close_notes".into(), fixed.into());
                 }
+                let claim = self.claim_create(key, &step).await?;
                 self.create(key, &new, extra, note, &stamp).await?;
+                if let (Some(claims), Some(claim)) = (&self.creates, claim)
+                    && let Err(e) = claims.finish(&claim).await
+                {
+                    // The ticket exists, so every later event finds it; the lease only expires.
+                    tracing::warn!(%key, error = %e, "Creation claim not marked done");
+                }
             }
             Step::Note => {
                 self.client.note(sys_id, note, &stamp).await?;
@@ -445,5 +481,86 @@ impl ServiceNowSink {
 impl Sink for ServiceNowSink {
     fn deliver(&self, d: &Decoded, ctx: &Context, action: Action) -> impl Future<Output = Outcome> + Send {
         self.0.deliver(d, ctx, action)
+    }
+}
+
+#[cfg(test)]
+mod claim_tests {
+    use std::sync::Mutex;
+
+    use patchplane_integrations::servicenow::{Auth, Config};
+
+    use super::*;
+    use crate::claims::{ClaimFuture, Claimed, Claims};
+
+    /// Answers every claim with `answer` and records what was claimed.
+    struct Fixed {
+        answer: Claimed,
+        asked: Mutex<Vec<String>>,
+    }
+
+    impl Claims for Fixed {
+        fn claim<'a>(&'a self, key: &'a str) -> ClaimFuture<'a, Claimed> {
+            if let Ok(mut a) = self.asked.lock() {
+                a.push(key.to_owned());
+            }
+            let answer = self.answer.clone();
+            Box::pin(async move { Ok(answer) })
+        }
+        fn finish<'a>(&'a self, _: &'a str) -> ClaimFuture<'a, ()> {
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    fn desk(answer: Claimed) -> (Desk, Arc<Fixed>) {
+        let client = Client::new(Config {
+            base_url: "http://127.0.0.1:9".into(),
+            table: "incident".into(),
+            auth: Auth::Basic {
+                user: "u".into(),
+                password: "p".into(),
+            },
+            timeout: std::time::Duration::from_secs(1),
+            retry: Default::default(),
+        })
+        .expect("client");
+        let claims = Arc::new(Fixed {
+            answer,
+            asked: Mutex::default(),
+        });
+        let assignment = Assignment {
+            default_group: None,
+            owner_groups: Default::default(),
+        };
+        (
+            Desk::new(client, assignment, Lifecycle::default()).with_create_claims(claims.clone()),
+            claims,
+        )
+    }
+
+    #[tokio::test]
+    async fn a_creation_is_claimed_per_key_and_predecessor_and_waits_while_another_task_holds_it() {
+        let (d, claims) = desk(Claimed::Won);
+        assert_eq!(
+            d.claim_create("k", &Step::Create).await.expect("won"),
+            Some("k/first".into())
+        );
+        let after = Step::CreateAfter {
+            previous: "INC0010001".into(),
+        };
+        assert_eq!(
+            d.claim_create("k", &after).await.expect("won"),
+            Some("k/after-INC0010001".into()),
+            "a new ticket after a closed one is a creation of its own"
+        );
+        assert_eq!(claims.asked.lock().map(|a| a.len()).unwrap_or(0), 2);
+        for answer in [Claimed::Held, Claimed::Done] {
+            let (d, _) = desk(answer);
+            let f = d.claim_create("k", &Step::CreateResolved).await.expect_err("not ours");
+            assert!(f.is_retryable(), "the message comes back and finds the ticket: {f}");
+        }
+        let mut plain = d;
+        plain.creates = None;
+        assert_eq!(plain.claim_create("k", &Step::Create).await.expect("no store"), None);
     }
 }
