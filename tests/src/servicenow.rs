@@ -1378,7 +1378,7 @@ fn handle(
             .wrapping_add(1_442_695_040_888_963_407);
         let roll = s.flaky.1 >> 33;
         if roll % 100 < s.flaky.0 {
-            return if roll % 2 == 0 {
+            return if roll.is_multiple_of(2) {
                 let (st, b, _) = error(429, "Too Many Requests", "rate limited (emulated)");
                 (st, b, Some(1))
             } else {
