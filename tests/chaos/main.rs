@@ -129,7 +129,7 @@ fn load(nodes: u64) -> Load {
         }
         if i % 40 == 5 {
             let body = compliance(i, "non_compliant", t0).to_string();
-            let cut = format!("{}", &body[..body.len() / 2]);
+            let cut = body[..body.len() / 2].to_owned();
             poison.push(cut.clone());
             p1.push(cut);
             let mut unknown = compliance(i, "non_compliant", t0);
