@@ -23,7 +23,8 @@ usage: cargo xtask COMMAND
   audit        cargo-audit against the offline RustSec snapshot (PATCHPLANE_ADVISORY_DB, default
                ../shared/advisory-db)
   setup        install everything `test` needs, without running it
-  bench        criterion medians, then the bridge's resident memory under load
+  bench [proof] whole-process generate times and the bridge's CPU per event beside a Python/boto3
+               consumer's (proof: only these), then criterion medians and resident memory
   chaos        the long chaos run (tests/chaos): 10,000 events, 3 bridges SIGKILLed at random, a
                failing ServiceNow with a 60 s outage; then the same without creation claims
   fuzz [SECS]  each cargo-fuzz target (tests/fuzz) for SECS seconds (default 600), with the nightly
@@ -56,7 +57,7 @@ fn main() -> ExitCode {
         "lint" => lint(),
         "audit" => audit(),
         "setup" => setup(),
-        "bench" => bench(),
+        "bench" => bench(rest),
         "chaos" => chaos(),
         "fuzz" => fuzz(rest.first().map(String::as_str).unwrap_or("600")),
         "generate" => generate(),
@@ -275,9 +276,22 @@ fn audit() -> Result {
     run_with(&mut command)
 }
 
-/// Criterion medians, then the release bridge's resident memory at 8 workers under load.
-fn bench() -> Result {
+/// `bench`: issue 15's figures side by side (whole-process `generate`, bridge CPU per event against
+/// the Python consumer, idle cost), then criterion medians, then the bridge's resident memory at 8
+/// workers under load. `bench proof` runs only the first part.
+fn bench(args: &[String]) -> Result {
     setup_venv()?;
+    cargo(&["build", "--locked", "--release", "-p", "patchplane", "-p", "patchplane-bridge"])?;
+    generate_timings()?;
+    let mut cpu = Command::new(cargo_bin());
+    cpu.env("PATCHPLANE_BRIDGE_BIN", root().join("target/release/patchplane-bridge"))
+        .args(["test", "--locked", "-p", "patchplane-e2e", "--test", "bridge_cpu"])
+        .args(["--", "--ignored", "--nocapture"]);
+    println!("xtask: {}", show(&cpu));
+    run_with(&mut cpu)?;
+    if args.first().map(String::as_str) == Some("proof") {
+        return Ok(());
+    }
     cargo(&["bench", "--locked", "-p", "patchplane", "--bench", "render"])?;
     cargo(&["bench", "--locked", "-p", "patchplane-bridge", "--bench", "decode"])?;
     cargo(&["bench", "--locked", "-p", "patchplane-e2e", "--bench", "enrich_cmdb"])?;
@@ -286,7 +300,6 @@ fn bench() -> Result {
         root().join(".venv/bin/python"),
         &["tests/scripts/medians.py", "target/criterion"],
     )?;
-    cargo(&["build", "--locked", "--release", "-p", "patchplane-bridge"])?;
     let mut measure = Command::new(cargo_bin());
     measure
         .env("PATCHPLANE_BRIDGE_BIN", root().join("target/release/patchplane-bridge"))
@@ -294,6 +307,41 @@ fn bench() -> Result {
         .args(["measure_resident_memory", "--", "--ignored", "--nocapture"]);
     println!("xtask: {}", show(&measure));
     run_with(&mut measure)
+}
+
+/// Whole-process `patchplane generate` of the example and of the 9 x 6 x 17 policy, release
+/// build, 50 runs each after 5 warm-up runs: the median wall time, process start to exit.
+fn generate_timings() -> Result {
+    let bin = root().join("target/release/patchplane");
+    let out = std::env::temp_dir().join("patchplane-bench-generate");
+    for policy in ["examples/org-policy.yaml", "tests/fixtures/policies/large.yaml"] {
+        let mut times = Vec::new();
+        for i in 0..55 {
+            let started = std::time::Instant::now();
+            let status = Command::new(&bin)
+                .current_dir(root())
+                .args(["generate", policy, "--out"])
+                .arg(&out)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
+            if !status.success() {
+                return Err(format!("patchplane generate {policy} failed"));
+            }
+            if i >= 5 {
+                times.push(started.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "generate {policy}: median {:.1} ms (min {:.1}, max {:.1}; 50 runs, whole process, release build)",
+            times[times.len() / 2],
+            times[0],
+            times[times.len() - 1]
+        );
+    }
+    Ok(())
 }
 
 /// The long chaos run, with creation claims and then without (RELIABILITY.md).
