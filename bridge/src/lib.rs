@@ -6,8 +6,9 @@
 //! - [`source`]: the SQS queue: long-poll receives, visibility heartbeats, delete, delay, release.
 //! - [`decode`]: an EventBridge envelope into a typed event, with the correlation key its sinks
 //!   use; unknown and malformed messages are errors that name the reason, never panics.
-//! - [`enrich`]: a node's tags and what they imply (patch group, ring, baseline), cached with a
-//!   TTL; [`enrich::tags`] reads them from AWS (a role per member account); [`enrich::owners`]
+//! - [`enrich`]: a node's tags and what they imply (patch group, ring, baseline);
+//!   [`enrich::cache`] keeps them for a TTL and gathers lookups that miss together into one call;
+//!   [`enrich::tags`] reads them from AWS (a role per member account, 100 ARNs a call); [`enrich::owners`]
 //!   the owner chain (tags, CMDBs, static map) with its caches; [`enrich::output`] a failed
 //!   patch command's output (the pre-patch health check's reason); node exceptions.
 //! - [`route`]: rules from `bridge.yaml` (or the defaults) mapping kind, status, severity, ring
@@ -19,7 +20,7 @@
 //! - [`notices`]: on the sweep's tick, one notice per owner before each install window and one
 //!   summary after it; [`notices::sources`] reads scans (inventory sync) and tickets.
 //! - [`claims`]: claims every bridge task sees (S3 conditional writes), so work meant to happen
-//!   once across tasks does.
+//!   once across tasks does: window notices (ADR 014) and ticket creations (ADR 017).
 //! - [`outcome`]: the sinks' outcomes combined into the message's fate (delete, retry, DLQ).
 //! - [`pipeline`]: the stages for one message ([`pipeline::Stages`], also used by `replay`), the
 //!   workers that feed them from the source, one tracing span per message, and the parking of

@@ -140,50 +140,115 @@ struct Registry {
 /// About how many bytes of template source one piece holds.
 const PIECE_BYTES: usize = 1024;
 
-/// Splits a template's source into pieces of about `target` bytes, each cut at a line start where
-/// no block (`{{#…}}`…`{{/…}}`) and no `{{!-- … --}}` comment is open. Rendering the pieces one
-/// after the other with the same data gives exactly the text the whole template gives: no state
-/// crosses a cut, and a cut after a newline keeps every standalone-line rule as it was.
+/// Splits a template's source into pieces of about `target` bytes, each cut at a line start
+/// outside any `{{!-- … --}}` comment and inside no block but `{{#if}}` blocks without `{{else}}`.
+/// A cut inside such blocks closes them at the end of one piece and opens them again, each tag
+/// on a line of its own, at the start of the next. Rendering the pieces one after the other with
+/// the same data gives exactly the text the whole template gives: an `if` decides the same way
+/// twice, no other state crosses a cut, and a tag alone on its line (what the added tags are)
+/// leaves no text, as the standalone-line rule says.
 ///
 /// Why: handlebars computes every element's line and column by counting from the start of its
 /// template (pest's `Position::line_col`), which made compiling a 33 KB template quadratic and
 /// most of `generate`'s time; pieces bound each count to the piece (BENCHMARKS.md).
-fn pieces(source: &str, target: usize) -> Vec<(usize, &str)> {
-    let mut out = Vec::new();
-    let (mut depth, mut in_comment) = (0i32, false);
-    let (mut start, mut start_line) = (0, 1);
-    let mut at = 0;
-    for (i, line) in source.split_inclusive('\n').enumerate() {
+fn pieces(source: &str, target: usize) -> Vec<(usize, String)> {
+    /// Every `{{…}}` tag of a line, with whether it opens (`Some(text)`), closes or neither.
+    enum Tag<'a> {
+        Open(&'a str),
+        Close,
+        Else,
+        Other,
+    }
+    fn tags<'a>(line: &'a str, in_comment: &mut bool) -> Vec<Tag<'a>> {
+        let mut out = Vec::new();
         let mut rest = line;
         loop {
-            if in_comment {
+            if *in_comment {
                 match rest.find("--}}") {
                     Some(e) => {
-                        in_comment = false;
+                        *in_comment = false;
                         rest = &rest[e + 4..];
                     }
-                    None => break,
+                    None => return out,
                 }
             }
-            let Some(o) = rest.find("{{") else { break };
-            let tag = rest[o + 2..].trim_start_matches('~');
-            if tag.starts_with("!--") {
-                in_comment = true;
-            } else if tag.starts_with('#') {
-                depth += 1;
-            } else if tag.starts_with('/') {
-                depth -= 1;
+            let Some(o) = rest.find("{{") else { return out };
+            let body = rest[o + 2..].trim_start_matches('~');
+            let end = rest[o..].find("}}").map(|e| o + e + 2);
+            if body.starts_with("!--") {
+                *in_comment = true;
+                rest = &rest[o + 2..];
+                continue;
             }
+            out.push(if body.starts_with('#') {
+                Tag::Open(end.map(|e| &rest[o..e]).unwrap_or(&rest[o..]))
+            } else if body.starts_with('/') {
+                Tag::Close
+            } else if body.starts_with("else") {
+                Tag::Else
+            } else {
+                Tag::Other
+            });
             rest = &rest[o + 2..];
         }
-        at += line.len();
-        if depth == 0 && !in_comment && at - start >= target {
-            out.push((start_line, &source[start..at]));
-            (start, start_line) = (at, i + 2);
+    }
+    // First pass: which blocks (numbered in opening order) hold an `{{else}}` of their own.
+    let mut has_else = Vec::new();
+    let (mut open, mut in_comment) = (Vec::new(), false);
+    for line in source.split_inclusive('\n') {
+        for t in tags(line, &mut in_comment) {
+            match t {
+                Tag::Open(_) => {
+                    open.push(has_else.len());
+                    has_else.push(false);
+                }
+                Tag::Close => {
+                    open.pop();
+                }
+                Tag::Else => {
+                    if let Some(&b) = open.last() {
+                        has_else[b] = true;
+                    }
+                }
+                Tag::Other => {}
+            }
         }
     }
-    if start < source.len() {
-        out.push((start_line, &source[start..]));
+    // Second pass: cut where every open block is an `if` without `else`.
+    let mut out = Vec::new();
+    let (mut piece, mut start_line) = (String::new(), 1);
+    let mut open: Vec<(&str, bool)> = Vec::new();
+    let (mut in_comment, mut count) = (false, 0);
+    for (i, line) in source.split_inclusive('\n').enumerate() {
+        piece.push_str(line);
+        for t in tags(line, &mut in_comment) {
+            match t {
+                Tag::Open(text) => {
+                    let splittable = text.starts_with("{{#if ") && !has_else.get(count).copied().unwrap_or(true);
+                    open.push((text, splittable));
+                    count += 1;
+                }
+                Tag::Close => {
+                    open.pop();
+                }
+                Tag::Else | Tag::Other => {}
+            }
+        }
+        let can_cut = !in_comment && line.ends_with('\n') && open.iter().all(|(_, s)| *s);
+        if can_cut && piece.len() >= target {
+            for _ in &open {
+                piece.push_str("{{/if}}\n");
+            }
+            out.push((start_line, std::mem::take(&mut piece)));
+            start_line = i + 2;
+            for (text, _) in &open {
+                piece.push_str(text);
+                piece.push('\n');
+            }
+        }
+    }
+    if !piece.is_empty() {
+        out.push((start_line, piece));
     }
     out
 }
@@ -204,7 +269,7 @@ fn registry() -> &'static Registry {
             for (line, piece) in pieces(source, PIECE_BYTES) {
                 // Named after the line it starts at, so a render error points into the file.
                 let piece_name = format!("{name}.yaml.hbs from line {line}");
-                if let Err(e) = hb.register_template_string(&piece_name, piece) {
+                if let Err(e) = hb.register_template_string(&piece_name, &piece) {
                     eprintln!("patchplane: built-in template `{name}` does not compile: {e}");
                 }
                 names.push(piece_name);
@@ -502,24 +567,25 @@ mod tests {
         hb
     }
 
-    /// Pieces put back together are the source, every cut is outside blocks and comments, and
-    /// rendering the pieces one after the other gives what the whole template gives: blocks,
-    /// standalone lines, `else`, multi-line comments and the last line without a newline.
+    /// Rendering the pieces one after the other gives what the whole template gives, at every
+    /// piece size: `if` blocks cut inside (nested too), an `if` with `else` and an `each` never
+    /// cut inside, standalone lines, multi-line comments, the last line without a newline.
     #[test]
     fn pieces_render_as_the_whole_template() {
-        let source = "{{!--\n a comment {{#if}} with tags\n--}}\nA: {{a}}\n{{#each xs}}\n  - {{this}}\n{{else}}\n  []\n{{/each}}\nB:\n  {{#if flag}}\n  yes: {{num n}}\n  {{/if}}\n{{!-- one line --}}\nC: {{#if flag}}t{{else}}f{{/if}}\nD: end";
+        let source = "{{!--\n a comment {{#if}} with tags\n--}}\nA: {{a}}\n{{#each xs}}\n  - {{this}}\n  - again {{this}}\n{{else}}\n  []\n{{/each}}\nB:\n  {{#if flag}}\n  yes: {{num n}}\n    {{#if (eq n 3)}}\n    three: 3\n    more: {{a}}\n    {{/if}}\n  after: {{a}}\n  {{/if}}\n{{#if flag}}\nT: t\n{{else}}\nF: f\n{{/if}}\n{{!-- one line --}}\nC: {{#if flag}}t{{else}}f{{/if}}\nD: end";
         for target in [1, 8, 30, 1000] {
             let ps = pieces(source, target);
-            assert_eq!(ps.iter().map(|(_, p)| *p).collect::<String>(), source);
             let mut hb = engine();
+            hb.register_helper("eq", Box::new(eq));
             hb.register_template_string("whole", source).expect("compiles");
             for (i, (_, p)) in ps.iter().enumerate() {
-                hb.register_template_string(&format!("p{i}"), *p)
+                hb.register_template_string(&format!("p{i}"), p.as_str())
                     .expect("piece compiles");
             }
             for data in [
                 json!({"a": "x: y", "xs": ["1", "b: c"], "flag": true, "n": 3}),
                 json!({"a": "", "xs": [], "flag": false, "n": 0}),
+                json!({"a": "z", "xs": ["q"], "flag": true, "n": 4}),
             ] {
                 let whole = hb.render("whole", &data).expect("renders");
                 let joined: String = (0..ps.len())
@@ -528,12 +594,15 @@ mod tests {
                 assert_eq!(joined, whole, "target {target}, {} pieces", ps.len());
             }
             if target == 1 {
-                // Cut as often as allowed: never inside the comment or a block.
+                // Cut as often as allowed: never inside the comment, the `each` or the `if` with
+                // `else`; inside the two `if`s without one.
                 let starts: Vec<usize> = ps.iter().map(|(l, _)| *l).collect();
-                assert_eq!(starts, [1, 4, 5, 10, 11, 14, 15, 16]);
+                assert_eq!(starts, [1, 4, 5, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 25, 26, 27]);
             }
         }
     }
+
+    handlebars_helper!(eq: |a: Json, b: Json| a == b);
 
     fn template_data(plan: &Plan) -> Vec<(&'static str, Json)> {
         let mut out = vec![

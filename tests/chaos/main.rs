@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
-use patchplane_e2e::bridge::{BridgeProcess, Queues, config, depth, free_port, queue_with_dlq};
+use patchplane_e2e::bridge::{BridgeProcess, Queues, config, depth, free_port, queue_with_dlq, send_bodies};
 use patchplane_e2e::servicenow::{Emulator, Row};
 use patchplane_e2e::{Moto, root};
 use serde_json::{Value, json};
@@ -155,28 +155,6 @@ fn load(nodes: u64) -> Load {
     }
 }
 
-async fn send(sqs: &aws_sdk_sqs::Client, queue: &str, bodies: &[String]) {
-    for chunk in bodies.chunks(10) {
-        let entries: Vec<_> = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, b)| {
-                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .message_body(b)
-                    .build()
-                    .expect("entry")
-            })
-            .collect();
-        sqs.send_message_batch()
-            .queue_url(queue)
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .expect("send");
-    }
-}
-
 /// A bridge of 4 workers; with `claims`, creations are claimed in that bucket (ADR 017).
 fn bridge(moto: &Moto, snow: &Emulator, queues: &Queues, claims: Option<&str>) -> BridgeProcess {
     let port = free_port();
@@ -294,7 +272,7 @@ async fn three_bridges_killed_at_random_against_a_failing_servicenow_lose_and_du
     snow.flaky(30);
     let mut bridges: Vec<BridgeProcess> = (0..3).map(|_| bridge(&moto, &snow, &queues, claims)).collect();
     let started = Instant::now();
-    send(&sqs, &queues.queue, &load.phases[0]).await;
+    send_bodies(&sqs, &queues.queue, &load.phases[0], None).await;
     let (mut kills, mut outage_done, mut phase2_sent) = (0, false, false);
     let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
     let mut next_kill = Instant::now() + Duration::from_secs(2);
@@ -321,7 +299,7 @@ async fn three_bridges_killed_at_random_against_a_failing_servicenow_lose_and_du
             if phase2_sent {
                 break;
             }
-            send(&sqs, &queues.queue, &load.phases[1]).await;
+            send_bodies(&sqs, &queues.queue, &load.phases[1], None).await;
             phase2_sent = true;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;

@@ -64,13 +64,42 @@ pub async fn queue_with_dlq(sqs: &aws_sdk_sqs::Client, name: &str, max_receive_c
     }
 }
 
-/// Visible plus in-flight messages.
+/// Sends `bodies` to `queue`, ten per batch; with `visible_at`, each is delayed to become
+/// visible about then (whole seconds, SQS's delay), so a load arrives as one burst.
+pub async fn send_bodies(sqs: &aws_sdk_sqs::Client, queue: &str, bodies: &[String], visible_at: Option<Instant>) {
+    for chunk in bodies.chunks(10) {
+        let delay = visible_at
+            .map(|t| t.saturating_duration_since(Instant::now()).as_secs_f64().ceil() as i32)
+            .unwrap_or(0);
+        let entries: Vec<_> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(b)
+                    .delay_seconds(delay)
+                    .build()
+                    .expect("entry")
+            })
+            .collect();
+        sqs.send_message_batch()
+            .queue_url(queue)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .expect("send");
+    }
+}
+
+/// Visible, in-flight and delayed messages.
 pub async fn depth(sqs: &aws_sdk_sqs::Client, url: &str) -> u64 {
     let a = sqs
         .get_queue_attributes()
         .queue_url(url)
         .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
         .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
         .send()
         .await
         .expect("attributes");
@@ -78,6 +107,7 @@ pub async fn depth(sqs: &aws_sdk_sqs::Client, url: &str) -> u64 {
     [
         QueueAttributeName::ApproximateNumberOfMessages,
         QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+        QueueAttributeName::ApproximateNumberOfMessagesDelayed,
     ]
     .iter()
     .map(|k| attrs.get(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0))

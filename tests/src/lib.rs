@@ -1,5 +1,16 @@
 //! End-to-end harness: where the project's tools live and how to render a policy for them.
 //!
+//! # Layout
+//! - here: the workspace root, the virtualenv's tools, moto ([`Moto`], also behind waitress for
+//!   measurements), rendering a policy, CPU time of a process ([`cpu_seconds`]);
+//! - [`bridge`]: queues, events, the bridge binary as a child process (SIGTERM, SIGKILL, metrics);
+//! - [`servicenow`]: the Table API emulator (keep-alive, scripted and random failures, outages);
+//! - [`webhook`]: a Slack/Teams receiver; [`http`]: the request reading both servers share.
+//!
+//! Tests: `tests/` (one file per concern), `chaos/` (the chaos suite), `benches/` (criterion),
+//! `fuzz/` (cargo-fuzz targets, outside the workspace), `scripts/` (setup and Python helpers),
+//! `xtask/` (the project's commands).
+//!
 //! The tools (cfn-lint, moto) come from the project-local virtualenv that `cargo xtask setup` creates.
 //! A missing tool fails the test with the command that installs it: a skipped check would let a
 //! broken template land.

@@ -21,7 +21,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use patchplane_e2e::bridge::{BridgeProcess, depth, free_port, queue_with_dlq};
+use patchplane_e2e::bridge::{BridgeProcess, depth, free_port, queue_with_dlq, send_bodies};
 use patchplane_e2e::servicenow::Emulator;
 use patchplane_e2e::{Moto, cpu_seconds, root, venv_tool};
 
@@ -60,31 +60,7 @@ fn events(account: &str, nodes: usize, status: &str, time: &str) -> Vec<String> 
 /// Sends `bodies`, each delayed to become visible about `VISIBLE_AFTER` after the first was
 /// sent: the phase arrives as a burst, as a window's events do, whichever consumer is waiting.
 async fn send(sqs: &aws_sdk_sqs::Client, queue: &str, bodies: &[String]) {
-    let visible_at = Instant::now() + VISIBLE_AFTER;
-    for chunk in bodies.chunks(10) {
-        let delay = visible_at
-            .saturating_duration_since(Instant::now())
-            .as_secs_f64()
-            .ceil() as i32;
-        let entries: Vec<_> = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, b)| {
-                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .message_body(b)
-                    .delay_seconds(delay)
-                    .build()
-                    .expect("entry")
-            })
-            .collect();
-        sqs.send_message_batch()
-            .queue_url(queue)
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .expect("batch");
-    }
+    send_bodies(sqs, queue, bodies, Some(Instant::now() + VISIBLE_AFTER)).await;
 }
 
 async fn wait_empty(sqs: &aws_sdk_sqs::Client, queue: &str) {

@@ -19,7 +19,7 @@ use patchplane_bridge::route::RouteConfig;
 use patchplane_bridge::sinks::Sinks;
 use patchplane_bridge::sinks::notify::{Digest, DigestBoard, DigestSender, NotifySink};
 use patchplane_e2e::Moto;
-use patchplane_e2e::bridge::{depth, queue_with_dlq};
+use patchplane_e2e::bridge::{depth, queue_with_dlq, send_bodies};
 use patchplane_integrations::retry::Failure;
 use serde_json::json;
 
@@ -116,24 +116,8 @@ fn pipeline(sqs: &aws_sdk_sqs::Client, queue: &str, board: Arc<DigestBoard>) -> 
 }
 
 async fn send_all(sqs: &aws_sdk_sqs::Client, queue: &str, n: u64) {
-    for chunk in (0..n).collect::<Vec<_>>().chunks(10) {
-        let entries = chunk
-            .iter()
-            .map(|i| {
-                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .message_body(failed_on(*i))
-                    .build()
-                    .expect("entry")
-            })
-            .collect();
-        sqs.send_message_batch()
-            .queue_url(queue)
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .expect("send");
-    }
+    let bodies: Vec<String> = (0..n).map(failed_on).collect();
+    send_bodies(sqs, queue, &bodies, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
