@@ -158,10 +158,13 @@ fn load(nodes: u64) -> Load {
 /// A bridge of 4 workers; with `claims`, creations are claimed in that bucket (ADR 017).
 fn bridge(moto: &Moto, snow: &Emulator, queues: &Queues, claims: Option<&str>) -> BridgeProcess {
     let port = free_port();
+    // Retries back off up to 10 s, so a message waiting out a dead task's creation lease (60 s)
+    // comes back a few times, not thirty.
     let mut yaml = format!(
         "{}tickets:\n  sla_days: {{default: 14}}\n",
         config(moto, &snow.url, port, 4)
-    );
+    )
+    .replace("retry_cap_seconds: 2", "retry_cap_seconds: 10");
     if claims.is_some() {
         yaml = yaml.replace(
             "servicenow:\n",
@@ -252,9 +255,9 @@ async fn three_bridges_killed_at_random_against_a_failing_servicenow_lose_and_du
     let snow = Emulator::start("bridge", PASSWORD, "", "");
     let sdk = moto.sdk_config("us-east-1").await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    // Enough receives that 30% failures, kills and a dead task's creation lease (60 s, retried
-    // every 2 s here) never dead-letter a good message.
-    let queues = queue_with_dlq(&sqs, "chaos", 100).await;
+    // Enough receives that 30% failures, kills and a dead task's creation lease never
+    // dead-letter a good message; each poison message is received this often first.
+    let queues = queue_with_dlq(&sqs, "chaos", 30).await;
     // `PATCHPLANE_CHAOS_CLAIMS=off` runs without creation claims, to measure ADR 007's race alone.
     let with_claims = std::env::var("PATCHPLANE_CHAOS_CLAIMS").as_deref() != Ok("off");
     let claims = with_claims.then_some("chaos-claims");
@@ -276,7 +279,8 @@ async fn three_bridges_killed_at_random_against_a_failing_servicenow_lose_and_du
     let (mut kills, mut outage_done, mut phase2_sent) = (0, false, false);
     let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
     let mut next_kill = Instant::now() + Duration::from_secs(2);
-    let deadline = Instant::now() + chaos_for + outage + Duration::from_secs(600);
+    let deadline =
+        Instant::now() + chaos_for + outage + Duration::from_secs(env_or("PATCHPLANE_CHAOS_DRAIN_SECONDS", 600));
     loop {
         let now = Instant::now();
         assert!(now < deadline, "the queue never drained");

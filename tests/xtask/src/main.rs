@@ -281,7 +281,15 @@ fn audit() -> Result {
 /// workers under load. `bench proof` runs only the first part.
 fn bench(args: &[String]) -> Result {
     setup_venv()?;
-    cargo(&["build", "--locked", "--release", "-p", "patchplane", "-p", "patchplane-bridge"])?;
+    cargo(&[
+        "build",
+        "--locked",
+        "--release",
+        "-p",
+        "patchplane",
+        "-p",
+        "patchplane-bridge",
+    ])?;
     generate_timings()?;
     let mut cpu = Command::new(cargo_bin());
     cpu.env("PATCHPLANE_BRIDGE_BIN", root().join("target/release/patchplane-bridge"))
@@ -353,6 +361,7 @@ fn chaos() -> Result {
         c.env("PATCHPLANE_CHAOS_NODES", "4850")
             .env("PATCHPLANE_CHAOS_OUTAGE_SECONDS", "60")
             .env("PATCHPLANE_CHAOS_SECONDS", "300")
+            .env("PATCHPLANE_CHAOS_DRAIN_SECONDS", "3600")
             .env("PATCHPLANE_CHAOS_CLAIMS", claims)
             .args([
                 "test",
