@@ -274,8 +274,10 @@ async fn three_bridges_killed_at_random_against_a_failing_servicenow_lose_and_du
 
     snow.flaky(30);
     let mut bridges: Vec<BridgeProcess> = (0..3).map(|_| bridge(&moto, &snow, &queues, claims)).collect();
-    let started = Instant::now();
     send_bodies(&sqs, &queues.queue, &load.phases[0], None).await;
+    // The kills start once the first phase is queued (sending 10,000 messages to moto takes
+    // minutes: the long run's first try spent its whole kill period sending).
+    let started = Instant::now();
     let (mut kills, mut outage_done, mut phase2_sent) = (0, false, false);
     let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
     let mut next_kill = Instant::now() + Duration::from_secs(2);
