@@ -192,6 +192,9 @@ async fn oauth_client_credentials() {
 #[tokio::test]
 async fn concurrent_bridges_leave_one_open_incident_per_key() {
     let e = emulator();
+    // Each answer takes 150 ms (the emulator sleeps outside its lock), so both lookups of a round
+    // are answered before either create arrives: the race happens, whatever the scheduling.
+    e.slow(std::time::Duration::from_millis(150));
     let (a, b) = (client(&e, basic()), client(&e, basic()));
     let key = "111111111111/us-east-1/mw-1/exec-9";
     let new = incident("x");
@@ -202,7 +205,7 @@ async fn concurrent_bridges_leave_one_open_incident_per_key() {
         y.expect("b");
     }
     let rows = e.incidents();
-    // The first round always races (join! sends both lookups before either create), so the
+    // The first round always races (both lookups are answered before either create), so the
     // duplicate-closing path really ran.
     assert!(rows.len() >= 2, "no race happened: {rows:?}");
     let open: Vec<_> = rows.iter().filter(|r| r.fields["active"] == "true").collect();
