@@ -24,8 +24,13 @@
 //! - [`load`]: read → deserialize (`serde_path_to_error`) → [`validate`] → locate findings by line
 //!   → [`model::Plan`].
 //! - [`schedule`]: `patchplane schedule`, the next openings of every window in local time and UTC.
-//! - `render` (feature `render`): handlebars templates from `templates/` in strict mode, every value
-//!   escaped into a quoted scalar, parsed back and emitted as canonical YAML; `stackset.json`.
+//! - `template` (feature `render`): the template language of `templates/*.hbs`, handlebars' subset
+//!   they use, compiled in one linear pass (ADR 018).
+//! - `yaml` (feature `render`): `quote`, the escape function of every template value; the
+//!   read-back of rendered text (a one-pass reader of the plain subset templates produce,
+//!   serde_yaml for the rest, ADR 018); the canonical YAML that is written.
+//! - `render` (feature `render`): the built-in templates in strict mode, every value escaped into a
+//!   quoted scalar, parsed back and emitted as canonical YAML; `stackset.json`.
 //! - `output` (feature `render`): writing the rendered files and `--check`ing committed ones.
 //! - [`teams`]: team windows (`teams/*.yaml` beside the policy) inside `self_service:`
 //!   guardrails: reading, checking on the team's file and line, their patch groups.
@@ -40,7 +45,7 @@
 //! - `commands` (feature `cli`): each subcommand's arguments and what it prints; `main.rs` only
 //!   parses the command line and sets the exit code.
 //!
-//! Features, all default: `render` (handlebars, similar), `cli` (clap; the `patchplane` binary)
+//! Features, all default: `render` (similar), `cli` (clap; the `patchplane` binary)
 //! and `aws` (the AWS SDK). Without them the library is the policy, validation, model and schedule
 //! arithmetic, with none of those in the tree: that is how the bridge links it.
 
@@ -65,6 +70,10 @@ pub mod rollout;
 pub mod schedule;
 pub mod table;
 pub mod teams;
+#[cfg(feature = "render")]
+pub mod template;
+#[cfg(feature = "render")]
+pub mod yaml;
 pub mod validate;
 
 pub use load::{LoadError, Loaded, load_file, load_str, load_with_teams};

@@ -81,8 +81,10 @@ fn load_inner(text: &str, file: &Path, teams: Teams) -> Result<Loaded, LoadError
     };
     let (team_list, team_findings) = crate::teams::load(&policy, teams);
     policy.teams = team_list;
-    let index = LineIndex::new(text);
-    let mut findings: Vec<Diagnostic> = validate(&policy).into_iter().map(|f| f.locate(file, &index)).collect();
+    // Indexing every key's line is a second YAML parse: done only when there is a finding to place.
+    let index = std::cell::OnceCell::new();
+    let index = || index.get_or_init(|| LineIndex::new(text));
+    let mut findings: Vec<Diagnostic> = validate(&policy).into_iter().map(|f| f.locate(file, index())).collect();
     findings.extend(team_findings);
     if findings.iter().any(|d| d.severity == Severity::Error) {
         return Err(LoadError::Invalid(findings));
@@ -93,7 +95,7 @@ fn load_inner(text: &str, file: &Path, teams: Teams) -> Result<Loaded, LoadError
             warnings.extend(
                 crate::validate::sla_feasibility(&policy, &plan)
                     .into_iter()
-                    .map(|f| f.locate(file, &index)),
+                    .map(|f| f.locate(file, index())),
             );
             Ok(Loaded { policy, plan, warnings })
         }
