@@ -10,6 +10,7 @@
 //! a query term it does not understand and would then return some other incident. A `^` inside
 //! the key is escaped (`^^`) so it cannot split the encoded query.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -180,6 +181,14 @@ pub fn query_value(v: &str) -> String {
     v.replace('^', "^^")
 }
 
+/// How many rows per key [`Client::latest_with_keys`] asks for (one key's single lookup asks 5).
+const LATEST_PER_KEY: usize = 5;
+
+/// The values of an `IN` term: escaped, comma-separated (the caller keeps commas out of them).
+fn in_list(keys: &[&String]) -> String {
+    keys.iter().map(|k| query_value(k)).collect::<Vec<_>>().join(",")
+}
+
 impl Client {
     /// Builds a client.
     pub fn new(cfg: Config) -> Result<Client, Failure> {
@@ -331,6 +340,92 @@ impl Client {
         Ok(rows
             .into_iter()
             .find(|i| i.correlation_id == key && i.state != state::CANCELED))
+    }
+
+    /// [`Client::latest_with_key`] for several keys in one query
+    /// (`correlation_idINk1,k2,…`, newest first): every key gets an entry. The answer is read as
+    /// complete only when fewer rows came back than asked for; otherwise each key with no row in
+    /// it is asked alone (the rows that did come are the newest of all, so a key that has one has
+    /// its newest). A key with a comma cannot be listed, and is asked alone too.
+    pub async fn latest_with_keys(&self, keys: &[String]) -> Result<HashMap<String, Option<Incident>>, Failure> {
+        let (listed, alone): (Vec<&String>, Vec<&String>) = keys.iter().partition(|k| !k.contains(','));
+        let mut out: HashMap<String, Option<Incident>> = HashMap::new();
+        let mut ask_alone: Vec<&String> = alone;
+        if listed.len() > 1 {
+            let query = format!(
+                "correlation_idIN{}^state!={}^ORDERBYDESCsys_created_on^ORDERBYDESCnumber",
+                in_list(&listed),
+                state::CANCELED
+            );
+            let limit = LATEST_PER_KEY * listed.len();
+            let rows = self.list(&query, limit).await?;
+            let complete = rows.len() < limit;
+            for row in rows {
+                if row.state != state::CANCELED
+                    && listed.contains(&&row.correlation_id)
+                    && !out.contains_key(&row.correlation_id)
+                {
+                    out.insert(row.correlation_id.clone(), Some(row));
+                }
+            }
+            for key in listed {
+                if !out.contains_key(key) {
+                    if complete {
+                        out.insert(key.clone(), None);
+                    } else {
+                        ask_alone.push(key);
+                    }
+                }
+            }
+        } else {
+            ask_alone.extend(listed);
+        }
+        for key in ask_alone {
+            out.insert(key.clone(), self.latest_with_key(key).await?);
+        }
+        Ok(out)
+    }
+
+    /// [`Client::open_with_key`] for several keys in one query (`correlation_idINk1,k2,…`,
+    /// oldest first), at most `limit` rows per key. If as many rows came back as asked for, the
+    /// keys are asked one by one instead; a key with a comma is always asked alone.
+    pub async fn open_with_keys(
+        &self,
+        keys: &[String],
+        limit: usize,
+    ) -> Result<HashMap<String, Vec<Incident>>, Failure> {
+        let (listed, mut ask_alone): (Vec<&String>, Vec<&String>) = keys.iter().partition(|k| !k.contains(','));
+        let mut out: HashMap<String, Vec<Incident>> = HashMap::new();
+        if listed.len() > 1 {
+            let query = format!(
+                "correlation_idIN{}^{}^ORDERBYsys_created_on^ORDERBYnumber",
+                in_list(&listed),
+                state::OPEN_QUERY
+            );
+            let asked = limit * listed.len();
+            let rows = self.list(&query, asked).await?;
+            if rows.len() < asked {
+                for key in &listed {
+                    out.insert((*key).clone(), Vec::new());
+                }
+                for row in rows {
+                    if row.is_open()
+                        && let Some(rows) = out.get_mut(&row.correlation_id)
+                        && rows.len() < limit
+                    {
+                        rows.push(row);
+                    }
+                }
+            } else {
+                ask_alone.extend(listed);
+            }
+        } else {
+            ask_alone.extend(listed);
+        }
+        for key in ask_alone {
+            out.insert(key.clone(), self.open_with_key(key, limit).await?);
+        }
+        Ok(out)
     }
 
     /// Open rows whose key starts with `prefix` and ends with `suffix` (at most 100): the failed

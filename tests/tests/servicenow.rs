@@ -223,3 +223,85 @@ async fn concurrent_bridges_leave_one_open_incident_per_key() {
     // Each of the six upserts but the one that created the survivor left its note there.
     assert_eq!(open[0].work_notes.len(), 5, "{:?}", open[0].work_notes);
 }
+
+/// The lookups the bridge gathers for the keys of a receive (one `correlation_idIN…` query)
+/// answer what one lookup per key answers: the newest row not canceled, open rows oldest first,
+/// nothing for a key without rows; a key with a caret is escaped, one with a comma is asked
+/// alone; and when the query returns as many rows as it asked for, the keys it found nothing for
+/// are asked alone rather than taken for keys without a ticket.
+#[tokio::test]
+async fn gathered_lookups_answer_as_one_lookup_per_key_does() {
+    let e = emulator();
+    let c = client(&e, basic());
+    let row = async |key: &str, state: &str| {
+        let extra = serde_json::json!({ "state": state });
+        let extra = extra.as_object().cloned().unwrap_or_default();
+        c.create_with(key, &incident(key), extra).await.expect("created");
+    };
+    row("k-two", "6").await;
+    row("k-two", "1").await;
+    row("k-two", "2").await;
+    row("k-canceled", "8").await;
+    row("k^caret", "1").await;
+    row("k,comma", "3").await;
+    row("k-resolved", "6").await;
+    let keys: Vec<String> = ["k-two", "k-canceled", "k-none", "k^caret", "k,comma", "k-resolved"]
+        .map(String::from)
+        .to_vec();
+    let before = e.requests().len();
+    let latest = c.latest_with_keys(&keys).await.expect("latest");
+    let open = c.open_with_keys(&keys, 10).await.expect("open");
+    let gets = e.requests().len() - before;
+    assert_eq!(
+        gets, 4,
+        "for each lookup: one query for the five listable keys, one for the comma's"
+    );
+    for key in &keys {
+        assert_eq!(
+            latest.get(key),
+            Some(&c.latest_with_key(key).await.expect("one")),
+            "{key}"
+        );
+        assert_eq!(
+            open.get(key),
+            Some(&c.open_with_key(key, 10).await.expect("one")),
+            "{key}"
+        );
+    }
+    assert_eq!(
+        latest["k-two"].as_ref().map(|i| i.state.as_str()),
+        Some("2"),
+        "the newest"
+    );
+    assert_eq!(open["k-two"].len(), 2, "both open rows, oldest first");
+    assert_eq!(latest["k-canceled"], None);
+    assert_eq!(latest["k-resolved"].as_ref().map(|i| i.state.as_str()), Some("6"));
+
+    // 30 rows of one key fill the 5-per-key query of 5 keys: the others are asked alone.
+    for _ in 0..30 {
+        row("k-busy", "6").await;
+    }
+    row("k-quiet", "1").await;
+    let keys: Vec<String> = ["k-busy", "k-quiet", "k-two", "k-none", "k-resolved"]
+        .map(String::from)
+        .to_vec();
+    let latest = c.latest_with_keys(&keys).await.expect("latest");
+    for key in &keys {
+        assert_eq!(
+            latest.get(key),
+            Some(&c.latest_with_key(key).await.expect("one")),
+            "{key}"
+        );
+    }
+    assert_eq!(
+        latest["k-quiet"].as_ref().map(|i| i.state.as_str()),
+        Some("1"),
+        "not taken for absent"
+    );
+
+    // And when ServiceNow ignores the IN term, rows of other keys are not taken for a match.
+    e.hide_field("correlation_id");
+    let keys: Vec<String> = ["k-none", "k-other"].map(String::from).to_vec();
+    let latest = c.latest_with_keys(&keys).await.expect("latest");
+    assert_eq!((latest["k-none"].as_ref(), latest["k-other"].as_ref()), (None, None));
+}

@@ -4,31 +4,20 @@
 //! the AWS source sends as one `GetResources` (it takes 100 ARNs). Before, every new node cost
 //! one call: the largest share of the bridge's CPU per event (BENCHMARKS.md, "Bridge CPU").
 //!
-//! The first lookup to miss leads: it yields once, so the lookups polled beside it can join,
-//! then sends the call and hands every joiner its node's tags. A joiner whose leader was dropped
-//! (its message's work canceled at the drain deadline) asks alone; failures are not cached.
+//! The gathering itself is [`crate::gather`]; failures are not cached.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::watch;
-
 use super::{EnrichError, TagSource, Tags};
+use crate::gather::{Answer, Gather};
 
 /// Most nodes per gathered call (`GetResources` takes at most 100 ARNs).
 pub const BATCH: usize = 100;
 
 /// (account, region, node).
 type NodeKey = (String, String, String);
-/// What a gathered call answered.
-type Answer = Option<Result<Arc<HashMap<String, Arc<Tags>>>, EnrichError>>;
-
-/// Lookups waiting to go out together.
-struct Gathering {
-    nodes: Mutex<Vec<String>>,
-    done: watch::Sender<Answer>,
-}
 
 struct Entries {
     map: HashMap<NodeKey, (Instant, Arc<Tags>)>,
@@ -41,24 +30,8 @@ pub struct TagCache<T> {
     pub source: T,
     ttl: Duration,
     entries: Mutex<Entries>,
-    gathering: Mutex<HashMap<(String, String), Arc<Gathering>>>,
-}
-
-/// Removes a leader's gathering from the open ones when it sends, or when it is dropped first.
-struct Close<'a> {
-    open: &'a Mutex<HashMap<(String, String), Arc<Gathering>>>,
-    group: &'a (String, String),
-    mine: &'a Arc<Gathering>,
-}
-
-impl Drop for Close<'_> {
-    fn drop(&mut self) {
-        if let Ok(mut open) = self.open.lock()
-            && open.get(self.group).is_some_and(|g| Arc::ptr_eq(g, self.mine))
-        {
-            open.remove(self.group);
-        }
-    }
+    /// Misses per (account, region), gathered.
+    gathering: Gather<(String, String), String, Arc<Tags>, EnrichError>,
 }
 
 impl<T: TagSource> TagCache<T> {
@@ -71,7 +44,7 @@ impl<T: TagSource> TagCache<T> {
                 map: HashMap::new(),
                 swept: Instant::now(),
             }),
-            gathering: Mutex::new(HashMap::new()),
+            gathering: Gather::new(BATCH),
         }
     }
 
@@ -106,83 +79,21 @@ impl<T: TagSource> TagCache<T> {
             return Ok(t);
         }
         let group = (account.to_owned(), region.to_owned());
-        let joined = match self.gathering.lock() {
-            Ok(mut open) => Some({
-                let joinable = open.get(&group).and_then(|g| {
-                    let mut nodes = g.nodes.lock().ok()?;
-                    if !nodes.iter().any(|n| n == node) {
-                        if nodes.len() >= BATCH {
-                            return None;
-                        }
-                        nodes.push(node.to_owned());
-                    }
-                    Some(g.done.subscribe())
-                });
-                match joinable {
-                    Some(rx) => Ok(rx),
-                    None => {
-                        // None open, or the open one is full: start one (a full one's leader
-                        // still holds it).
-                        let mine = Arc::new(Gathering {
-                            nodes: Mutex::new(vec![node.to_owned()]),
-                            done: watch::channel(None).0,
-                        });
-                        open.insert(group.clone(), mine.clone());
-                        Err(mine)
-                    }
-                }
-            }),
-            Err(_) => None,
-        };
-        let Some(joined) = joined else {
-            return self.alone(account, region, node).await;
-        };
-        match joined {
-            Err(mine) => {
-                let close = Close {
-                    open: &self.gathering,
-                    group: &group,
-                    mine: &mine,
-                };
-                tokio::task::yield_now().await;
-                drop(close);
-                let nodes = mine
-                    .nodes
-                    .lock()
-                    .map(|mut n| std::mem::take(&mut *n))
-                    .unwrap_or_default();
-                let answer = self
-                    .source
-                    .tags_of_many(account, region, &nodes)
-                    .await
-                    .map(|m| Arc::new(m.into_iter().map(|(n, t)| (n, Arc::new(t))).collect::<HashMap<_, _>>()));
-                if let Ok(found) = &answer {
-                    self.keep(account, region, found);
-                }
-                let _ = mine.done.send(Some(answer.clone()));
-                pick(answer, node)
-            }
-            Ok(mut rx) => {
-                let answer = rx.wait_for(Option::is_some).await.map(|a| a.clone());
-                match answer {
-                    Ok(Some(answer)) => pick(answer, node),
-                    _ => self.alone(account, region, node).await,
-                }
-            }
-        }
-    }
-
-    async fn alone(&self, account: &str, region: &str, node: &str) -> Result<Arc<Tags>, EnrichError> {
-        let nodes = [node.to_owned()];
-        let found = self.source.tags_of_many(account, region, &nodes).await?;
-        let found: HashMap<String, Arc<Tags>> = found.into_iter().map(|(n, t)| (n, Arc::new(t))).collect();
-        self.keep(account, region, &found);
-        Ok(found.get(node).cloned().unwrap_or_default())
+        let answer = self
+            .gathering
+            .ask(group, node.to_owned(), |nodes| async move {
+                let found = self.source.tags_of_many(account, region, &nodes).await?;
+                let found: HashMap<String, Arc<Tags>> = found.into_iter().map(|(n, t)| (n, Arc::new(t))).collect();
+                self.keep(account, region, &found);
+                Ok(found)
+            })
+            .await;
+        pick(answer, node)
     }
 }
 
 /// One node's tags out of a gathered answer; the error names that node.
-fn pick(answer: Result<Arc<HashMap<String, Arc<Tags>>>, EnrichError>, node: &str) -> Result<Arc<Tags>, EnrichError> {
+fn pick(answer: Answer<String, Arc<Tags>, EnrichError>, node: &str) -> Result<Arc<Tags>, EnrichError> {
     match answer {
         Ok(found) => Ok(found.get(node).cloned().unwrap_or_default()),
         Err(e) => Err(EnrichError {

@@ -26,6 +26,7 @@ use super::lifecycle::{Step, Want, decide};
 use super::{ActionSink, Delivery, Sink, Sinks};
 use crate::decode::{Decoded, Event, inspector_time};
 use crate::enrich::Context;
+use crate::gather::Gather;
 use crate::outcome::Outcome;
 use crate::route::Action;
 
@@ -84,7 +85,21 @@ pub struct Desk {
     /// Claims every task sees, taken before a create (ADR 017): of two tasks about to create a
     /// ticket for one key, one creates and the other comes back later and finds it.
     creates: Option<Arc<dyn crate::claims::Claims>>,
+    /// The newest row per key, looked up together for the keys of messages delivered together.
+    latest: Gather<(), String, Option<Incident>, Failure>,
+    /// Open rows per key (ADR 007's check after a create), looked up together likewise.
+    open: Gather<(), String, Vec<Incident>, Failure>,
 }
+
+/// Most keys in one gathered lookup (the query's `IN` list).
+const GATHER_KEYS: usize = 50;
+
+/// Open rows ADR 007's check reads per key.
+const OPEN_ROWS: usize = 10;
+
+/// How long ADR 007's check after a create waits for the checks of other creates to go out
+/// with it: the creates of a receive end one after the other, a few milliseconds apart.
+const CHECK_WINDOW: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// A client failure as an outcome.
 fn failed(f: Failure) -> Outcome {
@@ -118,6 +133,37 @@ impl Desk {
             lifecycle,
             keys: Default::default(),
             creates: None,
+            latest: Gather::new(GATHER_KEYS),
+            open: Gather::new(GATHER_KEYS).with_window(CHECK_WINDOW),
+        }
+    }
+
+    /// The newest row carrying `key` ([`Client::latest_with_key`]), asked in one query with the
+    /// keys other messages ask for at the same moment ([`crate::gather`]).
+    async fn latest_with_key(&self, key: &str) -> Result<Option<Incident>, Failure> {
+        let answer = self
+            .latest
+            .ask((), key.to_owned(), |keys| async move {
+                self.client.latest_with_keys(&keys).await
+            })
+            .await?;
+        match answer.get(key) {
+            Some(found) => Ok(found.clone()),
+            None => self.client.latest_with_key(key).await,
+        }
+    }
+
+    /// Open rows carrying `key`, oldest first ([`Client::open_with_key`]), gathered likewise.
+    async fn open_with_key(&self, key: &str) -> Result<Vec<Incident>, Failure> {
+        let answer = self
+            .open
+            .ask((), key.to_owned(), |keys| async move {
+                self.client.open_with_keys(&keys, OPEN_ROWS).await
+            })
+            .await?;
+        match answer.get(key) {
+            Some(rows) => Ok(rows.clone()),
+            None => self.client.open_with_key(key, OPEN_ROWS).await,
         }
     }
 
@@ -172,7 +218,7 @@ impl Desk {
     ) -> Result<(), Failure> {
         let lock = self.lock_for(key);
         let _held = lock.lock().await;
-        let latest = self.client.latest_with_key(key).await?;
+        let latest = self.latest_with_key(key).await?;
         let stamp = at.to_string();
         let step = decide(latest.as_ref(), want, at, self.lifecycle.reopen_period, record_fixed);
         let sys_id = latest.as_ref().map(|t| t.sys_id.as_str()).unwrap_or_default();
@@ -233,7 +279,7 @@ impl Desk {
         stamp: &str,
     ) -> Result<Incident, Failure> {
         let created = self.client.create_with(key, new, extra).await?;
-        let open = self.client.open_with_key(key, 10).await?;
+        let open = self.open_with_key(key).await?;
         match open.first() {
             Some(oldest) if oldest.sys_id != created.sys_id && open.iter().any(|i| i.sys_id == created.sys_id) => {
                 self.client.close_duplicate(&created, oldest).await?;
