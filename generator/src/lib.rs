@@ -72,8 +72,8 @@ pub mod table;
 pub mod teams;
 #[cfg(feature = "render")]
 pub mod template;
+pub mod validate;
 #[cfg(feature = "render")]
 pub mod yaml;
-pub mod validate;
 
 pub use load::{LoadError, Loaded, load_file, load_str, load_with_teams};

@@ -249,7 +249,13 @@ mod tests {
     };
 
     /// `{{num x}}` in handlebars: a JSON integer unquoted, anything else refused.
-    fn num_helper(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+    fn num_helper(
+        h: &Helper,
+        _: &Handlebars,
+        _: &Context,
+        _: &mut RenderContext,
+        out: &mut dyn Output,
+    ) -> HelperResult {
         match h.param(0).map(|p| p.value()) {
             Some(Json::Number(n)) if n.is_i64() || n.is_u64() => Ok(out.write(&n.to_string())?),
             other => Err(RenderErrorReason::Other(format!("num: {other:?} is not an integer")).into()),
@@ -257,7 +263,13 @@ mod tests {
     }
 
     /// `{{bool x}}` in handlebars: a JSON boolean unquoted, anything else refused.
-    fn bool_helper(h: &Helper, _: &Handlebars, _: &Context, _: &mut RenderContext, out: &mut dyn Output) -> HelperResult {
+    fn bool_helper(
+        h: &Helper,
+        _: &Handlebars,
+        _: &Context,
+        _: &mut RenderContext,
+        out: &mut dyn Output,
+    ) -> HelperResult {
         match h.param(0).map(|p| p.value()) {
             Some(Json::Bool(b)) => Ok(out.write(if *b { "true" } else { "false" })?),
             other => Err(RenderErrorReason::Other(format!("bool: {other:?} is not a boolean")).into()),
@@ -276,7 +288,8 @@ mod tests {
         hb.register_helper("bool", Box::new(bool_helper));
         hb.register_helper("some", Box::new(some));
         for (name, source) in TEMPLATES {
-            hb.register_template_string(name, *source).expect("handlebars compiles it");
+            hb.register_template_string(name, *source)
+                .expect("handlebars compiles it");
         }
         hb
     }
@@ -350,6 +363,9 @@ mod tests {
         let e = t.render(&json!({"v": "x"}), yaml::quote).expect_err("missing");
         assert_eq!(e.to_string(), "t line 2: `missing` is not in the data");
         let t = Template::compile("t", "a: {{v}}").expect("compiles");
-        assert_eq!(t.render(&json!({"v": "x: y"}), yaml::quote).as_deref(), Ok("a: \"x: y\""));
+        assert_eq!(
+            t.render(&json!({"v": "x: y"}), yaml::quote).as_deref(),
+            Ok("a: \"x: y\"")
+        );
     }
 }

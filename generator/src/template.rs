@@ -209,7 +209,12 @@ impl Template {
                     let e = expr(p, line).map_err(|m| err(line, m))?;
                     current(&mut root, &mut stack).push(Node::Value(e));
                 }
-                _ => return Err(err(line, format!("`{{{{{body}}}}}` is not part of the template language"))),
+                _ => {
+                    return Err(err(
+                        line,
+                        format!("`{{{{{body}}}}}` is not part of the template language"),
+                    ));
+                }
             }
         }
         if let Some(open) = stack.pop() {
@@ -266,13 +271,20 @@ fn tokenize(source: &str) -> Result<Vec<Token<'_>>, (usize, String)> {
         let tag_line = line;
         let after = &source[found + 2..];
         let (body, len, kind) = if let Some(c) = after.strip_prefix("!--") {
-            let end = c.find("--}}").ok_or((tag_line, "`{{!--` is never closed by `--}}`".to_owned()))?;
+            let end = c
+                .find("--}}")
+                .ok_or((tag_line, "`{{!--` is never closed by `--}}`".to_owned()))?;
             (&c[..end], 2 + 3 + end + 4, Kind::Comment)
         } else {
-            let end = after.find("}}").ok_or((tag_line, "`{{` is never closed by `}}`".to_owned()))?;
+            let end = after
+                .find("}}")
+                .ok_or((tag_line, "`{{` is never closed by `}}`".to_owned()))?;
             let body = &after[..end];
             if body.starts_with(['{', '~', '>', '&']) || body.ends_with('~') || body.contains("{{") {
-                return Err((tag_line, format!("`{{{{{body}}}}}` is not part of the template language")));
+                return Err((
+                    tag_line,
+                    format!("`{{{{{body}}}}}` is not part of the template language"),
+                ));
             }
             let kind = match body.trim_start().chars().next() {
                 Some('!') => Kind::Comment,
@@ -373,7 +385,8 @@ fn expr(text: &str, line: usize) -> Result<Expr, String> {
 fn keys(s: &str) -> Option<Vec<String>> {
     s.split('.')
         .map(|k| {
-            (!k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')).then(|| k.to_owned())
+            (!k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+                .then(|| k.to_owned())
         })
         .collect()
 }
@@ -438,7 +451,12 @@ impl<'a> Renderer<'a> {
                 (Some(Frame { index: Some(i), .. }), Var::Index) => Got::Made(Json::from(*i)),
                 (Some(Frame { key: Some(k), .. }), Var::Key) => Got::Made(Json::from(*k)),
                 (Some(Frame { index: Some(i), .. }), Var::First) => Got::Made(Json::Bool(*i == 0)),
-                (Some(Frame { index: Some(_), last, .. }), Var::Last) => Got::Made(Json::Bool(*last)),
+                (
+                    Some(Frame {
+                        index: Some(_), last, ..
+                    }),
+                    Var::Last,
+                ) => Got::Made(Json::Bool(*last)),
                 _ => Got::Missing,
             },
         }
@@ -567,20 +585,32 @@ mod tests {
             "a: {{a}} n: {{num n}} b: {{bool b}} x: {{n}} {{t}} {{z}} \\{{ Raw }} {{x.y}}",
             json!({"a": "s", "n": 3, "b": true, "t": false, "z": null, "x": {"y": "deep"}}),
         );
-        assert_eq!(out.as_deref(), Ok("a: <s> n: 3 b: true x: <3> <false> <> {{ Raw }} <deep>"));
+        assert_eq!(
+            out.as_deref(),
+            Ok("a: <s> n: 3 b: true x: <3> <false> <> {{ Raw }} <deep>")
+        );
     }
 
     #[test]
     fn standalone_block_lines_leave_nothing_and_inline_ones_stay() {
         let source = "{{!--\n  header\n--}}\nk:\n  {{#if a}}\n  - {{a}}\n  {{else}}\n  - none\n  {{/if}}\nx: {{#if a}}y{{/if}}\n\t{{! c }}  \nend";
-        assert_eq!(render(source, json!({"a": "v"})).as_deref(), Ok("k:\n  - <v>\nx: y\nend"));
-        assert_eq!(render(source, json!({"a": ""})).as_deref(), Ok("k:\n  - none\nx: \nend"));
+        assert_eq!(
+            render(source, json!({"a": "v"})).as_deref(),
+            Ok("k:\n  - <v>\nx: y\nend")
+        );
+        assert_eq!(
+            render(source, json!({"a": ""})).as_deref(),
+            Ok("k:\n  - none\nx: \nend")
+        );
     }
 
     #[test]
     fn each_over_lists_and_objects_with_scope() {
         let source = "{{#each xs}}\n{{@index}}{{this}}{{../p}}{{@root.p}}{{#if @last}}L{{/if}};\n{{/each}}{{#each m}}{{@key}}={{this.v}},{{/each}}";
-        let out = render(source, json!({"p": "P", "xs": ["a", "b"], "m": {"k1": {"v": 1}, "k2": {"v": 2}}}));
+        let out = render(
+            source,
+            json!({"p": "P", "xs": ["a", "b"], "m": {"k1": {"v": 1}, "k2": {"v": 2}}}),
+        );
         assert_eq!(out.as_deref(), Ok("<0><a><P><P>;\n<1><b><P><P>L;\n<k1>=<1>,<k2>=<2>,"));
     }
 
@@ -602,7 +632,12 @@ mod tests {
         }
         // A missing path is false for #if, an error for everything else.
         assert_eq!(render("{{#if nope}}T{{/if}}", json!({})).as_deref(), Ok(""));
-        for source in ["{{nope}}", "{{#if (some nope)}}{{/if}}", "{{#each nope}}{{/each}}", "{{num nope}}"] {
+        for source in [
+            "{{nope}}",
+            "{{#if (some nope)}}{{/if}}",
+            "{{#each nope}}{{/each}}",
+            "{{num nope}}",
+        ] {
             let e = render(source, json!({})).expect_err(source);
             assert!(e.message.contains("`nope` is not in the data"), "{e}");
         }

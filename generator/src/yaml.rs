@@ -414,8 +414,24 @@ fn plain(text: &str, in_flow: bool) -> Option<Node<'_>> {
     }
     let first_ok = text.starts_with(|c: char| c.is_ascii_alphabetic() || matches!(c, '/' | '$' | '_'));
     let chars_ok = text.chars().all(|c| match c {
-        'a'..='z' | 'A'..='Z' | '0'..='9' | ' ' | '_' | '.' | '/' | '-' | '@' | '(' | ')' | '*' | '+' | '=' | '$' | ':' => true,
-        ',' | ';' | '\'' | '"' | '!' | '?' | '%' | '&' | '<' | '>' | '[' | ']' | '{' | '}' | '|' | '`' | '^' | '~' | '#' => !in_flow,
+        'a'..='z'
+        | 'A'..='Z'
+        | '0'..='9'
+        | ' '
+        | '_'
+        | '.'
+        | '/'
+        | '-'
+        | '@'
+        | '('
+        | ')'
+        | '*'
+        | '+'
+        | '='
+        | '$'
+        | ':' => true,
+        ',' | ';' | '\'' | '"' | '!' | '?' | '%' | '&' | '<' | '>' | '[' | ']' | '{' | '}' | '|' | '`' | '^' | '~'
+        | '#' => !in_flow,
         c => !in_flow && !c.is_ascii() && printable(c),
     });
     // Pairs that would end or break a plain scalar: `: `, ` #`, and two spaces (kept out of the
@@ -581,7 +597,11 @@ mod tests {
         ] {
             assert_eq!(parse(text), None, "{text:?}");
             // And the whole read still answers what serde_yaml answers.
-            assert_eq!(read(text).ok(), serde_yaml::from_str::<Value>(text).ok().map(Node::from), "{text:?}");
+            assert_eq!(
+                read(text).ok(),
+                serde_yaml::from_str::<Value>(text).ok().map(Node::from),
+                "{text:?}"
+            );
         }
     }
 
@@ -589,10 +609,12 @@ mod tests {
     /// reads as serde_yaml does.
     fn line() -> impl Strategy<Value = String> {
         let atom = prop::sample::select(vec![
-            "a", "Ref", "x1", "/p", "-", "- ", ": ", ":", " ", "  ", "[", "]", "{", "}", ",", "\"", "\\", "\\n", "\\u0041",
-            "#", "'", "|", "&", "*", "!", "?", "0", "7", "12", "true", "null", "No", "é", ".", "@", "$", "key: ",
+            "a", "Ref", "x1", "/p", "-", "- ", ": ", ":", " ", "  ", "[", "]", "{", "}", ",", "\"", "\\", "\\n",
+            "\\u0041", "#", "'", "|", "&", "*", "!", "?", "0", "7", "12", "true", "null", "No", "é", ".", "@", "$",
+            "key: ",
         ]);
-        (0usize..6, prop::collection::vec(atom, 0..8)).prop_map(|(indent, atoms)| format!("{}{}", " ".repeat(indent), atoms.concat()))
+        (0usize..6, prop::collection::vec(atom, 0..8))
+            .prop_map(|(indent, atoms)| format!("{}{}", " ".repeat(indent), atoms.concat()))
     }
 
     proptest! {
@@ -625,19 +647,20 @@ mod tests {
             ".{0,10}".prop_map(Value::String),
             (0u64..100_000).prop_map(|n| Value::Number(n.into())),
         ];
-        scalar.prop_recursive(4, 40, 5, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 1..5).prop_map(Value::Sequence),
-                prop::collection::vec(("[a-zA-Z][a-zA-Z0-9:]{0,8}", inner), 1..5).prop_map(|kv| {
-                    let mut m = Mapping::new();
-                    for (k, v) in kv {
-                        m.insert(Value::String(k), v);
-                    }
-                    Value::Mapping(m)
-                }),
-            ]
-        })
-        .prop_filter("a collection", |v| v.is_mapping() || v.is_sequence())
+        scalar
+            .prop_recursive(4, 40, 5, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 1..5).prop_map(Value::Sequence),
+                    prop::collection::vec(("[a-zA-Z][a-zA-Z0-9:]{0,8}", inner), 1..5).prop_map(|kv| {
+                        let mut m = Mapping::new();
+                        for (k, v) in kv {
+                            m.insert(Value::String(k), v);
+                        }
+                        Value::Mapping(m)
+                    }),
+                ]
+            })
+            .prop_filter("a collection", |v| v.is_mapping() || v.is_sequence())
     }
 
     /// Writes `v` as the templates do: block collections, flow ones on one line when `flow`, every
@@ -713,10 +736,9 @@ mod tests {
 
     #[test]
     fn canonical_quotes_what_yaml_1_1_would_retype() {
-        let out = canonical(
-            "a: \"2010-09-09\"\nb: \"1_000\"\nc: \"yes\"\nd: plain words\ne: [\"x: y\", 5, true]\nf: {}\n",
-        )
-        .expect("ok");
+        let out =
+            canonical("a: \"2010-09-09\"\nb: \"1_000\"\nc: \"yes\"\nd: plain words\ne: [\"x: y\", 5, true]\nf: {}\n")
+                .expect("ok");
         assert_eq!(
             out,
             "a: \"2010-09-09\"\nb: \"1_000\"\nc: \"yes\"\nd: plain words\ne:\n- \"x: y\"\n- 5\n- true\nf: {}\n"
@@ -726,5 +748,4 @@ mod tests {
         let nested = canonical("- - a\n  - b\n- k: v\n  l: [1]\n").expect("ok");
         assert_eq!(nested, "- - a\n  - b\n- k: v\n  l:\n  - 1\n");
     }
-
 }
