@@ -407,7 +407,7 @@ fn fuzz(seconds: &str) -> Result {
 }
 
 /// tests/fuzz/fuzz_targets.
-const FUZZ_TARGETS: &[&str] = &["policy_loader", "cron_parser", "event_decoder"];
+const FUZZ_TARGETS: &[&str] = &["policy_loader", "cron_parser", "event_decoder", "yaml_reader"];
 
 fn generate() -> Result {
     cargo(&[
