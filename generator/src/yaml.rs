@@ -372,12 +372,20 @@ fn key_split(body: &str) -> Option<(&str, &str)> {
     } else {
         body.find(": ").or_else(|| body.strip_suffix(':').map(str::len))?
     };
+    if end > KEY_LIMIT {
+        return None;
+    }
     let after = body[end..].strip_prefix(':')?;
     if !after.is_empty() && !after.starts_with(' ') {
         return None;
     }
     Some((&body[..end], after.trim_start_matches(' ')))
 }
+
+/// The longest key the subset reads: YAML allows an implicit key of at most 1,024 characters
+/// (libyaml counts them up to the `:`), and a longer one is left to serde_yaml, which refuses it.
+/// Found by the `yaml_reader` fuzz target.
+const KEY_LIMIT: usize = 1000;
 
 /// Adds an entry; a key already there is not in the subset (serde_yaml refuses it).
 fn insert<'a>(map: &mut Vec<(Node<'a>, Node<'a>)>, key: Node<'a>, value: Node<'a>) -> Option<()> {
@@ -518,6 +526,9 @@ fn flow(text: &str) -> Option<(Node<'_>, &str)> {
             rest = after;
         } else {
             let (k, after) = flow_node(rest)?;
+            if rest.len() - after.len() > KEY_LIMIT {
+                return None;
+            }
             let after = after.trim_start_matches(' ').strip_prefix(": ")?;
             let (v, after) = flow_node(after)?;
             if matches!(k, Node::Map(_) | Node::Seq(_)) {
@@ -594,7 +605,16 @@ mod tests {
             "a: b: c\n",
             "? a\n: b\n",
             "- a\n  - b\n",
-        ] {
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .chain([
+            // Implicit keys longer than YAML's 1,024 characters (found by fuzzing).
+            format!("k:\n{}x:\n", "_".repeat(1100)),
+            format!("k: {{{}: v}}\n", "a".repeat(1100)),
+        ])
+        {
+            let text = text.as_str();
             assert_eq!(parse(text), None, "{text:?}");
             // And the whole read still answers what serde_yaml answers.
             assert_eq!(
