@@ -222,7 +222,7 @@ pub fn parse_or_stop(text: &str) -> Result<Node<'_>, String> {
             })
         })
         .collect();
-    let mut p = Parser { lines, at: 0 };
+    let mut p = Parser { lines, at: 0, depth: 0 };
     let stop = |p: &Parser| match p.lines.get(p.at.saturating_sub(1)) {
         Some(l) => format!("line {:?}", l.body),
         None => "an empty text".to_owned(),
@@ -242,7 +242,14 @@ struct Line<'a> {
 struct Parser<'a> {
     lines: Vec<Line<'a>>,
     at: usize,
+    /// Block collections open around the current line.
+    depth: usize,
 }
+
+/// The deepest nesting the subset reads (block and flow together): serde_yaml refuses more than
+/// 128 levels, and a deeper text goes to it to be refused; the reader's recursion stays bounded.
+/// Found by the `yaml_reader` fuzz target.
+const DEPTH_LIMIT: usize = 100;
 
 impl<'a> Parser<'a> {
     /// A block node whose lines start at `indent`; `first` is the rest of a line already begun
@@ -252,11 +259,17 @@ impl<'a> Parser<'a> {
             Some(b) => b,
             None => self.lines.get(self.at)?.body,
         };
-        if is_item(body) {
+        if self.depth >= DEPTH_LIMIT {
+            return None;
+        }
+        self.depth += 1;
+        let node = if is_item(body) {
             self.sequence(indent, first)
         } else {
             self.mapping(indent, first)
-        }
+        };
+        self.depth -= 1;
+        node
     }
 
     fn sequence(&mut self, indent: usize, first: Option<&'a str>) -> Option<Node<'a>> {
@@ -348,7 +361,7 @@ impl<'a> Parser<'a> {
     /// A value written on one line: flow collection, double-quoted or plain scalar.
     fn value(&self, text: &'a str) -> Option<Node<'a>> {
         if text.starts_with(['[', '{']) {
-            let (v, rest) = flow(text)?;
+            let (v, rest) = flow(text, self.depth)?;
             return rest.trim_start_matches(' ').is_empty().then_some(v);
         }
         if text.starts_with('"') {
@@ -506,7 +519,10 @@ fn quoted(text: &str) -> Option<(Cow<'_, str>, &str)> {
 }
 
 /// A one-line flow collection at the start of `text` → (value, the text after it).
-fn flow(text: &str) -> Option<(Node<'_>, &str)> {
+fn flow(text: &str, depth: usize) -> Option<(Node<'_>, &str)> {
+    if depth >= DEPTH_LIMIT {
+        return None;
+    }
     let (close, mut rest) = match text.as_bytes().first()? {
         b'[' => (']', &text[1..]),
         b'{' => ('}', &text[1..]),
@@ -521,16 +537,16 @@ fn flow(text: &str) -> Option<(Node<'_>, &str)> {
             return Some((v, after));
         }
         if close == ']' {
-            let (v, after) = flow_node(rest)?;
+            let (v, after) = flow_node(rest, depth + 1)?;
             items.push(v);
             rest = after;
         } else {
-            let (k, after) = flow_node(rest)?;
+            let (k, after) = flow_node(rest, depth + 1)?;
             if rest.len() - after.len() > KEY_LIMIT {
                 return None;
             }
             let after = after.trim_start_matches(' ').strip_prefix(": ")?;
-            let (v, after) = flow_node(after)?;
+            let (v, after) = flow_node(after, depth + 1)?;
             if matches!(k, Node::Map(_) | Node::Seq(_)) {
                 return None;
             }
@@ -551,9 +567,9 @@ fn flow(text: &str) -> Option<(Node<'_>, &str)> {
 }
 
 /// One node inside a flow collection → (value, the text after it).
-fn flow_node(text: &str) -> Option<(Node<'_>, &str)> {
+fn flow_node(text: &str, depth: usize) -> Option<(Node<'_>, &str)> {
     if text.starts_with(['[', '{']) {
-        return flow(text);
+        return flow(text, depth);
     }
     if text.starts_with('"') {
         let (s, rest) = quoted(text)?;
@@ -577,6 +593,19 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use serde_yaml::{Mapping, Value};
+
+    #[test]
+    fn reads_nesting_within_the_limit() {
+        for text in [
+            format!("{}x\n", "- ".repeat(90)),
+            format!("k: {}{}\n", "[".repeat(90), "]".repeat(90)),
+        ] {
+            let slow = serde_yaml::from_str::<Value>(&text)
+                .map(Node::from)
+                .expect("serde_yaml reads it");
+            assert_eq!(parse(&text), Some(slow), "{text}");
+        }
+    }
 
     #[test]
     fn reads_the_template_shapes() {
@@ -609,11 +638,13 @@ mod tests {
         .into_iter()
         .map(str::to_owned)
         .chain([
-            // Implicit keys longer than YAML's 1,024 characters (found by fuzzing).
+            // Implicit keys longer than YAML's 1,024 characters, and nesting deeper than
+            // serde_yaml's 128 levels (both found by fuzzing).
             format!("k:\n{}x:\n", "_".repeat(1100)),
             format!("k: {{{}: v}}\n", "a".repeat(1100)),
-        ])
-        {
+            format!("{}x\n", "- ".repeat(200)),
+            format!("k: {}{}\n", "[".repeat(200), "]".repeat(200)),
+        ]) {
             let text = text.as_str();
             assert_eq!(parse(text), None, "{text:?}");
             // And the whole read still answers what serde_yaml answers.
