@@ -208,6 +208,7 @@ pub async fn servicenow_for(cfg: &BridgeConfig, sdk: &SdkConfig, table: &str) ->
             attempts: s.max_attempts,
             ..RetryPolicy::default()
         },
+        batch_writes: s.batch_writes,
     })
     .map_err(StartError::ServiceNow)
 }

@@ -20,7 +20,8 @@
 //! - [`notices`]: on the sweep's tick, one notice per owner before each install window and one
 //!   summary after it; [`notices::sources`] reads scans (inventory sync) and tickets.
 //! - [`gather`]: lookups of single keys asked together (the messages of a receive) sent as one
-//!   batch call: tags, tickets.
+//!   batch call: tags, tickets (it lives in `patchplane_integrations::gather`, whose ServiceNow
+//!   client gathers its writes with it too).
 //! - [`claims`]: claims every bridge task sees (S3 conditional writes), so work meant to happen
 //!   once across tasks does: window notices (ADR 014) and ticket creations (ADR 017).
 //! - [`outcome`]: the sinks' outcomes combined into the message's fate (delete, retry, DLQ).
@@ -39,7 +40,7 @@ pub mod claims;
 pub mod config;
 pub mod decode;
 pub mod enrich;
-pub mod gather;
+pub use patchplane_integrations::gather;
 pub mod metrics;
 pub mod notices;
 pub mod outcome;

@@ -3,6 +3,9 @@
 //! # Layout
 //! - [`cmdb`]: the owner of a managed node from a CMDB — ServiceNow's (VM instance, the server it
 //!   virtualizes, SSM agent; owner fields in a configured order) or an HTTP JSON service.
+//! - [`gather`]: lookups of single keys asked at the same moment (the messages of a receive) sent
+//!   as one batch call; the bridge gathers tags and tickets with it, the ServiceNow client its
+//!   writes.
 //! - [`retry`]: the retry policy shared by every client (bounded attempts, exponential backoff
 //!   with jitter, `Retry-After` honoured) and the retryable / permanent split.
 //! - [`servicenow`]: the ServiceNow Table API client pinned to v2 (incidents: lookup by
@@ -12,6 +15,7 @@
 //!   Workflows webhooks: the payload builders within each service's limits, secret webhook URLs.
 
 pub mod cmdb;
+pub mod gather;
 pub mod notify;
 pub mod retry;
 pub mod servicenow;

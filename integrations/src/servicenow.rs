@@ -9,14 +9,29 @@
 //! creates one, and checks that the row it gets back really carries that key: ServiceNow ignores
 //! a query term it does not understand and would then return some other incident. A `^` inside
 //! the key is escaped (`^^`) so it cannot split the encoded query.
+//!
+//! Writes (`POST`, `PATCH`) asked at about the same moment go out together as one Batch API
+//! request (`POST /api/now/v1/batch`, [`Config::batch_writes`]): each write is an item with its
+//! own id and Base64 body, and each item's own status and body are read exactly as the single
+//! request's would be, so retries, 4xx refusals and the returned row are the same either way. An
+//! item the instance did not service (`unserviced_requests`, a size or time limit) is a retryable
+//! failure of that write alone; a failed batch request is a failure of each of its writes. An
+//! instance that refuses the Batch API itself (400, 403, 404, 405) turns batching off for the
+//! client's life and the writes go out one by one.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
+use crate::gather::Gather;
 use crate::retry::{Failure, RetryPolicy, parse_retry_after, transport};
 
 /// How the client authenticates. Secrets come from the bridge's configuration by reference
@@ -63,6 +78,9 @@ pub struct Config {
     pub timeout: Duration,
     /// Retries of one call.
     pub retry: RetryPolicy,
+    /// Writes asked at about the same moment go out as one Batch API request (see the module
+    /// documentation); `false` sends each alone.
+    pub batch_writes: bool,
 }
 
 /// An incident as the bridge needs it.
@@ -170,7 +188,52 @@ pub struct Client {
     http: reqwest::Client,
     cfg: Config,
     token: Mutex<Option<(String, Instant)>>,
+    /// Writes waiting to go out together as one Batch API request.
+    writes: Gather<(), Write, Reply, Failure>,
+    /// Whether writes are batched: [`Config::batch_writes`], until the instance refuses the API.
+    batching: AtomicBool,
+    /// Ids of batch items.
+    next_item: AtomicU64,
 }
+
+/// Most writes in one Batch API request: the instance runs a batch's items one after the other,
+/// so a batch stays short (about a receive's worth of writes).
+const BATCH_WRITES: usize = 10;
+
+/// How long the first write of a batch waits for others: the messages of a receive reach their
+/// writes a few hundred microseconds apart, after their gathered lookup.
+const BATCH_WINDOW: Duration = Duration::from_millis(2);
+
+/// Longest wait for a batch's answer: past ServiceNow's own 30 s batch limit, after which it
+/// answers with the rest unserviced.
+const BATCH_TIMEOUT_CAP: Duration = Duration::from_secs(40);
+
+/// One write of a batch (equal by id).
+#[derive(Clone)]
+struct Write {
+    id: u64,
+    method: Method,
+    /// The path from the instance's root (`/api/now/v2/table/incident/…`).
+    path: String,
+    body: Arc<Json>,
+}
+
+impl PartialEq for Write {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
+}
+
+impl Eq for Write {}
+
+impl Hash for Write {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.id.hash(state);
+    }
+}
+
+/// What one item of a batch answered: its status and body text, or why there is none.
+type Reply = Result<(u16, String), Failure>;
 
 /// The fields every read asks for.
 const FIELDS: &str =
@@ -202,8 +265,11 @@ impl Client {
             })?;
         Ok(Client {
             http,
+            batching: AtomicBool::new(cfg.batch_writes),
             cfg,
             token: Mutex::new(None),
+            writes: Gather::new(BATCH_WRITES).with_window(BATCH_WINDOW),
+            next_item: AtomicU64::new(1),
         })
     }
 
@@ -212,11 +278,13 @@ impl Client {
     }
 
     fn url_of(&self, table: &str) -> String {
-        format!(
-            // Pinned to v2: an empty list is 200 `[]` there, where v1 answers 404 (KB0551763).
-            "{}/api/now/v2/table/{table}",
-            self.cfg.base_url.trim_end_matches('/'),
-        )
+        format!("{}{}", self.cfg.base_url.trim_end_matches('/'), table_path(table))
+    }
+
+    /// Whether writes still go out in batches ([`Config::batch_writes`], and the instance has
+    /// not refused the Batch API).
+    pub fn batching(&self) -> bool {
+        self.batching.load(Ordering::Relaxed)
     }
 
     async fn bearer(&self, client_id: &str, client_secret: &str) -> Result<String, Failure> {
@@ -469,26 +537,123 @@ impl Client {
         if let Some(fields) = body.as_object_mut() {
             fields.extend(extra);
         }
-        let url = self.table_url();
-        self.write(|| self.http.post(&url).json(&body)).await
+        self.write(Method::POST, table_path(&self.cfg.table), body).await
     }
 
-    /// Sends a write (`POST` or `PATCH`, built afresh for every attempt) with auth and retries,
-    /// and returns the row ServiceNow answers with.
-    async fn write(&self, request: impl Fn() -> reqwest::RequestBuilder) -> Result<Incident, Failure> {
+    /// Sends a write (`POST` or `PATCH` of `path`, from the instance's root) with auth and
+    /// retries, in a batch with others when batching, and returns the row ServiceNow answers with.
+    async fn write(&self, method: Method, path: String, body: Json) -> Result<Incident, Failure> {
+        let body = Arc::new(body);
+        let url = format!("{}{path}", self.cfg.base_url.trim_end_matches('/'));
         self.cfg
             .retry
             .run(|| async {
-                let resp = self.authed(request()).await?.send().await.map_err(transport)?;
+                if self.batching()
+                    && let Some(reply) = self.write_in_batch(&method, &path, &body).await
+                {
+                    let (status, text) = reply?;
+                    return Ok(read::<Result1<Incident>>(status, None, &text)?.result);
+                }
+                let req = self.http.request(method.clone(), &url).json(&*body);
+                let resp = self.authed(req).await?.send().await.map_err(transport)?;
                 Ok(parse::<Result1<Incident>>(resp).await?.result)
             })
             .await
     }
 
+    /// One write as an item of the batch it is gathered into: its item's reply, or `None` when
+    /// the instance refused the Batch API (batching is then off, and the caller sends it alone).
+    async fn write_in_batch(&self, method: &Method, path: &str, body: &Arc<Json>) -> Option<Reply> {
+        let write = Write {
+            id: self.next_item.fetch_add(1, Ordering::Relaxed),
+            method: method.clone(),
+            path: path.to_owned(),
+            body: body.clone(),
+        };
+        match self
+            .writes
+            .ask((), write.clone(), |writes| self.send_batch(writes))
+            .await
+        {
+            Ok(replies) => Some(replies.get(&write).cloned().unwrap_or_else(|| Err(unserviced()))),
+            Err(f) if matches!(f.status, Some(400 | 403 | 404 | 405)) => {
+                if self.batching.swap(false, Ordering::Relaxed) {
+                    tracing::warn!(error = %f, "ServiceNow refused the Batch API; writes go out one by one");
+                }
+                None
+            }
+            Err(f) => Some(Err(f)),
+        }
+    }
+
+    /// One `POST /api/now/v1/batch` carrying `writes`; every write gets a reply.
+    async fn send_batch(&self, writes: Vec<Write>) -> Result<HashMap<Write, Reply>, Failure> {
+        const HEADERS: [(&str, &str); 2] = [("Content-Type", "application/json"), ("Accept", "application/json")];
+        let items: Vec<Json> = writes
+            .iter()
+            .map(|w| {
+                json!({
+                    "id": w.id.to_string(),
+                    "method": w.method.as_str(),
+                    "url": w.path,
+                    "headers": HEADERS.map(|(name, value)| json!({ "name": name, "value": value })),
+                    "body": BASE64.encode(w.body.to_string()),
+                    "exclude_response_headers": true,
+                })
+            })
+            .collect();
+        let first = writes.first().map(|w| w.id).unwrap_or_default();
+        let url = format!("{}/api/now/v1/batch", self.cfg.base_url.trim_end_matches('/'));
+        // The instance runs the items one after the other: each gets the time of one request
+        // (ServiceNow itself ends a batch after 30 s and returns the rest unserviced).
+        let timeout = self
+            .cfg
+            .timeout
+            .saturating_mul(writes.len().max(1) as u32)
+            .min(BATCH_TIMEOUT_CAP);
+        let req = self
+            .http
+            .post(url)
+            .timeout(timeout.max(self.cfg.timeout))
+            .json(&json!({ "batch_request_id": first.to_string(), "rest_requests": items }));
+        let resp = self.authed(req).await?.send().await.map_err(transport)?;
+        #[derive(Deserialize)]
+        struct Served {
+            id: String,
+            status_code: u16,
+            #[serde(default)]
+            body: Option<String>,
+            #[serde(default)]
+            error_message: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct Answer {
+            #[serde(default)]
+            serviced_requests: Vec<Served>,
+        }
+        let answer: Answer = parse(resp).await?;
+        let mut served: HashMap<String, Served> = answer
+            .serviced_requests
+            .into_iter()
+            .map(|s| (s.id.clone(), s))
+            .collect();
+        Ok(writes
+            .into_iter()
+            .map(|w| {
+                let reply = match served.remove(&w.id.to_string()) {
+                    Some(s) => item_reply(s.status_code, s.body.as_deref(), s.error_message),
+                    // In `unserviced_requests`, or missing: not carried out, so sent again.
+                    None => Err(unserviced()),
+                };
+                (w, reply)
+            })
+            .collect())
+    }
+
     /// PATCHes fields of one incident (with retries) and returns the updated row.
     pub async fn patch(&self, sys_id: &str, body: Json) -> Result<Incident, Failure> {
-        let url = format!("{}/{sys_id}", self.table_url());
-        self.write(|| self.http.patch(&url).json(&body)).await
+        self.write(Method::PATCH, format!("{}/{sys_id}", table_path(&self.cfg.table)), body)
+            .await
     }
 
     /// Adds a work note to an incident.
@@ -579,23 +744,66 @@ struct Result1<T> {
     result: T,
 }
 
+/// The Table API path of `table` from the instance's root. Pinned to v2: an empty list is 200
+/// `[]` there, where v1 answers 404 (KB0551763).
+fn table_path(table: &str) -> String {
+    format!("/api/now/v2/table/{table}")
+}
+
+/// A write the batch did not carry out (`unserviced_requests`): retryable, as nothing happened.
+fn unserviced() -> Failure {
+    Failure {
+        status: None,
+        message: "ServiceNow did not service this write in its batch (a size or time limit)".to_owned(),
+        retry_after: None,
+    }
+}
+
+/// One serviced item: its status and its Base64 body decoded (an error item may carry only
+/// `error_message`).
+fn item_reply(status: u16, body: Option<&str>, error_message: Option<String>) -> Reply {
+    let body: String = body
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    let text = BASE64
+        .decode(body.as_bytes())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| Failure {
+            status: Some(status),
+            message: "a batch item's body is not Base64 of UTF-8 text".to_owned(),
+            retry_after: None,
+        })?;
+    match error_message {
+        Some(m) if text.is_empty() && !m.is_empty() => Ok((status, m)),
+        _ => Ok((status, text)),
+    }
+}
+
 /// Reads a response: the typed body on 2xx, else a classified failure with ServiceNow's message.
 async fn parse<T: serde::de::DeserializeOwned>(resp: reqwest::Response) -> Result<T, Failure> {
-    let status = resp.status();
+    let status = resp.status().as_u16();
     let retry_after = resp
         .headers()
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
         .and_then(parse_retry_after);
     let text = resp.text().await.map_err(transport)?;
-    if status.is_success() {
-        return serde_json::from_str(&text).map_err(|e| Failure {
-            status: Some(status.as_u16()),
+    read(status, retry_after, &text)
+}
+
+/// [`parse`] of a status and body already read (a whole response, or a batch item's).
+fn read<T: serde::de::DeserializeOwned>(status: u16, retry_after: Option<Duration>, text: &str) -> Result<T, Failure> {
+    if (200..300).contains(&status) {
+        return serde_json::from_str(text).map_err(|e| Failure {
+            status: Some(status),
             message: format!("unexpected response body: {e}"),
             retry_after: None,
         });
     }
-    let message = match serde_json::from_str::<ErrorBody>(&text) {
+    let message = match serde_json::from_str::<ErrorBody>(text) {
         Ok(b) => match b.error.detail {
             Some(d) if !d.is_empty() => format!("{}: {d}", b.error.message),
             _ => b.error.message,
@@ -603,7 +811,7 @@ async fn parse<T: serde::de::DeserializeOwned>(resp: reqwest::Response) -> Resul
         Err(_) => text.chars().take(200).collect(),
     };
     Err(Failure {
-        status: Some(status.as_u16()),
+        status: Some(status),
         message,
         retry_after,
     })

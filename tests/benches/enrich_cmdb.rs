@@ -55,6 +55,7 @@ fn bench(c: &mut Criterion) {
             },
             timeout: Duration::from_secs(5),
             retry: RetryPolicy::default(),
+            batch_writes: false,
         })
         .expect("client"),
     );

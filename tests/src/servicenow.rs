@@ -14,6 +14,13 @@
 //!   A list `GET` that matches nothing answers 200
 //!   `{"result":[]}` on v2 and on the unversioned path (it follows the newest version), and **404
 //!   "No Record found"** on v1.
+//! - **Batch API**: `POST /api/now/v1/batch` (also unversioned and v2): `rest_requests` of
+//!   `{id, method, url, headers, body}` (the body Base64) are handled one after the other as the
+//!   requests they describe, with the batch's credentials, and answered as `serviced_requests` of
+//!   `{id, status_code, status_text, body (Base64), headers, execution_time}` in a 200; items past
+//!   [`Emulator::batch_limit`] come back in `unserviced_requests`. The batch request and each item
+//!   meet the emulated failures (outage, flaky, scripted) as a request would; a slow instance
+//!   delays the batch once. [`Emulator::refuse_batch`] answers it as an instance without it (400).
 //! - **Reference data** (the CMDB, users, groups), seeded by the test ([`Emulator::add_ci`],
 //!   [`Emulator::add_user`], [`Emulator::add_group`], [`Emulator::relate`],
 //!   [`Emulator::add_row`]) and read-only through the API (a write answers 403): the CI classes
@@ -159,6 +166,12 @@ struct State {
     hidden_fields: BTreeSet<String>,
     requests: Vec<String>,
     counter: u64,
+    /// HTTP requests received (a batch is one, its items are operations in `requests`).
+    calls: u64,
+    /// Items of a batch serviced before it stops (the rest are `unserviced_requests`).
+    batch_limit: Option<usize>,
+    /// Answers the Batch API as an instance without it does (400, no such resource).
+    batch_refused: bool,
 }
 
 /// A running emulator; stops when dropped.
@@ -184,6 +197,55 @@ fn base64(input: &[u8]) -> String {
         }
     }
     out
+}
+
+/// Standard Base64 (padding required, whitespace between characters ignored, as in the
+/// documentation's examples), or `None`.
+fn unbase64(input: &str) -> Option<Vec<u8>> {
+    let digits: Vec<u8> = input.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    if !digits.len().is_multiple_of(4) {
+        return None;
+    }
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => Some(u32::from(c - b'A')),
+        b'a'..=b'z' => Some(u32::from(c - b'a') + 26),
+        b'0'..=b'9' => Some(u32::from(c - b'0') + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    };
+    let mut out = Vec::with_capacity(digits.len() / 4 * 3);
+    for (i, quad) in digits.chunks(4).enumerate() {
+        let last = i + 1 == digits.len() / 4;
+        let pad = quad.iter().rev().take_while(|&&c| c == b'=').count();
+        if pad > 2 || (pad > 0 && !last) {
+            return None;
+        }
+        let mut n = 0u32;
+        for &c in &quad[..4 - pad] {
+            n = (n << 6) | value(c)?;
+        }
+        n <<= 6 * pad as u32;
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&bytes[..3 - pad]);
+    }
+    Some(out)
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Error",
+    }
 }
 
 fn percent_decode(s: &str) -> String {
@@ -1011,6 +1073,9 @@ impl Emulator {
             hidden_fields: BTreeSet::new(),
             requests: Vec::new(),
             counter: 0,
+            calls: 0,
+            batch_limit: None,
+            batch_refused: false,
         }));
         let stop = Arc::new(AtomicBool::new(false));
         listener.set_nonblocking(true).expect("nonblocking");
@@ -1217,8 +1282,30 @@ impl Emulator {
         made_up_sys_id(table, name)
     }
 
-    /// `METHOD path?query` (query percent-decoded; `METHOD path` without one) of every request
-    /// so far.
+    /// HTTP requests received so far, of every kind (a Batch API request counts once).
+    pub fn calls(&self) -> u64 {
+        self.state.lock().map(|s| s.calls).unwrap_or_default()
+    }
+
+    /// From now on, a Batch API request services its first `items` items and returns the rest in
+    /// `unserviced_requests`, as when an instance reaches a size or time limit; `None` services all.
+    pub fn batch_limit(&self, items: Option<usize>) {
+        if let Ok(mut s) = self.state.lock() {
+            s.batch_limit = items;
+        }
+    }
+
+    /// From now on, answers the Batch API as an instance without it does: 400 "Requested URI does
+    /// not represent any resource".
+    pub fn refuse_batch(&self) {
+        if let Ok(mut s) = self.state.lock() {
+            s.batch_refused = true;
+        }
+    }
+
+    /// `METHOD path?query` (query percent-decoded; `METHOD path` without one) of every Table API
+    /// operation so far: a request, or an item of a Batch API request (the batch itself is not
+    /// listed; [`Emulator::calls`] counts requests).
     pub fn requests(&self) -> Vec<String> {
         self.state.lock().map(|s| s.requests.clone()).unwrap_or_default()
     }
@@ -1254,7 +1341,13 @@ fn serve(stream: TcpStream, state: &Mutex<State>, stop: &AtomicBool) -> std::io:
     }) = conn.next(1 << 20, || stop.load(Ordering::Relaxed))?
     {
         // Sleep outside the lock, so a slow instance still serves requests in parallel.
-        let delay = state.lock().map(|s| s.delay).unwrap_or_default();
+        let delay = state
+            .lock()
+            .map(|mut s| {
+                s.calls += 1;
+                s.delay
+            })
+            .unwrap_or_default();
         if target.starts_with("/api/") && !delay.is_zero() {
             std::thread::sleep(delay);
         }
@@ -1263,19 +1356,7 @@ fn serve(stream: TcpStream, state: &Mutex<State>, stop: &AtomicBool) -> std::io:
             Err(_) => error(500, "emulator state poisoned", ""),
         };
         let text = json.to_string();
-        let reason = match status {
-            200 => "OK",
-            201 => "Created",
-            400 => "Bad Request",
-            401 => "Unauthorized",
-            403 => "Forbidden",
-            404 => "Not Found",
-            405 => "Method Not Allowed",
-            429 => "Too Many Requests",
-            500 => "Internal Server Error",
-            503 => "Service Unavailable",
-            _ => "Error",
-        };
+        let reason = reason(status);
         let close = headers
             .get("connection")
             .is_some_and(|v| v.eq_ignore_ascii_case("close"));
@@ -1334,11 +1415,14 @@ fn handle(
     body: &str,
 ) -> (u16, Json, Option<u64>) {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    s.requests.push(if query.is_empty() {
-        format!("{method} {path}")
-    } else {
-        format!("{method} {path}?{}", percent_decode(query))
-    });
+    let is_batch = matches!(path, "/api/now/batch" | "/api/now/v1/batch" | "/api/now/v2/batch");
+    if !is_batch {
+        s.requests.push(if query.is_empty() {
+            format!("{method} {path}")
+        } else {
+            format!("{method} {path}?{}", percent_decode(query))
+        });
+    }
     s.auto_close();
     if method == "POST" && path == "/oauth_token.do" {
         let f = form(body);
@@ -1397,6 +1481,9 @@ fn handle(
             "scripted by the test",
         );
         return (st, b, retry_after);
+    }
+    if is_batch && method == "POST" && !s.batch_refused {
+        return batch(s, headers, body);
     }
     let Some((version, table, sys_id)) = route(path) else {
         return error(400, "Requested URI does not represent any resource", path);
@@ -1497,12 +1584,79 @@ fn handle(
     }
 }
 
+/// `POST /api/now/v1/batch`: each item is handled as the request it describes, with the batch's
+/// credentials, one after the other (each may meet the emulated failures as a request would);
+/// items past the batch limit are returned unserviced.
+fn batch(s: &mut State, headers: &BTreeMap<String, String>, body: &str) -> (u16, Json, Option<u64>) {
+    let Ok(Json::Object(req)) = serde_json::from_str::<Json>(body) else {
+        return error(400, "Exception while reading request", "The payload is not valid JSON.");
+    };
+    let Some(items) = req.get("rest_requests").and_then(Json::as_array) else {
+        return error(400, "Exception while reading request", "rest_requests is required");
+    };
+    let mut serviced = Vec::new();
+    let mut unserviced = Vec::new();
+    for (n, item) in items.iter().enumerate() {
+        let (Some(id), Some(method), Some(url)) = (
+            item.get("id").and_then(Json::as_str),
+            item.get("method").and_then(Json::as_str),
+            item.get("url").and_then(Json::as_str),
+        ) else {
+            return error(
+                400,
+                "Exception while reading request",
+                "every rest_request needs id, method and url",
+            );
+        };
+        if s.batch_limit.is_some_and(|limit| n >= limit) {
+            unserviced.push(json!(id));
+            continue;
+        }
+        let item_body = match item.get("body").and_then(Json::as_str) {
+            None => String::new(),
+            Some(b) => match unbase64(b).and_then(|b| String::from_utf8(b).ok()) {
+                Some(text) => text,
+                None => return error(400, "Exception while reading request", "a body is not Base64"),
+            },
+        };
+        let (status, answer, _) = if url.contains("/batch") {
+            error(400, "A batch cannot contain a batch", url)
+        } else {
+            handle(s, method, url, headers, &item_body)
+        };
+        serviced.push(json!({
+            "id": id,
+            "body": base64(answer.to_string().as_bytes()),
+            "status_code": status,
+            "status_text": reason(status),
+            "headers": [],
+            "execution_time": 0,
+        }));
+    }
+    let id = req.get("batch_request_id").cloned().unwrap_or(Json::Null);
+    (
+        200,
+        json!({ "batch_request_id": id, "serviced_requests": serviced, "unserviced_requests": unserviced }),
+        None,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn helpers() {
         assert_eq!(super::base64(b"admin:secret"), "YWRtaW46c2VjcmV0");
         assert_eq!(super::base64(b"a"), "YQ==");
+        for text in ["", "a", "ab", "abc", "admin:secret", "{\"é\":1}"] {
+            assert_eq!(
+                super::unbase64(&super::base64(text.as_bytes())).as_deref(),
+                Some(text.as_bytes())
+            );
+        }
+        assert_eq!(super::unbase64("YW Jj\n").as_deref(), Some(&b"abc"[..]));
+        assert_eq!(super::unbase64("YQ="), None);
+        assert_eq!(super::unbase64("Y===").as_deref(), None);
+        assert_eq!(super::unbase64("YQ==YQ=="), None);
         assert_eq!(
             super::terms("correlation_id=a^^b^active=true"),
             vec!["correlation_id=a^b", "active=true"]

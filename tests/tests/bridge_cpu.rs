@@ -7,7 +7,7 @@
 //! the key, a POST, the race check), then every node compliant (each resolves it: the newest row,
 //! a PATCH). Each consumer gets the same events under its own account id, so the emulator tells
 //! their results apart; both must end with exactly one Resolved incident per node, and the
-//! emulator counts the ServiceNow calls each made. CPU is read from /proc the same way for both
+//! emulator counts the ServiceNow calls each made (HTTP requests: a Batch API request is one). CPU is read from /proc the same way for both
 //! ([`patchplane_e2e::cpu_seconds`]), from the consumer being ready (startup and imports left
 //! out) to the last message deleted. Then the bridge idles on the empty queue for 30 s with its
 //! default settings (8 workers, 20 s long polls), and its CPU over that is the idle cost.
@@ -93,7 +93,7 @@ fn assert_resolved(snow: &Emulator, account: &str, nodes: usize) {
 struct Run {
     cpu: f64,
     wall: f64,
-    calls: usize,
+    calls: u64,
     per_receive: f64,
 }
 
@@ -150,7 +150,7 @@ aws:
         ],
     );
     assert!(bridge.wait_ready(Duration::from_secs(30)), "{}", bridge.logs());
-    let calls = snow.requests().len();
+    let calls = snow.calls();
     let cpu = cpu_seconds(bridge.pid()).expect("/proc");
     let started = Instant::now();
     for (status, time) in [
@@ -163,7 +163,7 @@ aws:
     let rust = Run {
         cpu: cpu_seconds(bridge.pid()).expect("/proc") - cpu,
         wall: started.elapsed().as_secs_f64(),
-        calls: snow.requests().len() - calls,
+        calls: snow.calls() - calls,
         per_receive: bridge.metric("patchplane_bridge_messages_received_total").unwrap_or(0) as f64
             / bridge.metric("patchplane_bridge_receives_total").unwrap_or(1).max(1) as f64,
     };
@@ -194,7 +194,7 @@ aws:
     let mut line = String::new();
     out.read_line(&mut line).expect("ready");
     assert_eq!(line.trim(), "ready");
-    let calls = snow.requests().len();
+    let calls = snow.calls();
     let cpu = cpu_seconds(python.id()).expect("/proc");
     let started = Instant::now();
     let sender = tokio::spawn({
@@ -223,7 +223,7 @@ aws:
     let py = Run {
         cpu: cpu_seconds(python.id()).expect("/proc") - cpu,
         wall: started.elapsed().as_secs_f64(),
-        calls: snow.requests().len() - calls,
+        calls: snow.calls() - calls,
         per_receive: reported["messages"].as_f64().unwrap_or(0.0) / reported["receives"].as_f64().unwrap_or(1.0),
     };
     sender.await.expect("sender");
@@ -239,4 +239,76 @@ aws:
         idle,
         100.0 * idle / 30.0
     );
+}
+
+/// What one AWS SDK call costs the calling process, beside the same request sent as plain HTTP
+/// (BENCHMARKS.md, "what is left"): 1,000 empty `ReceiveMessage`s (no wait) against moto, through
+/// `aws-sdk-sqs` with the bridge's settings, then as the SQS JSON protocol's request through
+/// `reqwest` (moto does not check signatures, so the plain request is unsigned: signing costs a
+/// few HMACs more). Process CPU from `/proc/self/stat` (10 ms resolution, so 10 µs a call here).
+/// `cargo test -p patchplane-e2e --release --test bridge_cpu -- --ignored --nocapture sdk`.
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "a measurement: run by hand or by cargo xtask bench"]
+async fn measure_sdk_call_against_plain_http() {
+    const CALLS: u32 = 1000;
+    let moto = Moto::start_keepalive();
+    let sdk = moto
+        .sdk_config("us-east-1")
+        .await
+        .into_builder()
+        .stalled_stream_protection(aws_config::stalled_stream_protection::StalledStreamProtectionConfig::disabled())
+        .build();
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let queue = sqs
+        .create_queue()
+        .queue_name("sdk-cost")
+        .send()
+        .await
+        .expect("queue")
+        .queue_url
+        .expect("url");
+    let me = std::process::id();
+    let http = reqwest::Client::new();
+    let body = serde_json::json!({ "QueueUrl": queue, "MaxNumberOfMessages": 10, "WaitTimeSeconds": 0 }).to_string();
+    // Warm both (connections, credentials, endpoint), then measure each in turn, twice.
+    for round in 0..3 {
+        let before = cpu_seconds(me).expect("cpu");
+        for _ in 0..CALLS {
+            let out = sqs
+                .receive_message()
+                .queue_url(&queue)
+                .max_number_of_messages(10)
+                .wait_time_seconds(0)
+                .send()
+                .await
+                .expect("receive");
+            assert!(out.messages.unwrap_or_default().is_empty());
+        }
+        let sdk_cpu = cpu_seconds(me).expect("cpu") - before;
+        let before = cpu_seconds(me).expect("cpu");
+        for _ in 0..CALLS {
+            let resp = http
+                .post(&moto.endpoint)
+                .header("X-Amz-Target", "AmazonSQS.ReceiveMessage")
+                .header("Content-Type", "application/x-amz-json-1.0")
+                .header(
+                    "Authorization",
+                    "AWS4-HMAC-SHA256 Credential=testing/20261130/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0",
+                )
+                .body(body.clone())
+                .send()
+                .await
+                .expect("receive");
+            assert!(resp.status().is_success(), "{}", resp.status());
+            resp.bytes().await.expect("body");
+        }
+        let plain_cpu = cpu_seconds(me).expect("cpu") - before;
+        if round > 0 {
+            println!(
+                "round {round}: aws-sdk-sqs ReceiveMessage {:.0} us CPU per call; the same request through reqwest {:.0} us",
+                sdk_cpu * 1e6 / f64::from(CALLS),
+                plain_cpu * 1e6 / f64::from(CALLS)
+            );
+        }
+    }
 }

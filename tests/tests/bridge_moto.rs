@@ -138,6 +138,7 @@ fn client(snow: &Emulator) -> Client {
             base: Duration::from_millis(20),
             cap: Duration::from_secs(1),
         },
+        batch_writes: true,
     })
     .expect("client")
 }

@@ -40,6 +40,7 @@ fn client(e: &Emulator, password: &str) -> Arc<Client> {
             },
             timeout: Duration::from_secs(5),
             retry: retry(),
+            batch_writes: false,
         })
         .expect("client"),
     )

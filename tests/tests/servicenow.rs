@@ -12,6 +12,11 @@ fn emulator() -> Emulator {
 }
 
 fn client(e: &Emulator, auth: Auth) -> Client {
+    client_batching(e, auth, false)
+}
+
+/// A client whose writes go out through the Batch API when `batch_writes`.
+fn client_batching(e: &Emulator, auth: Auth, batch_writes: bool) -> Client {
     Client::new(Config {
         base_url: e.url.clone(),
         table: "incident".into(),
@@ -22,6 +27,7 @@ fn client(e: &Emulator, auth: Auth) -> Client {
             base: Duration::from_millis(10),
             cap: Duration::from_secs(2),
         },
+        batch_writes,
     })
     .expect("client")
 }
@@ -315,4 +321,144 @@ async fn same_as_one_by_one(
             "{key}"
         );
     }
+}
+
+/// The emulator's operations that are writes to incidents (`POST` or `PATCH` of the table).
+fn writes(e: &Emulator) -> Vec<String> {
+    e.requests()
+        .into_iter()
+        .filter(|r| {
+            r.starts_with("POST /api/now/v2/table/incident") || r.starts_with("PATCH /api/now/v2/table/incident")
+        })
+        .collect()
+}
+
+/// Creates a ticket for each key, all asked at the same moment.
+async fn create_all(
+    c: &Client,
+    keys: &[String],
+) -> Vec<Result<patchplane_integrations::servicenow::Incident, patchplane_integrations::retry::Failure>> {
+    futures_util::future::join_all(keys.iter().map(|k| async move { c.create(k, &incident(k)).await })).await
+}
+
+#[tokio::test]
+async fn writes_asked_together_go_out_as_one_batch_and_answer_as_single_writes_do() {
+    let e = emulator();
+    let c = client_batching(&e, basic(), true);
+    let keys: Vec<String> = (0..8)
+        .map(|i| format!("111111111111/us-east-1/i-{i:04}/patch"))
+        .collect();
+    let calls = e.calls();
+    let created = create_all(&c, &keys).await;
+    assert_eq!(
+        e.calls() - calls,
+        1,
+        "eight creates asked together are one HTTP request"
+    );
+    assert_eq!(writes(&e).len(), 8, "and eight creates on the instance");
+    let rows = e.incidents();
+    for (key, got) in keys.iter().zip(&created) {
+        let got = got.as_ref().expect("created");
+        let row = rows
+            .iter()
+            .find(|r| r.fields["sys_id"] == got.sys_id)
+            .expect("the row it answered with");
+        assert_eq!(
+            (&row.fields["correlation_id"], &row.fields["number"]),
+            (key, &got.number)
+        );
+        assert_eq!(row.fields["short_description"], *key);
+    }
+
+    // A batch whose items fail differently: each write gets its own item's answer. A Closed row
+    // refuses the update (403, permanent), as it would alone; the others are resolved.
+    let closed = c
+        .create_with(
+            "111111111111/us-east-1/i-closed/patch",
+            &incident("closed"),
+            serde_json::Map::from_iter([("state".to_owned(), "7".into())]),
+        )
+        .await
+        .expect("closed row");
+    let calls = e.calls();
+    let mut patches: Vec<_> = created
+        .iter()
+        .map(|i| i.as_ref().expect("created").sys_id.clone())
+        .take(4)
+        .collect();
+    patches.push(closed.sys_id.clone());
+    let resolved = futures_util::future::join_all(
+        patches
+            .iter()
+            .map(|id| c.resolve(id, "Solved (Permanently)", "fixed", "2026-11-30T12:00:00Z")),
+    )
+    .await;
+    assert_eq!(e.calls() - calls, 1, "no retry: a 403 is permanent");
+    for r in &resolved[..4] {
+        assert_eq!(r.as_ref().expect("resolved").state, "6");
+    }
+    let refused = resolved[4].as_ref().expect_err("a Closed row is never reopened");
+    assert_eq!(refused.status, Some(403));
+    assert!(!refused.is_retryable());
+    assert!(
+        refused.message.contains("ACL Exception Update Failed"),
+        "{}",
+        refused.message
+    );
+    let states: Vec<String> = e
+        .incidents()
+        .iter()
+        .filter(|r| patches.contains(&r.fields["sys_id"]))
+        .map(|r| r.fields["state"].clone())
+        .collect();
+    assert_eq!(states, ["6", "6", "6", "6", "7"]);
+}
+
+#[tokio::test]
+async fn unserviced_and_failed_batches_are_sent_again_and_nothing_is_written_twice() {
+    let e = emulator();
+    let c = client_batching(&e, basic(), true);
+    // The instance stops after two items of every batch: the rest come back unserviced.
+    e.batch_limit(Some(2));
+    let keys: Vec<String> = (0..5).map(|i| format!("acct/r/i-{i}/unserviced")).collect();
+    let created = create_all(&c, &keys).await;
+    assert!(created.iter().all(Result::is_ok), "{created:?}");
+    e.batch_limit(None);
+    // A batch that fails as a whole (503) fails each of its writes, which are sent again.
+    e.script(503, None, 1);
+    let more: Vec<String> = (0..3).map(|i| format!("acct/r/i-{i}/failed-batch")).collect();
+    let again = create_all(&c, &more).await;
+    assert!(again.iter().all(Result::is_ok), "{again:?}");
+    let mut seen: Vec<String> = e
+        .incidents()
+        .iter()
+        .map(|r| r.fields["correlation_id"].clone())
+        .collect();
+    seen.sort();
+    let mut want: Vec<String> = keys.iter().chain(&more).cloned().collect();
+    want.sort();
+    assert_eq!(seen, want, "each write carried out exactly once");
+    assert_eq!(writes(&e).len(), 8);
+}
+
+#[tokio::test]
+async fn an_instance_without_the_batch_api_gets_single_writes() {
+    let e = emulator();
+    e.refuse_batch();
+    let c = client_batching(&e, basic(), true);
+    let keys: Vec<String> = (0..3).map(|i| format!("acct/r/i-{i}/no-batch")).collect();
+    let created = create_all(&c, &keys).await;
+    assert!(created.iter().all(Result::is_ok), "{created:?}");
+    assert!(!c.batching(), "batching is off after the refusal");
+    assert_eq!(e.incidents().len(), 3);
+    let calls = e.calls();
+    c.note(
+        &created[0].as_ref().expect("row").sys_id,
+        "later",
+        "2026-11-30T12:00:00Z",
+    )
+    .await
+    .expect("note");
+    assert_eq!(e.calls() - calls, 1, "a single PATCH, no batch tried again");
+    assert_eq!(writes(&e).len(), 4);
 }

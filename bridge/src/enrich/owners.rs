@@ -57,6 +57,8 @@ pub struct OwnerChain {
     ttl: Duration,
     negative_ttl: Duration,
     cache: Mutex<HashMap<Key, (Instant, Option<Found>)>>,
+    /// When expired answers were last swept out of `cache`.
+    swept: Mutex<Instant>,
     /// One lookup per key at a time: concurrent events about one node wait for the first answer
     /// (one CMDB call, one warning) instead of all asking.
     inflight: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
@@ -71,6 +73,7 @@ impl OwnerChain {
             ttl,
             negative_ttl,
             cache: Mutex::default(),
+            swept: Mutex::new(Instant::now()),
             inflight: Mutex::default(),
             lookups: Default::default(),
         }
@@ -123,8 +126,15 @@ impl OwnerChain {
             tracing::warn!(cmdb = s.name(), %node, %account, %region, "The CMDB does not know this node; its tickets go to the default group");
         }
         if let Ok(mut cache) = self.cache.lock() {
+            // Bound the cache: expired answers go once per the shorter TTL, not on every insert
+            // (which made a burst of new nodes quadratic, as it did in the tag cache).
             let (ttl, negative) = (self.ttl, self.negative_ttl);
-            cache.retain(|_, (at, f)| at.elapsed() < if f.is_some() { ttl } else { negative });
+            if let Ok(mut swept) = self.swept.lock()
+                && swept.elapsed() >= ttl.min(negative)
+            {
+                cache.retain(|_, (at, f)| at.elapsed() < if f.is_some() { ttl } else { negative });
+                *swept = Instant::now();
+            }
             cache.insert(key, (Instant::now(), found.clone()));
         }
         Ok(found)
@@ -294,6 +304,28 @@ mod tests {
             assert_eq!((f.owner.as_str(), f.ci.as_deref()), ("team-cmdb", Some("ci-1")));
         }
         assert_eq!(cmdb.calls.load(Ordering::Relaxed), 1, "cached");
+    }
+
+    #[tokio::test]
+    async fn expired_answers_are_swept_once_per_ttl_so_the_cache_stays_bounded() {
+        let cmdb = Arc::new(Cmdb {
+            calls: AtomicUsize::new(0),
+            knows: Some("team-cmdb"),
+            down: false,
+        });
+        let c = OwnerChain::new(
+            vec![Step::Cmdb(cmdb)],
+            Duration::from_millis(300),
+            Duration::from_millis(300),
+        );
+        let size = |c: &OwnerChain| c.cache.lock().map(|m| m.len()).unwrap_or(0);
+        for i in 0..20 {
+            c.resolve("a", "r", &format!("i-{i}"), &tags(None)).await.expect("ok");
+        }
+        assert_eq!(size(&c), 20, "a burst of new nodes is kept (no sweep within the TTL)");
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        c.resolve("a", "r", "i-late", &tags(None)).await.expect("ok");
+        assert_eq!(size(&c), 1, "once the TTL has passed, the expired answers are gone");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -172,6 +172,11 @@ pub struct ServiceNowConfig {
     /// a `Duplicate` (ADR 007), a row on-call may see.
     #[serde(default)]
     pub claims_bucket: Option<Setting>,
+    /// Writes of messages handled together go out as one Batch API request
+    /// (`POST /api/now/v1/batch`). Default true; an instance that refuses the Batch API gets its
+    /// writes one by one without this being changed.
+    #[serde(default = "default_true")]
+    pub batch_writes: bool,
 }
 
 /// `servicenow.auth:`: exactly one of `basic` or `oauth`.
@@ -348,6 +353,10 @@ fn default_table() -> String {
 fn default_timeout() -> u64 {
     10
 }
+fn default_true() -> bool {
+    true
+}
+
 fn default_attempts() -> u32 {
     4
 }

@@ -568,6 +568,7 @@ mod claim_tests {
             },
             timeout: std::time::Duration::from_secs(1),
             retry: Default::default(),
+            batch_writes: true,
         })
         .expect("client");
         let claims = Arc::new(Fixed {
