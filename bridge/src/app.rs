@@ -486,7 +486,6 @@ pub async fn pipeline(cfg: &BridgeConfig, sdk: &SdkConfig) -> Result<Arc<Pipelin
     let queue_url = resolve_setting("queue.url", &cfg.queue.url, &env)?;
     let q = &cfg.queue;
     let (sinks, board) = sinks(cfg, sdk).await?;
-    let sqs = aws_sdk_sqs::Client::new(sdk);
     let mut stages = stages(cfg, Some(sdk), sinks);
     stages.enricher = stages.enricher.with_owners(owner_chain(cfg, Some(sdk)).await?);
     if let Some(o) = &cfg.enrich.command_output {
@@ -509,8 +508,8 @@ pub async fn pipeline(cfg: &BridgeConfig, sdk: &SdkConfig) -> Result<Arc<Pipelin
         drain: cfg.drain(),
     };
     Ok(match board {
-        Some(b) => Pipeline::with_digests(sqs, stages, opts, b),
-        None => Pipeline::new(sqs, stages, opts),
+        Some(b) => Pipeline::with_digests(sdk, stages, opts, b),
+        None => Pipeline::new(sdk, stages, opts),
     })
 }
 

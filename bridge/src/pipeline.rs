@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use aws_sdk_sqs::Client;
+use aws_config::SdkConfig;
 use tokio::sync::watch;
 use tracing::Instrument as _;
 
@@ -162,10 +162,10 @@ pub struct Pipeline<S, T> {
 }
 
 impl<S: Sink + Send + Sync + 'static, T: TagSource + Send + Sync + 'static> Pipeline<S, T> {
-    /// Builds a pipeline.
-    pub fn new(sqs: Client, stages: Stages<S, T>, opts: Options) -> Arc<Self> {
+    /// Builds a pipeline on the queue of `opts`, with the region and credentials of `aws`.
+    pub fn new(aws: &SdkConfig, stages: Stages<S, T>, opts: Options) -> Arc<Self> {
         let source = SqsSource::new(
-            sqs,
+            aws,
             opts.queue_url.clone(),
             opts.wait_seconds,
             opts.heartbeat_visibility,
@@ -184,8 +184,8 @@ impl<S: Sink + Send + Sync + 'static, T: TagSource + Send + Sync + 'static> Pipe
 
     /// A pipeline whose notification sink collects digests on `board`: messages wait in flight
     /// until their digests are sent ([`crate::sinks::notify`]).
-    pub fn with_digests(sqs: Client, stages: Stages<S, T>, opts: Options, board: Arc<DigestBoard>) -> Arc<Self> {
-        let mut p = Self::new(sqs, stages, opts);
+    pub fn with_digests(aws: &SdkConfig, stages: Stages<S, T>, opts: Options, board: Arc<DigestBoard>) -> Arc<Self> {
+        let mut p = Self::new(aws, stages, opts);
         if let Some(me) = Arc::get_mut(&mut p) {
             me.digests = Some(board);
         }

@@ -8,12 +8,9 @@
 
 use std::time::Duration;
 
-use aws_sdk_sqs::Client;
-use aws_sdk_sqs::error::DisplayErrorContext;
-use aws_sdk_sqs::types::{
-    BatchResultErrorEntry, ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,
-    MessageSystemAttributeName,
-};
+use aws_config::SdkConfig;
+use patchplane_integrations::retry::{Failure, RetryPolicy};
+use patchplane_integrations::sqs::{Refused, Sqs};
 
 /// One received message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,31 +31,52 @@ pub struct Received {
 pub struct ReceiveError {
     /// The queue.
     pub queue_url: String,
-    /// The SDK's error with its cause chain.
+    /// What failed, with its cause chain.
     pub message: String,
 }
 
 /// The queue, as the workers see it.
 #[derive(Debug, Clone)]
 pub struct SqsSource {
-    client: Client,
+    /// The queue's client, or why there is none (a queue URL that is not a URL): every call then
+    /// fails with that reason, as a call to a wrong endpoint would.
+    sqs: Result<std::sync::Arc<Sqs>, String>,
     queue_url: String,
     wait_seconds: i32,
     heartbeat_visibility: i32,
     heartbeat_every: Duration,
 }
 
+/// Seconds for SQS, which takes none below 0.
+fn seconds(s: i32) -> u32 {
+    u32::try_from(s).unwrap_or(0)
+}
+
 impl SqsSource {
     /// `heartbeat_visibility` is set on a batch every `heartbeat_every` while it is in flight.
+    /// Calls go through [`Sqs`] (ADR 020) to the queue URL's endpoint, signed for the region of
+    /// `aws` with its credentials provider.
     pub fn new(
-        client: Client,
+        aws: &SdkConfig,
         queue_url: String,
         wait_seconds: i32,
         heartbeat_visibility: i32,
         heartbeat_every: Duration,
     ) -> Self {
+        let region = aws.region().map(|r| r.to_string()).unwrap_or_default();
+        let sqs = match aws.credentials_provider() {
+            // The SDK's own retries for SQS: 3 attempts, backoff with jitter.
+            Some(provider) => Sqs::new(&queue_url, None, &region, provider, RetryPolicy {
+                attempts: 3,
+                base: Duration::from_millis(100),
+                cap: Duration::from_secs(20),
+            })
+            .map(std::sync::Arc::new)
+            .map_err(|f| f.to_string()),
+            None => Err("no AWS credentials provider is configured".to_owned()),
+        };
         Self {
-            client,
+            sqs,
             queue_url,
             wait_seconds,
             heartbeat_visibility,
@@ -66,37 +84,36 @@ impl SqsSource {
         }
     }
 
+    fn sqs(&self) -> Result<&Sqs, String> {
+        self.sqs.as_deref().map_err(Clone::clone)
+    }
+
     /// One long poll: up to 10 messages, maybe none.
     pub async fn receive(&self) -> Result<Vec<Received>, ReceiveError> {
-        let out = self
-            .client
-            .receive_message()
-            .queue_url(&self.queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(self.wait_seconds)
-            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
-            .send()
+        let fail = |message: String| ReceiveError {
+            queue_url: self.queue_url.clone(),
+            message,
+        };
+        let messages = self
+            .sqs()
+            .map_err(fail)?
+            .receive(&self.queue_url, 10, seconds(self.wait_seconds))
             .await
-            .map_err(|e| ReceiveError {
-                queue_url: self.queue_url.clone(),
-                message: DisplayErrorContext(&e).to_string(),
-            })?;
-        Ok(out
-            .messages
-            .unwrap_or_default()
+            .map_err(|f| fail(f.to_string()))?;
+        Ok(messages
             .into_iter()
             .filter_map(|m| {
                 let receive_count = m
-                    .attributes()
-                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                    .attributes
+                    .get("ApproximateReceiveCount")
                     .and_then(|v| v.parse().ok())
                     .unwrap_or(1);
                 Some(Received {
-                    message_id: m.message_id.unwrap_or_default(),
+                    message_id: m.message_id,
                     // A message without a receipt handle cannot be deleted or released; SQS
                     // always sends one, and skipping it only means it comes back.
                     receipt_handle: m.receipt_handle?,
-                    body: m.body.unwrap_or_default(),
+                    body: m.body,
                     receive_count,
                 })
             })
@@ -120,37 +137,17 @@ impl SqsSource {
     /// One heartbeat for `handles` (any number; SQS takes 10 per call).
     pub async fn extend(&self, handles: &[String]) {
         for chunk in handles.chunks(10) {
-            self.extend_batch(chunk).await;
-        }
-    }
-
-    async fn extend_batch(&self, handles: &[String]) {
-        {
-            let entries: Vec<_> = handles
-                .iter()
-                .enumerate()
-                .filter_map(|(i, h)| {
-                    ChangeMessageVisibilityBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .receipt_handle(h)
-                        .visibility_timeout(self.heartbeat_visibility)
-                        .build()
-                        .ok()
-                })
-                .collect();
-            let sent = self
-                .client
-                .change_message_visibility_batch()
-                .queue_url(&self.queue_url)
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map(|out| out.failed)
-                .map_err(|e| DisplayErrorContext(e).to_string());
+            let sent = match self.sqs() {
+                Ok(sqs) => sqs
+                    .change_visibility_batch(&self.queue_url, chunk, seconds(self.heartbeat_visibility))
+                    .await
+                    .map_err(|f| f.to_string()),
+                Err(e) => Err(e),
+            };
             // A message whose heartbeat failed may reappear while it is worked on; the per-key
             // lock and the lookup before create keep that from becoming a duplicate.
             warn_failed(
-                handles.len(),
+                chunk.len(),
                 sent,
                 "Heartbeat failed; the message may be redelivered while in flight",
             );
@@ -158,18 +155,17 @@ impl SqsSource {
     }
 
     /// Sets one message's visibility: the backoff of a retry, or 0 to release it now.
-    pub async fn set_visibility(&self, message_id: &str, handle: &str, seconds: i32) {
-        if let Err(e) = self
-            .client
-            .change_message_visibility()
-            .queue_url(&self.queue_url)
-            .receipt_handle(handle)
-            .visibility_timeout(seconds)
-            .send()
-            .await
-        {
+    pub async fn set_visibility(&self, message_id: &str, handle: &str, seconds_: i32) {
+        let sent: Result<(), String> = match self.sqs() {
+            Ok(sqs) => sqs
+                .change_visibility(&self.queue_url, handle, seconds(seconds_))
+                .await
+                .map_err(|f: Failure| f.to_string()),
+            Err(e) => Err(e),
+        };
+        if let Err(error) = sent {
             // It comes back when its current visibility runs out instead: later, never lost.
-            tracing::warn!(%message_id, seconds, error = %DisplayErrorContext(&e), "Visibility change failed; the message returns when its visibility expires");
+            tracing::warn!(%message_id, seconds = seconds_, %error, "Visibility change failed; the message returns when its visibility expires");
         }
     }
 
@@ -177,46 +173,23 @@ impl SqsSource {
     /// logged.
     pub async fn delete(&self, handles: &[String]) {
         for chunk in handles.chunks(10) {
-            self.delete_batch(chunk).await;
+            let sent = match self.sqs() {
+                Ok(sqs) => sqs.delete_batch(&self.queue_url, chunk).await.map_err(|f| f.to_string()),
+                Err(e) => Err(e),
+            };
+            // It comes back; the sinks are idempotent, so it costs a lookup, not a duplicate.
+            warn_failed(chunk.len(), sent, "Delete failed; the message will be redelivered");
         }
-    }
-
-    async fn delete_batch(&self, handles: &[String]) {
-        if handles.is_empty() {
-            return;
-        }
-        let entries: Vec<_> = handles
-            .iter()
-            .enumerate()
-            .filter_map(|(i, h)| {
-                DeleteMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .receipt_handle(h)
-                    .build()
-                    .ok()
-            })
-            .collect();
-        let sent = self
-            .client
-            .delete_message_batch()
-            .queue_url(&self.queue_url)
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .map(|out| out.failed)
-            .map_err(|e| DisplayErrorContext(e).to_string());
-        // It comes back; the sinks are idempotent, so it costs a lookup, not a duplicate.
-        warn_failed(handles.len(), sent, "Delete failed; the message will be redelivered");
     }
 }
 
 /// Logs, at WARN, a batch call that failed as a whole or for some of its entries: the messages
 /// come back later, which is survivable but worth seeing.
-fn warn_failed(messages: usize, sent: Result<Vec<BatchResultErrorEntry>, String>, what: &str) {
+fn warn_failed(messages: usize, sent: Result<Vec<Refused>, String>, what: &str) {
     match sent {
         Ok(failed) => {
             for f in failed {
-                tracing::warn!(entry = %f.id(), code = %f.code(), "{what}");
+                tracing::warn!(entry = %f.id, code = %f.code, "{what}");
             }
         }
         Err(error) => tracing::warn!(messages, %error, "{what} (the whole batch)"),

@@ -11,6 +11,8 @@
 //! - [`servicenow`]: the ServiceNow Table API client pinned to v2 (incidents: lookup by
 //!   `correlation_id` before create, the newest row of a key, resolve, reopen, work notes, rows of
 //!   any table; basic or OAuth client-credentials auth), incident states.
+//! - [`sqs`]: SQS through its JSON protocol, SigV4-signed with the SDK's signer and credentials:
+//!   receive, batch delete, visibility changes (the bridge's source; ADR 020).
 //! - [`notify`]: owner notifications (a digest) through SNS, Slack incoming webhooks and Teams
 //!   Workflows webhooks: the payload builders within each service's limits, secret webhook URLs.
 
@@ -19,3 +21,4 @@ pub mod gather;
 pub mod notify;
 pub mod retry;
 pub mod servicenow;
+pub mod sqs;

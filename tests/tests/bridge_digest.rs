@@ -80,7 +80,7 @@ fn failed_on(n: u64) -> String {
     .to_string()
 }
 
-fn pipeline(sqs: &aws_sdk_sqs::Client, queue: &str, board: Arc<DigestBoard>) -> Arc<Pipeline<Sinks, OwnerTags>> {
+fn pipeline(sdk: &aws_config::SdkConfig, queue: &str, board: Arc<DigestBoard>) -> Arc<Pipeline<Sinks, OwnerTags>> {
     let rules = vec![Rule {
         name: "failed-patch-command".into(),
         when: Match {
@@ -112,7 +112,7 @@ fn pipeline(sqs: &aws_sdk_sqs::Client, queue: &str, board: Arc<DigestBoard>) -> 
         retry_cap_seconds: 2,
         drain: Duration::from_secs(10),
     };
-    Pipeline::with_digests(sqs.clone(), stages, opts, board)
+    Pipeline::with_digests(sdk, stages, opts, board)
 }
 
 async fn send_all(sqs: &aws_sdk_sqs::Client, queue: &str, n: u64) {
@@ -123,14 +123,15 @@ async fn send_all(sqs: &aws_sdk_sqs::Client, queue: &str, n: u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_hundred_failures_of_four_owners_send_four_digests_and_hold_every_message_until_then() {
     let moto = Moto::start();
-    let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config("us-east-1").await);
+    let sdk = moto.sdk_config("us-east-1").await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
     let queues = queue_with_dlq(&sqs, "digest", 5).await;
     send_all(&sqs, &queues.queue, 300).await;
 
     let receiver = Arc::new(Receiver::default());
     // A long period: nothing is sent while the bridge runs; the shutdown flush sends.
     let board = Arc::new(DigestBoard::new(Duration::from_secs(3600), vec![receiver.clone()]));
-    let p = pipeline(&sqs, &queues.queue, board.clone());
+    let p = pipeline(&sdk, &queues.queue, board.clone());
     let (stop, rx) = tokio::sync::watch::channel(false);
     let run = tokio::spawn({
         let p = p.clone();
@@ -183,7 +184,8 @@ async fn three_hundred_failures_of_four_owners_send_four_digests_and_hold_every_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_receiver_delays_the_digest_and_loses_nothing() {
     let moto = Moto::start();
-    let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config("us-east-1").await);
+    let sdk = moto.sdk_config("us-east-1").await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
     let queues = queue_with_dlq(&sqs, "digest-retry", 5).await;
     send_all(&sqs, &queues.queue, 20).await;
 
@@ -191,7 +193,7 @@ async fn a_failing_receiver_delays_the_digest_and_loses_nothing() {
     *receiver.fail.lock().expect("lock") = 2;
     // A 2-second period: the digests go out while the bridge runs, after two failed sends.
     let board = Arc::new(DigestBoard::new(Duration::from_secs(2), vec![receiver.clone()]));
-    let p = pipeline(&sqs, &queues.queue, board);
+    let p = pipeline(&sdk, &queues.queue, board);
     let (stop, rx) = tokio::sync::watch::channel(false);
     let run = tokio::spawn({
         let p = p.clone();

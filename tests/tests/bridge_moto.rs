@@ -28,7 +28,8 @@ async fn queue_with_dlq_after(sqs: &aws_sdk_sqs::Client, max_receive_count: u32)
 async fn fixtures_flow_once_each_and_poison_goes_to_the_dlq() {
     let moto = Moto::start();
     let snow = Emulator::start("bridge", "s3cret", "id", "secret");
-    let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config("us-east-1").await);
+    let sdk = moto.sdk_config("us-east-1").await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
     let (queue, dlq) = queue_with_dlq(&sqs).await;
 
     let dir = root().join("tests/fixtures/events");
@@ -73,7 +74,7 @@ async fn fixtures_flow_once_each_and_poison_goes_to_the_dlq() {
         .await
         .expect("send");
 
-    let pipeline = bridge(&sqs, &snow, options(&queue));
+    let pipeline = bridge(&sdk, &snow, options(&queue));
     let running = start(&[&pipeline]);
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline && (depth(&sqs, &queue).await > 0 || depth(&sqs, &dlq).await == 0) {
@@ -158,13 +159,13 @@ fn options(queue: &str) -> Options {
 /// A bridge on `snow` with `opts`.
 type Bridge = Arc<Pipeline<ServiceNowSink, NoTags>>;
 
-fn bridge(sqs: &aws_sdk_sqs::Client, snow: &Emulator, opts: Options) -> Bridge {
+fn bridge(sdk: &aws_config::SdkConfig, snow: &Emulator, opts: Options) -> Bridge {
     let stages = Stages {
         routes: RouteConfig::defaults(),
         enricher: Enricher::new(NoTags, Duration::from_secs(60), "PatchGroup", &["Owner"]),
         sink: ServiceNowSink::new(client(snow), Assignment::default()),
     };
-    Pipeline::new(sqs.clone(), stages, opts)
+    Pipeline::new(sdk, stages, opts)
 }
 
 /// Bridges running under one stop signal (what SIGTERM triggers in the service).
@@ -237,12 +238,13 @@ fn assert_one_incident_per_key(snow: &Emulator) {
 async fn two_bridges_on_one_queue_open_one_incident_per_key() {
     let moto = Moto::start();
     let snow = Emulator::start("bridge", "s3cret", "id", "secret");
-    let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config("us-east-1").await);
+    let sdk = moto.sdk_config("us-east-1").await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
     let (queue, _) = queue_with_dlq_after(&sqs, 5).await;
     let sent = send_fixtures(&sqs, &queue, 4).await;
     let bridges = [
-        bridge(&sqs, &snow, options(&queue)),
-        bridge(&sqs, &snow, options(&queue)),
+        bridge(&sdk, &snow, options(&queue)),
+        bridge(&sdk, &snow, options(&queue)),
     ];
     let running = start(&[&bridges[0], &bridges[1]]);
     drain(&sqs, &queue, Duration::from_secs(60)).await;
@@ -259,12 +261,13 @@ async fn two_bridges_on_one_queue_open_one_incident_per_key() {
 async fn an_outage_and_rate_limits_lose_nothing_and_duplicate_nothing() {
     let moto = Moto::start();
     let snow = Emulator::start("bridge", "s3cret", "id", "secret");
-    let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config("us-east-1").await);
+    let sdk = moto.sdk_config("us-east-1").await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
     // Enough receives to ride out the outage with 2 s backoffs.
     let (queue, dlq) = queue_with_dlq_after(&sqs, 100).await;
     snow.outage(Duration::from_secs(60));
     let sent = send_fixtures(&sqs, &queue, 2).await;
-    let pipeline = bridge(&sqs, &snow, options(&queue));
+    let pipeline = bridge(&sdk, &snow, options(&queue));
     let running = start(&[&pipeline]);
     // After the outage, ServiceNow rate-limits the next 20 requests.
     tokio::time::sleep(Duration::from_secs(55)).await;
@@ -288,7 +291,8 @@ async fn an_outage_and_rate_limits_lose_nothing_and_duplicate_nothing() {
 async fn shutdown_mid_batch_loses_nothing() {
     let moto = Moto::start();
     let snow = Emulator::start("bridge", "s3cret", "id", "secret");
-    let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config("us-east-1").await);
+    let sdk = moto.sdk_config("us-east-1").await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
     let (queue, dlq) = queue_with_dlq_after(&sqs, 5).await;
     let sent = send_fixtures(&sqs, &queue, 2).await;
     // Every ServiceNow call takes 3 s: an incident (lookup + create) cannot finish within 1.5 s
@@ -296,7 +300,7 @@ async fn shutdown_mid_batch_loses_nothing() {
     snow.slow(Duration::from_secs(3));
     let mut opts = options(&queue);
     opts.drain = Duration::from_secs(1);
-    let first = bridge(&sqs, &snow, opts);
+    let first = bridge(&sdk, &snow, opts);
     let running = start(&[&first]);
     // Let it take a batch and start on it, then ask it to stop (what SIGTERM does).
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -312,7 +316,7 @@ async fn shutdown_mid_batch_loses_nothing() {
 
     // A second bridge finishes the work; nothing was lost, nothing duplicated.
     snow.slow(Duration::ZERO);
-    let second = bridge(&sqs, &snow, options(&queue));
+    let second = bridge(&sdk, &snow, options(&queue));
     let running = start(&[&second]);
     drain(&sqs, &queue, Duration::from_secs(60)).await;
     running.stop().await;
