@@ -66,11 +66,17 @@ impl SqsSource {
         let region = aws.region().map(|r| r.to_string()).unwrap_or_default();
         let sqs = match aws.credentials_provider() {
             // The SDK's own retries for SQS: 3 attempts, backoff with jitter.
-            Some(provider) => Sqs::new(&queue_url, None, &region, provider, RetryPolicy {
-                attempts: 3,
-                base: Duration::from_millis(100),
-                cap: Duration::from_secs(20),
-            })
+            Some(provider) => Sqs::new(
+                &queue_url,
+                None,
+                &region,
+                provider,
+                RetryPolicy {
+                    attempts: 3,
+                    base: Duration::from_millis(100),
+                    cap: Duration::from_secs(20),
+                },
+            )
             .map(std::sync::Arc::new)
             .map_err(|f| f.to_string()),
             None => Err("no AWS credentials provider is configured".to_owned()),
@@ -174,7 +180,10 @@ impl SqsSource {
     pub async fn delete(&self, handles: &[String]) {
         for chunk in handles.chunks(10) {
             let sent = match self.sqs() {
-                Ok(sqs) => sqs.delete_batch(&self.queue_url, chunk).await.map_err(|f| f.to_string()),
+                Ok(sqs) => sqs
+                    .delete_batch(&self.queue_url, chunk)
+                    .await
+                    .map_err(|f| f.to_string()),
                 Err(e) => Err(e),
             };
             // It comes back; the sinks are idempotent, so it costs a lookup, not a duplicate.

@@ -11,14 +11,17 @@
 //! - [`servicenow`]: the ServiceNow Table API client pinned to v2 (incidents: lookup by
 //!   `correlation_id` before create, the newest row of a key, resolve, reopen, work notes, rows of
 //!   any table; basic or OAuth client-credentials auth), incident states.
-//! - [`sqs`]: SQS through its JSON protocol, SigV4-signed with the SDK's signer and credentials:
-//!   receive, batch delete, visibility changes (the bridge's source; ADR 020).
+//! - [`aws_json`]: calls to AWS JSON-protocol APIs, SigV4-signed with the SDK's signer and
+//!   credentials, without the SDK's per-call machinery (ADR 020); [`sqs`] (receive, batch delete,
+//!   visibility changes: the bridge's source) and [`tagging`] (`GetResources` by ARN) use it.
 //! - [`notify`]: owner notifications (a digest) through SNS, Slack incoming webhooks and Teams
 //!   Workflows webhooks: the payload builders within each service's limits, secret webhook URLs.
 
+pub mod aws_json;
 pub mod cmdb;
 pub mod gather;
 pub mod notify;
 pub mod retry;
 pub mod servicenow;
 pub mod sqs;
+pub mod tagging;

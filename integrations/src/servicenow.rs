@@ -235,9 +235,19 @@ impl Hash for Write {
 /// What one item of a batch answered: its status and body text, or why there is none.
 type Reply = Result<(u16, String), Failure>;
 
+/// The fields [`Incident`] reads, as a literal (for [`FIELDS`] and [`WRITE_FIELDS`]).
+macro_rules! fields {
+    () => {
+        "sys_id,number,correlation_id,state,correlation_display,due_date,escalation,urgency,assignment_group.name"
+    };
+}
+
 /// The fields every read asks for.
-const FIELDS: &str =
-    "sys_id,number,correlation_id,state,correlation_display,due_date,escalation,urgency,assignment_group.name";
+const FIELDS: &str = fields!();
+
+/// The query of every write: the answer carries only the fields [`Incident`] reads (the Table
+/// API takes `sysparm_fields` on `POST` and `PATCH` too), not the whole row.
+const WRITE_FIELDS: &str = concat!("?sysparm_fields=", fields!(), "&sysparm_exclude_reference_link=true");
 
 /// Escapes a value for an encoded query: `^` separates terms, `^^` is a literal caret.
 pub fn query_value(v: &str) -> String {
@@ -537,10 +547,15 @@ impl Client {
         if let Some(fields) = body.as_object_mut() {
             fields.extend(extra);
         }
-        self.write(Method::POST, table_path(&self.cfg.table), body).await
+        self.write(
+            Method::POST,
+            format!("{}{WRITE_FIELDS}", table_path(&self.cfg.table)),
+            body,
+        )
+        .await
     }
 
-    /// Sends a write (`POST` or `PATCH` of `path`, from the instance's root) with auth and
+    /// Sends a write (`POST` or `PATCH` of `path` with its query, from the instance's root) with auth and
     /// retries, in a batch with others when batching, and returns the row ServiceNow answers with.
     async fn write(&self, method: Method, path: String, body: Json) -> Result<Incident, Failure> {
         let body = Arc::new(body);
@@ -652,8 +667,12 @@ impl Client {
 
     /// PATCHes fields of one incident (with retries) and returns the updated row.
     pub async fn patch(&self, sys_id: &str, body: Json) -> Result<Incident, Failure> {
-        self.write(Method::PATCH, format!("{}/{sys_id}", table_path(&self.cfg.table)), body)
-            .await
+        self.write(
+            Method::PATCH,
+            format!("{}/{sys_id}{WRITE_FIELDS}", table_path(&self.cfg.table)),
+            body,
+        )
+        .await
     }
 
     /// Adds a work note to an incident.

@@ -13,13 +13,16 @@
 //! opens, without an owner. Throttling, timeouts and 5xx are retryable; an access error is not.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use aws_config::SdkConfig;
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_resourcegroupstagging::Client;
 use aws_sdk_resourcegroupstagging::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 use patchplane::model::partition;
+use patchplane_integrations::retry::{Failure, RetryPolicy};
+use patchplane_integrations::tagging::Tagging;
 
 use super::{EnrichError, NoTags, TagSource, Tags};
 
@@ -58,7 +61,10 @@ fn retryable_code(code: Option<&str>) -> bool {
 pub struct AwsTags {
     base: SdkConfig,
     member_role_name: Option<String>,
+    /// SDK clients, for the fleet queries of window notices (tag filters, hourly at most).
     clients: Mutex<HashMap<(String, String), Client>>,
+    /// Plain JSON-protocol clients for the tag lookups of events (ADR 020), per account and region.
+    lookups: Mutex<HashMap<(String, String), Arc<Tagging>>>,
 }
 
 impl AwsTags {
@@ -68,7 +74,52 @@ impl AwsTags {
             base,
             member_role_name,
             clients: Mutex::new(HashMap::new()),
+            lookups: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The credentials for `account`: the member role assumed there, or the bridge's own.
+    async fn credentials(&self, account: &str, region: &str) -> Option<SharedCredentialsProvider> {
+        match &self.member_role_name {
+            Some(role) => {
+                let arn = format!("arn:{}:iam::{account}:role/{role}", partition(region));
+                let provider = aws_config::sts::AssumeRoleProvider::builder(arn)
+                    .session_name("patchplane-bridge")
+                    .configure(&self.base)
+                    .build()
+                    .await;
+                Some(SharedCredentialsProvider::new(provider))
+            }
+            None => self.base.credentials_provider(),
+        }
+    }
+
+    /// The lookup client for `account` and `region`, made once.
+    async fn lookup_client(&self, account: &str, region: &str) -> Result<Arc<Tagging>, Failure> {
+        let key = (account.to_owned(), region.to_owned());
+        if let Ok(m) = self.lookups.lock()
+            && let Some(c) = m.get(&key)
+        {
+            return Ok(c.clone());
+        }
+        let Some(provider) = self.credentials(account, region).await else {
+            return Err(Failure {
+                status: Some(401),
+                message: "no AWS credentials provider is configured".into(),
+                retry_after: None,
+            });
+        };
+        // The SDK's own retries: 3 attempts, backoff with jitter.
+        let retry = RetryPolicy {
+            attempts: 3,
+            base: std::time::Duration::from_millis(100),
+            cap: std::time::Duration::from_secs(20),
+        };
+        let c = Arc::new(Tagging::new(self.base.endpoint_url(), region, provider, retry)?);
+        if let Ok(mut m) = self.lookups.lock() {
+            m.insert(key, c.clone());
+        }
+        Ok(c)
     }
 
     pub(crate) async fn client(&self, account: &str, region: &str) -> Client {
@@ -118,32 +169,30 @@ impl TagSource for AwsTags {
         if arns.is_empty() {
             return Ok(out);
         }
-        let client = self.client(account, region).await;
+        let subject = |chunk: &[String]| {
+            let nodes: Vec<&str> = chunk.iter().filter_map(|a| arns.get(a)).map(|n| n.as_str()).collect();
+            nodes.join(", ")
+        };
         let list: Vec<String> = arns.keys().cloned().collect();
+        let client = match self.lookup_client(account, region).await {
+            Ok(c) => c,
+            Err(f) => return Err(lookup_error(&subject(&list), &f)),
+        };
         for chunk in list.chunks(100) {
             let mut token: Option<String> = None;
             loop {
-                let sent = client
-                    .get_resources()
-                    .set_resource_arn_list(Some(chunk.to_vec()))
-                    .set_pagination_token(token.take())
-                    .send()
-                    .await;
-                let got = match sent {
-                    Ok(got) => got,
-                    Err(e) => {
-                        let subject = chunk.iter().filter_map(|a| arns.get(a)).map(|n| n.as_str());
-                        return Err(tag_error(&subject.collect::<Vec<_>>().join(", "), &e));
-                    }
+                let page = match client.get_resources(chunk, token.as_deref()).await {
+                    Ok(page) => page,
+                    Err(f) => return Err(lookup_error(&subject(chunk), &f)),
                 };
-                for m in got.resource_tag_mapping_list() {
-                    if let Some(node) = m.resource_arn().and_then(|a| arns.get(a)) {
+                for m in page.mappings {
+                    if let Some(node) = arns.get(&m.arn) {
                         let tags: &mut Tags = out.entry((*node).clone()).or_default();
-                        tags.extend(m.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())));
+                        tags.extend(m.tags.into_iter().map(|t| (t.key, t.value)));
                     }
                 }
-                match got.pagination_token() {
-                    Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+                match page.next {
+                    Some(t) if !t.is_empty() => token = Some(t),
                     _ => break,
                 }
             }
@@ -153,6 +202,15 @@ impl TagSource for AwsTags {
 }
 
 /// A tagging API error about `subject` (a node, or a patch group lookup), classified.
+/// A failed lookup as an enrichment error naming its nodes.
+fn lookup_error(subject: &str, f: &Failure) -> EnrichError {
+    EnrichError {
+        node: subject.to_owned(),
+        message: format!("GetResources failed: {f}"),
+        retryable: f.is_retryable(),
+    }
+}
+
 pub(crate) fn tag_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
     subject: &str,
     e: &SdkError<E, aws_sdk_resourcegroupstagging::config::http::HttpResponse>,
