@@ -277,7 +277,7 @@ fn audit() -> Result {
 }
 
 /// `bench`: issue 15's figures side by side (whole-process `generate`, bridge CPU per event against
-/// the Python consumer, idle cost), then criterion medians, then the bridge's resident memory at 8
+/// the Python consumer, idle cost, an AWS SDK call against the plain request), then criterion medians, then the bridge's resident memory at 8
 /// workers under load. `bench proof` runs only the first part.
 fn bench(args: &[String]) -> Result {
     setup_venv()?;
@@ -294,9 +294,23 @@ fn bench(args: &[String]) -> Result {
     let mut cpu = Command::new(cargo_bin());
     cpu.env("PATCHPLANE_BRIDGE_BIN", root().join("target/release/patchplane-bridge"))
         .args(["test", "--locked", "-p", "patchplane-e2e", "--test", "bridge_cpu"])
-        .args(["--", "--ignored", "--nocapture"]);
+        .args(["--", "--ignored", "--nocapture", "measure_cpu"]);
     println!("xtask: {}", show(&cpu));
     run_with(&mut cpu)?;
+    // What one AWS SDK call costs beside the plain request (ADR 020): in-process, so release.
+    let mut sdk = Command::new(cargo_bin());
+    sdk.args([
+        "test",
+        "--locked",
+        "--release",
+        "-p",
+        "patchplane-e2e",
+        "--test",
+        "bridge_cpu",
+    ])
+    .args(["--", "--ignored", "--nocapture", "measure_sdk"]);
+    println!("xtask: {}", show(&sdk));
+    run_with(&mut sdk)?;
     if args.first().map(String::as_str) == Some("proof") {
         return Ok(());
     }
