@@ -6,8 +6,10 @@
 //! (`arn:aws:ssm:R:A:managed-instance/mi-…`) take the same path, and the crate compiles in seconds
 //! where `aws-sdk-ec2` takes minutes. Events come from member accounts: with `member_role_name`
 //! set, the source assumes `arn:aws:iam::ACCOUNT:role/NAME` (created by the member StackSet, allowed
-//! `tag:GetResources` only) in the event's account and keeps one client per account and region;
-//! the SDK caches and refreshes the role's credentials.
+//! `tag:GetResources` only) in the event's account and keeps one client per account and region.
+//! The lookups of events go through [`patchplane_integrations::tagging`] (the JSON protocol,
+//! ADR 020), which caches the role's credentials until five minutes before they expire; the
+//! window notices' fleet query (tag filters) uses the SDK client.
 //!
 //! A node without tags, or unknown to the API, has no tags (an empty map): the incident still
 //! opens, without an owner. Throttling, timeouts and 5xx are retryable; an access error is not.
@@ -131,13 +133,9 @@ impl AwsTags {
         }
         let mut b = aws_sdk_resourcegroupstagging::config::Builder::from(&self.base)
             .region(aws_config::Region::new(region.to_owned()));
-        if let Some(role) = &self.member_role_name {
-            let arn = format!("arn:{}:iam::{account}:role/{role}", partition(region));
-            let provider = aws_config::sts::AssumeRoleProvider::builder(arn)
-                .session_name("patchplane-bridge")
-                .configure(&self.base)
-                .build()
-                .await;
+        if self.member_role_name.is_some()
+            && let Some(provider) = self.credentials(account, region).await
+        {
             b = b.credentials_provider(provider);
         }
         let c = Client::from_conf(b.build());
