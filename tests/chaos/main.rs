@@ -207,6 +207,8 @@ struct Counts {
     lost: usize,
     lost_keys: Vec<String>,
     duplicates: usize,
+    /// Each key with more than one ticket kept, and its rows.
+    duplicate_keys: Vec<String>,
     canceled_duplicates: usize,
     wrong_states: Vec<String>,
 }
@@ -227,6 +229,22 @@ fn count(rows: &[Row], expect: &BTreeMap<String, Expect>) -> Counts {
             .partition(|r| field(r, "state") == "8" && field(r, "close_code") == "Duplicate");
         c.canceled_duplicates += canceled.len();
         c.duplicates += kept.len().saturating_sub(1);
+        if kept.len() > 1 {
+            // Enough to find the race again: each row's number, state, creation and journal.
+            let rows: Vec<String> = kept
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{} state {} created {} notes {:?}",
+                        field(r, "number"),
+                        field(r, "state"),
+                        field(r, "sys_created_on"),
+                        r.work_notes
+                    )
+                })
+                .collect();
+            c.duplicate_keys.push(format!("{key} ({want:?}): {rows:?}"));
+        }
         if kept.is_empty() {
             c.lost += 1;
             c.lost_keys.push(key.clone());
@@ -346,7 +364,7 @@ async fn three_bridges_killed_at_random_against_a_failing_servicenow_lose_and_du
         // The measurement without claims: counted above, not held to the claims' guarantee.
         return;
     }
-    assert_eq!(c.duplicates, 0, "duplicate tickets");
+    assert_eq!(c.duplicates, 0, "duplicate tickets: {:#?}", c.duplicate_keys);
     assert_eq!(
         c.canceled_duplicates, 0,
         "rows created and canceled as Duplicate (ADR 017)"
