@@ -10,16 +10,21 @@
 //! - To claim, a task lists `<prefix><key>/`: `done` means finished; a lease younger than the
 //!   lease time means another task holds it; else the task writes the next generation with
 //!   `If-None-Match: *`, and wins only if that write succeeds.
-//! - A task that held the lease past its time and was overtaken may still finish its send: a
-//!   receiver sees the same idempotency key twice, as after a crash.
+//! - A task doing long work under a claim renews it ([`hold`]): it writes the next generation
+//!   itself every third of the lease, so the lease only runs out when the task stops (dies, or
+//!   has finished and failed). A task that was overtaken anyway (its renewals failed) may still
+//!   finish its send: a receiver sees the same idempotency key twice, as after a crash.
+//! - A task trusts its own memory of a lease for half the lease time only; after that it lists
+//!   again, so a lease it let run out (a retry after a long backoff) is never taken for its own
+//!   once another task has claimed, or finished, the work.
 //!
 //! The bucket's lifecycle removes claims after a few days; the keys carry the window's time, so
 //! an old key is never looked at again.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use patchplane_integrations::retry::Failure;
 
@@ -43,6 +48,30 @@ pub trait Claims: Send + Sync {
     fn claim<'a>(&'a self, key: &'a str) -> ClaimFuture<'a, Claimed>;
     /// Marks the work of `key` done.
     fn finish<'a>(&'a self, key: &'a str) -> ClaimFuture<'a, ()>;
+    /// Extends this task's lease on `key`: `true` while it is still this task's, `false` once
+    /// another task has taken the work over.
+    fn renew<'a>(&'a self, key: &'a str) -> ClaimFuture<'a, bool>;
+    /// How often a lease held through long work is renewed (a third of the lease).
+    fn renew_every(&self) -> Duration;
+}
+
+/// Keeps this task's lease on `key` alive for as long as it is polled: renews it every
+/// [`Claims::renew_every`], and a failed renewal again a quarter of that later (it has a lease's
+/// worth of tries). Returns only when another task has taken the work over. Run it beside the
+/// work (`select!`), so the claim lives exactly as long as the work does.
+pub async fn hold(claims: &dyn Claims, key: &str) {
+    let mut wait = claims.renew_every();
+    loop {
+        tokio::time::sleep(wait).await;
+        match claims.renew(key).await {
+            Ok(true) => wait = claims.renew_every(),
+            Ok(false) => return,
+            Err(e) => {
+                tracing::warn!(%key, error = %e, "Claim not renewed; trying again");
+                wait = claims.renew_every() / 4;
+            }
+        }
+    }
 }
 
 /// Claims in an S3 bucket.
@@ -51,8 +80,9 @@ pub struct S3Claims {
     bucket: String,
     prefix: String,
     lease: Duration,
-    /// Keys whose lease this task holds now (a retry by the holder is not "held by another").
-    mine: Mutex<BTreeSet<String>>,
+    /// Keys whose lease this task holds now, with the generation it wrote last and when (a retry
+    /// by the holder is not "held by another").
+    mine: Mutex<BTreeMap<String, (u32, Instant)>>,
 }
 
 impl S3Claims {
@@ -83,10 +113,57 @@ impl S3Claims {
         }
     }
 
+    /// The generation this task holds for `key`, if it wrote one; `fresh` only if written less
+    /// than half a lease ago (so it is still this task's whatever the clocks say).
+    fn mine(&self, key: &str) -> Option<(u32, bool)> {
+        let m = self.mine.lock().ok()?;
+        m.get(key).map(|(g, at)| (*g, at.elapsed() < self.lease / 2))
+    }
+
+    fn remember(&self, key: &str, generation: Option<u32>) {
+        if let Ok(mut m) = self.mine.lock() {
+            match generation {
+                Some(g) => m.insert(key.to_owned(), (g, Instant::now())),
+                None => m.remove(key),
+            };
+        }
+    }
+
+    /// Writes generation `g` of `key` if nobody has: `true` if this task wrote it.
+    async fn write_generation(&self, key: &str, g: u32) -> Result<bool, Failure> {
+        let put = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(format!("{}{key}/g{g:04}", self.prefix))
+            .if_none_match("*")
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"claimed"))
+            .send()
+            .await;
+        match put {
+            Ok(_) => {
+                self.remember(key, Some(g));
+                Ok(true)
+            }
+            Err(e) => {
+                let f = Self::failure(&e);
+                // 412: another task wrote that generation first; 409: a concurrent conditional
+                // write to the same key is in progress (S3 asks to retry; the other one wins).
+                match f.status {
+                    Some(412 | 409) => Ok(false),
+                    _ => Err(f),
+                }
+            }
+        }
+    }
+
     async fn claim_s3(&self, key: &str) -> Result<Claimed, Failure> {
-        if self.mine.lock().map(|m| m.contains(key)).unwrap_or(false) {
+        let mine = self.mine(key);
+        if let Some((_, true)) = mine {
             return Ok(Claimed::Won);
         }
+        // Not written lately (or never): what this task remembers may be stale, so list.
+        self.remember(key, None);
         let dir = format!("{}{key}/", self.prefix);
         let listed = self
             .client
@@ -110,6 +187,8 @@ impl S3Claims {
         }
         let next = match latest {
             None => 0,
+            // This task's own generation, still the latest: renew it.
+            Some((g, _)) if mine.is_some_and(|(m, _)| m == g) => g + 1,
             Some((g, modified)) => {
                 let age = modified
                     .and_then(|m| std::time::SystemTime::try_from(m).ok())
@@ -121,31 +200,23 @@ impl S3Claims {
                 g + 1
             }
         };
-        let put = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(format!("{dir}g{next:04}"))
-            .if_none_match("*")
-            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"claimed"))
-            .send()
-            .await;
-        match put {
-            Ok(_) => {
-                if let Ok(mut m) = self.mine.lock() {
-                    m.insert(key.to_owned());
+        Ok(if self.write_generation(key, next).await? {
+            Claimed::Won
+        } else {
+            Claimed::Held
+        })
+    }
+
+    async fn renew_s3(&self, key: &str) -> Result<bool, Failure> {
+        match self.mine(key) {
+            Some((g, _)) => {
+                let won = self.write_generation(key, g + 1).await?;
+                if !won {
+                    self.remember(key, None);
                 }
-                Ok(Claimed::Won)
+                Ok(won)
             }
-            Err(e) => {
-                let f = Self::failure(&e);
-                // 412: another task wrote that generation first; 409: a concurrent conditional
-                // write to the same key is in progress (S3 asks to retry; the other one wins).
-                match f.status {
-                    Some(412 | 409) => Ok(Claimed::Held),
-                    _ => Err(f),
-                }
-            }
+            None => Ok(false),
         }
     }
 
@@ -158,9 +229,7 @@ impl S3Claims {
             .send()
             .await
             .map_err(|e| Self::failure(&e))?;
-        if let Ok(mut m) = self.mine.lock() {
-            m.remove(key);
-        }
+        self.remember(key, None);
         Ok(())
     }
 }
@@ -171,6 +240,12 @@ impl Claims for S3Claims {
     }
     fn finish<'a>(&'a self, key: &'a str) -> ClaimFuture<'a, ()> {
         Box::pin(self.finish_s3(key))
+    }
+    fn renew<'a>(&'a self, key: &'a str) -> ClaimFuture<'a, bool> {
+        Box::pin(self.renew_s3(key))
+    }
+    fn renew_every(&self) -> Duration {
+        self.lease / 3
     }
 }
 
@@ -215,5 +290,19 @@ impl Claims for MemoryTask {
             }
             Ok(())
         })
+    }
+    fn renew<'a>(&'a self, key: &'a str) -> ClaimFuture<'a, bool> {
+        Box::pin(async move {
+            let s = self.store.state.lock().map_err(|_| Failure {
+                status: None,
+                message: "poisoned".into(),
+                retry_after: None,
+            })?;
+            Ok(s.get(key) == Some(&Some(self.id)))
+        })
+    }
+    fn renew_every(&self) -> Duration {
+        // A memory lease never runs out.
+        Duration::from_secs(3600)
     }
 }

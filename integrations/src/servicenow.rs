@@ -534,6 +534,22 @@ impl Client {
         new: &NewIncident,
         extra: serde_json::Map<String, Json>,
     ) -> Result<Incident, Failure> {
+        self.create_once(key, new, extra, None).await
+    }
+
+    /// [`Client::create_with`], made once even when an attempt goes unanswered. A `POST` whose
+    /// answer was lost (a timeout, a dropped connection, a 5xx from a proxy) may have created the
+    /// row, and sending it again would make a second. So when `extra` carries the create's
+    /// `correlation_display` (the event's time), each retry first reads the key's newest row: a
+    /// row other than `known` (the newest before this create) carrying that same value is the
+    /// one an earlier attempt made, and is returned instead of creating another.
+    pub async fn create_once(
+        &self,
+        key: &str,
+        new: &NewIncident,
+        extra: serde_json::Map<String, Json>,
+        known: Option<&str>,
+    ) -> Result<Incident, Failure> {
         let mut body = json!({
             "short_description": new.short_description,
             "description": new.description,
@@ -544,36 +560,56 @@ impl Client {
         if let Some(g) = &new.assignment_group {
             body["assignment_group"] = Json::String(g.clone());
         }
+        let marker = match extra.get("correlation_display") {
+            Some(Json::String(m)) if !m.is_empty() => Some(m.clone()),
+            _ => None,
+        };
         if let Some(fields) = body.as_object_mut() {
             fields.extend(extra);
         }
-        self.write(
-            Method::POST,
-            format!("{}{WRITE_FIELDS}", table_path(&self.cfg.table)),
-            body,
-        )
-        .await
+        let body = Arc::new(body);
+        let path = format!("{}{WRITE_FIELDS}", table_path(&self.cfg.table));
+        let mut sent = false;
+        self.cfg
+            .retry
+            .run(|| {
+                let again = std::mem::replace(&mut sent, true);
+                let (path, body, marker) = (&path, &body, &marker);
+                async move {
+                    if again
+                        && let Some(marker) = marker
+                        && let Some(row) = self.latest_with_key(key).await?
+                        && Some(row.sys_id.as_str()) != known
+                        && row.correlation_display == *marker
+                    {
+                        tracing::debug!(%key, number = %row.number, "An unanswered create had made the row");
+                        return Ok(row);
+                    }
+                    self.write_attempt(&Method::POST, path, body).await
+                }
+            })
+            .await
     }
 
     /// Sends a write (`POST` or `PATCH` of `path` with its query, from the instance's root) with auth and
     /// retries, in a batch with others when batching, and returns the row ServiceNow answers with.
     async fn write(&self, method: Method, path: String, body: Json) -> Result<Incident, Failure> {
         let body = Arc::new(body);
+        self.cfg.retry.run(|| self.write_attempt(&method, &path, &body)).await
+    }
+
+    /// One attempt of [`Client::write`].
+    async fn write_attempt(&self, method: &Method, path: &str, body: &Arc<Json>) -> Result<Incident, Failure> {
+        if self.batching()
+            && let Some(reply) = self.write_in_batch(method, path, body).await
+        {
+            let (status, text) = reply?;
+            return Ok(read::<Result1<Incident>>(status, None, &text)?.result);
+        }
         let url = format!("{}{path}", self.cfg.base_url.trim_end_matches('/'));
-        self.cfg
-            .retry
-            .run(|| async {
-                if self.batching()
-                    && let Some(reply) = self.write_in_batch(&method, &path, &body).await
-                {
-                    let (status, text) = reply?;
-                    return Ok(read::<Result1<Incident>>(status, None, &text)?.result);
-                }
-                let req = self.http.request(method.clone(), &url).json(&*body);
-                let resp = self.authed(req).await?.send().await.map_err(transport)?;
-                Ok(parse::<Result1<Incident>>(resp).await?.result)
-            })
-            .await
+        let req = self.http.request(method.clone(), &url).json(&**body);
+        let resp = self.authed(req).await?.send().await.map_err(transport)?;
+        Ok(parse::<Result1<Incident>>(resp).await?.result)
     }
 
     /// One write as an item of the batch it is gathered into: its item's reply, or `None` when

@@ -172,6 +172,8 @@ struct State {
     batch_limit: Option<usize>,
     /// Answers the Batch API as an instance without it does (400, no such resource).
     batch_refused: bool,
+    /// Table writes still to be carried out and then answered 504 ([`Emulator::lose_answers`]).
+    lost_answers: usize,
 }
 
 /// A running emulator; stops when dropped.
@@ -244,6 +246,7 @@ fn reason(status: u16) -> &'static str {
         429 => "Too Many Requests",
         500 => "Internal Server Error",
         503 => "Service Unavailable",
+        504 => "Gateway Timeout",
         _ => "Error",
     }
 }
@@ -1067,6 +1070,7 @@ impl Emulator {
             oauth: (client_id.to_owned(), client_secret.to_owned()),
             tokens: BTreeSet::new(),
             script: VecDeque::new(),
+            lost_answers: 0,
             outage_until: None,
             flaky: (0, 0x9e37_79b9_7f4a_7c15),
             delay: Duration::ZERO,
@@ -1287,6 +1291,15 @@ impl Emulator {
         self.state.lock().map(|s| s.calls).unwrap_or_default()
     }
 
+    /// The next `times` table writes (alone or as batch items) are carried out, then answered
+    /// `504 Gateway Timeout`, as a proxy in front of an instance answers when the instance
+    /// committed the write too late: the client cannot tell it was done.
+    pub fn lose_answers(&self, times: usize) {
+        if let Ok(mut s) = self.state.lock() {
+            s.lost_answers += times;
+        }
+    }
+
     /// From now on, a Batch API request services its first `items` items and returns the rest in
     /// `unserviced_requests`, as when an instance reaches a size or time limit; `None` services all.
     pub fn batch_limit(&self, items: Option<usize>) {
@@ -1407,7 +1420,24 @@ fn valid_table(t: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
+/// [`answer`], and a lost answer for a table write that was carried out ([`Emulator::lose_answers`]).
 fn handle(
+    s: &mut State,
+    method: &str,
+    target: &str,
+    headers: &BTreeMap<String, String>,
+    body: &str,
+) -> (u16, Json, Option<u64>) {
+    let answered = answer(s, method, target, headers, body);
+    let path = target.split_once('?').map_or(target, |(p, _)| p);
+    if method != "GET" && answered.0 < 300 && s.lost_answers > 0 && route(path).is_some() {
+        s.lost_answers -= 1;
+        return error(504, "Gateway Timeout", "the instance did not answer in time (emulated)");
+    }
+    answered
+}
+
+fn answer(
     s: &mut State,
     method: &str,
     target: &str,

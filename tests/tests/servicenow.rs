@@ -462,3 +462,54 @@ async fn an_instance_without_the_batch_api_gets_single_writes() {
     assert_eq!(e.calls() - calls, 1, "a single PATCH, no batch tried again");
     assert_eq!(writes(&e).len(), 4);
 }
+
+/// A create whose answer was lost (the instance committed it, a proxy answered 504) is not made
+/// again: the retry finds the row by its key and event time. Alone and as a batch item; a row
+/// the key had before (`known`), with another time, is never taken for it.
+#[tokio::test]
+async fn a_create_whose_answer_was_lost_is_not_made_twice() {
+    for batching in [false, true] {
+        let e = emulator();
+        let c = client_batching(&e, basic(), batching);
+        let key = format!("acct/r/i-0/lost-{batching}");
+        let stamp = |t: &str| {
+            let mut extra = serde_json::Map::new();
+            extra.insert("correlation_display".into(), t.into());
+            extra
+        };
+        let before = c
+            .create_with(&key, &incident("earlier"), stamp("2026-11-01T00:00:00Z"))
+            .await
+            .expect("earlier row");
+        e.lose_answers(1);
+        let made = c
+            .create_once(
+                &key,
+                &incident("lost answer"),
+                stamp("2026-11-30T10:00:00Z"),
+                Some(&before.sys_id),
+            )
+            .await
+            .expect("created once");
+        let rows: Vec<(String, String)> = e
+            .incidents()
+            .iter()
+            .filter(|r| r.fields["correlation_id"] == key)
+            .map(|r| (r.fields["sys_id"].clone(), r.fields["correlation_display"].clone()))
+            .collect();
+        assert_eq!(
+            rows.len(),
+            2,
+            "batching {batching}: the earlier row and one new row: {rows:?}"
+        );
+        assert_eq!(
+            rows[1],
+            (made.sys_id.clone(), "2026-11-30T10:00:00Z".into()),
+            "batching {batching}"
+        );
+        assert_ne!(made.sys_id, before.sys_id);
+        // The retry read the key, and did not post again.
+        let posts = writes(&e).iter().filter(|w| w.starts_with("POST")).count();
+        assert_eq!(posts, 2, "batching {batching}: {:?}", e.requests());
+    }
+}

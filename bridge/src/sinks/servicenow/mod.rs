@@ -238,7 +238,25 @@ impl Desk {
                     extra.insert("close_notes".into(), fixed.into());
                 }
                 let claim = self.claim_create(key, &step).await?;
-                self.create(key, &new, extra, note, &stamp).await?;
+                let known = latest.as_ref().map(|t| t.sys_id.as_str());
+                let create = self.create(key, &new, extra, known, note, &stamp);
+                match (&self.creates, &claim) {
+                    (Some(claims), Some(claim)) => {
+                        // The claim lives as long as the create does (retries and a slow
+                        // instance included), so no other task creates meanwhile (ADR 017).
+                        tokio::pin!(create);
+                        tokio::select! {
+                            created = &mut create => created?,
+                            () = crate::claims::hold(claims.as_ref(), claim) => {
+                                tracing::warn!(%key, "Creation claim taken over while creating; ADR 007's check settles a race");
+                                create.await?
+                            }
+                        };
+                    }
+                    _ => {
+                        create.await?;
+                    }
+                }
                 if let (Some(claims), Some(claim)) = (&self.creates, claim)
                     && let Err(e) = claims.finish(&claim).await
                 {
@@ -267,7 +285,8 @@ impl Desk {
         Ok(())
     }
 
-    /// Creates a ticket for `key`, then settles a race with another bridge as ADR 007 does: if an
+    /// Creates a ticket for `key` (once, even if an attempt goes unanswered: `known` is the
+    /// key's newest row before it), then settles a race with another bridge as ADR 007 does: if an
     /// older open ticket with the key exists, this one is canceled as its duplicate and the older
     /// one gets the note. A ticket created resolved has nothing to race with.
     async fn create(
@@ -275,10 +294,11 @@ impl Desk {
         key: &str,
         new: &NewIncident,
         extra: Map<String, Json>,
+        known: Option<&str>,
         note: &str,
         stamp: &str,
     ) -> Result<Incident, Failure> {
-        let created = self.client.create_with(key, new, extra).await?;
+        let created = self.client.create_once(key, new, extra, known).await?;
         let open = self.open_with_key(key).await?;
         match open.first() {
             Some(oldest) if oldest.sys_id != created.sys_id && open.iter().any(|i| i.sys_id == created.sys_id) => {
@@ -555,6 +575,12 @@ mod claim_tests {
         }
         fn finish<'a>(&'a self, _: &'a str) -> ClaimFuture<'a, ()> {
             Box::pin(async { Ok(()) })
+        }
+        fn renew<'a>(&'a self, _: &'a str) -> ClaimFuture<'a, bool> {
+            Box::pin(async { Ok(true) })
+        }
+        fn renew_every(&self) -> std::time::Duration {
+            std::time::Duration::from_secs(3600)
         }
     }
 
