@@ -91,7 +91,8 @@
 //!   10000), `sysparm_offset`, `sysparm_fields` (on reads and writes).
 //! - **Auth and failures**: 401 without valid credentials (basic, or an OAuth bearer token from
 //!   `/oauth_token.do`, client credentials); scripted failures (429 with `Retry-After`, 5xx) for
-//!   the next requests ([`Emulator::script`]), outages, slow answers; errors as
+//!   the next requests ([`Emulator::script`]), outages, slow answers, writes carried out and then
+//!   answered 504 as by a proxy that gave up ([`Emulator::lose_answers`]); errors as
 //!   `{"error": {"message", "detail"}, "status": "failure"}`.
 //! - **Request log** ([`Emulator::requests`]): one line per request, `METHOD path?query` with the
 //!   query percent-decoded (just `METHOD path` without one).

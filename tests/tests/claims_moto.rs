@@ -32,14 +32,20 @@ async fn generations(s3: &aws_sdk_s3::Client, key: &str) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_held_claim_outlives_its_lease_and_a_lapsed_one_is_never_taken_back() {
+/// Moto with the claims bucket, and two tasks' claim stores on it.
+async fn two_tasks() -> (Moto, aws_sdk_s3::Client, S3Claims, S3Claims) {
     let moto = Moto::start();
     let conf = moto.sdk_config("us-east-1").await;
     let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build());
     s3.create_bucket().bucket(BUCKET).send().await.expect("bucket");
-    let a = S3Claims::new(s3.clone(), BUCKET.into(), "tickets/", LEASE);
-    let b = S3Claims::new(s3.clone(), BUCKET.into(), "tickets/", LEASE);
+    let task = || S3Claims::new(s3.clone(), BUCKET.into(), "tickets/", LEASE);
+    let (a, b) = (task(), task());
+    (moto, s3, a, b)
+}
+
+#[tokio::test]
+async fn a_held_claim_outlives_its_lease_and_a_lapsed_one_is_never_taken_back() {
+    let (_moto, s3, a, b) = two_tasks().await;
     let key = "123456789012/us-east-1/i-0abc/CVE-2026-0001/first";
 
     assert_eq!(a.claim(key).await.expect("claim"), Claimed::Won);
@@ -79,12 +85,7 @@ async fn a_held_claim_outlives_its_lease_and_a_lapsed_one_is_never_taken_back() 
 
 #[tokio::test]
 async fn a_holder_that_let_its_lease_lapse_takes_it_again_only_if_nobody_else_did() {
-    let moto = Moto::start();
-    let conf = moto.sdk_config("us-east-1").await;
-    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build());
-    s3.create_bucket().bucket(BUCKET).send().await.expect("bucket");
-    let a = S3Claims::new(s3.clone(), BUCKET.into(), "tickets/", LEASE);
-    let b = S3Claims::new(s3.clone(), BUCKET.into(), "tickets/", LEASE);
+    let (_moto, s3, a, b) = two_tasks().await;
     let key = "k/first";
     assert_eq!(a.claim(key).await.expect("claim"), Claimed::Won);
     // A retries within half a lease: still its own, without asking the bucket.
