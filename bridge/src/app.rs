@@ -502,6 +502,7 @@ pub async fn pipeline(cfg: &BridgeConfig, sdk: &SdkConfig) -> Result<Arc<Pipelin
         queue_url,
         workers: q.workers,
         wait_seconds: q.wait_seconds,
+        batch_window: Duration::from_millis(q.batch_window_ms),
         heartbeat_visibility: q.visibility_seconds,
         heartbeat_every: Duration::from_secs((q.visibility_seconds / 3).max(1) as u64),
         retry_cap_seconds: q.retry_cap_seconds,

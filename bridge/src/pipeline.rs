@@ -37,6 +37,8 @@ pub struct Options {
     pub workers: usize,
     /// Long-poll wait (20 s in production; less in tests).
     pub wait_seconds: i32,
+    /// The batching window ([`SqsSource::new`], ADR 021): zero lets every worker poll at once.
+    pub batch_window: Duration,
     /// Visibility set by each heartbeat.
     pub heartbeat_visibility: i32,
     /// Interval between heartbeats (well below `heartbeat_visibility`).
@@ -170,6 +172,7 @@ impl<S: Sink + Send + Sync + 'static, T: TagSource + Send + Sync + 'static> Pipe
             opts.wait_seconds,
             opts.heartbeat_visibility,
             opts.heartbeat_every,
+            opts.batch_window,
         );
         Arc::new(Self {
             source,

@@ -45,7 +45,25 @@ pub struct SqsSource {
     wait_seconds: i32,
     heartbeat_visibility: i32,
     heartbeat_every: Duration,
+    /// The batching window (ADR 021): zero, or the wait after a short receive.
+    batch_window: Duration,
+    /// With a batching window: the line workers wait in for their turn to receive.
+    line: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// With a batching window: what the last receive said about the queue.
+    pace: std::sync::Arc<std::sync::Mutex<Pace>>,
 }
+
+/// What the last receive said about the queue (ADR 021).
+#[derive(Debug, Default, Clone, Copy)]
+struct Pace {
+    /// It came back full: a backlog, so receives run side by side, as without a window.
+    backlog: bool,
+    /// It came back short: the next receive starts no sooner than this.
+    next: Option<tokio::time::Instant>,
+}
+
+/// The most messages one receive returns (SQS's limit).
+const MAX_MESSAGES: usize = 10;
 
 /// Seconds for SQS, which takes none below 0.
 fn seconds(s: i32) -> u32 {
@@ -54,7 +72,10 @@ fn seconds(s: i32) -> u32 {
 
 impl SqsSource {
     /// `heartbeat_visibility` is set on a batch every `heartbeat_every` while it is in flight.
-    /// Calls go through [`Sqs`] (ADR 020) to the queue URL's endpoint, signed for the region of
+    /// With a `batch_window` (ADR 021), workers receive in turn: after a receive that came back
+    /// with 1–9 messages the next starts `batch_window` later, and while the queue trickles or
+    /// is empty one receive is in flight at a time; after a full one (a backlog) they receive
+    /// side by side at once. With none, every worker polls on its own. Calls go through [`Sqs`] (ADR 020) to the queue URL's endpoint, signed for the region of
     /// `aws` with its credentials provider.
     pub fn new(
         aws: &SdkConfig,
@@ -62,6 +83,7 @@ impl SqsSource {
         wait_seconds: i32,
         heartbeat_visibility: i32,
         heartbeat_every: Duration,
+        batch_window: Duration,
     ) -> Self {
         let region = aws.region().map(|r| r.to_string()).unwrap_or_default();
         let sqs = match aws.credentials_provider() {
@@ -87,6 +109,9 @@ impl SqsSource {
             wait_seconds,
             heartbeat_visibility,
             heartbeat_every,
+            batch_window,
+            line: Default::default(),
+            pace: Default::default(),
         }
     }
 
@@ -94,8 +119,36 @@ impl SqsSource {
         self.sqs.as_deref().map_err(Clone::clone)
     }
 
-    /// One long poll: up to 10 messages, maybe none.
+    /// One long poll: up to 10 messages, maybe none. With a batching window, it waits its turn
+    /// (cancel-safe: a worker told to stop while it waits simply drops out of the line).
     pub async fn receive(&self) -> Result<Vec<Received>, ReceiveError> {
+        if self.batch_window.is_zero() {
+            return self.receive_now().await;
+        }
+        let turn = self.line.lock().await;
+        let pace = self.pace.lock().map(|p| *p).unwrap_or_default();
+        if let Some(at) = pace.next {
+            tokio::time::sleep_until(at).await;
+        }
+        // In a backlog the next worker need not wait for this receive to come back.
+        let turn = (!pace.backlog).then_some(turn);
+        let received = self.receive_now().await;
+        let got = received.as_ref().map_or(0, Vec::len);
+        if let Ok(mut p) = self.pace.lock() {
+            *p = Pace {
+                backlog: got >= MAX_MESSAGES,
+                // A short receive means the queue trickles: let the next ten gather. An empty
+                // one (the long poll's timeout) means nothing is waiting: go on polling.
+                next: (1..MAX_MESSAGES)
+                    .contains(&got)
+                    .then(|| tokio::time::Instant::now() + self.batch_window),
+            };
+        }
+        drop(turn);
+        received
+    }
+
+    async fn receive_now(&self) -> Result<Vec<Received>, ReceiveError> {
         let fail = |message: String| ReceiveError {
             queue_url: self.queue_url.clone(),
             message,
@@ -103,7 +156,7 @@ impl SqsSource {
         let messages = self
             .sqs()
             .map_err(fail)?
-            .receive(&self.queue_url, 10, seconds(self.wait_seconds))
+            .receive(&self.queue_url, MAX_MESSAGES as u32, seconds(self.wait_seconds))
             .await
             .map_err(|f| fail(f.to_string()))?;
         Ok(messages

@@ -107,6 +107,7 @@ fn pipeline(sdk: &aws_config::SdkConfig, queue: &str, board: Arc<DigestBoard>) -
         queue_url: queue.to_owned(),
         workers: 4,
         wait_seconds: 1,
+        batch_window: Duration::ZERO,
         heartbeat_visibility: 30,
         heartbeat_every: Duration::from_secs(2),
         retry_cap_seconds: 2,

@@ -149,6 +149,7 @@ fn options(queue: &str) -> Options {
         queue_url: queue.to_owned(),
         workers: 2,
         wait_seconds: 1,
+        batch_window: Duration::ZERO,
         heartbeat_visibility: 30,
         heartbeat_every: Duration::from_secs(10),
         retry_cap_seconds: 2,

@@ -133,6 +133,12 @@ pub struct QueueConfig {
     /// Long-poll wait, 0–20 s. Default 20.
     #[serde(default = "default_wait")]
     pub wait_seconds: i32,
+    /// Batching window, 0–1000 ms. Default 100. One receive is in flight at a time; after one
+    /// that came back with fewer than 10 messages, the next waits this long, so a trickle of
+    /// events is taken in tens (each ten costs one receive, one delete and one ServiceNow request
+    /// or two) at this much latency, while a backlog (full receives) is taken at once (ADR 021).
+    #[serde(default = "default_batch_window")]
+    pub batch_window_ms: u64,
     /// Visibility a heartbeat sets on messages in flight, renewed every third of it. Default 120.
     #[serde(default = "default_visibility")]
     pub visibility_seconds: i32,
@@ -341,6 +347,9 @@ fn default_workers() -> usize {
 fn default_wait() -> i32 {
     20
 }
+fn default_batch_window() -> u64 {
+    100
+}
 fn default_visibility() -> i32 {
     120
 }
@@ -507,6 +516,12 @@ impl BridgeConfig {
         }
         if !(0..=20).contains(&q.wait_seconds) {
             out.push(error("queue.wait_seconds", "SQS long polling waits 0–20 s"));
+        }
+        if q.batch_window_ms > 1000 {
+            out.push(error(
+                "queue.batch_window_ms",
+                "must be 0–1000: it delays every event of a trickle by up to this much",
+            ));
         }
         if !(30..=43_200).contains(&q.visibility_seconds) {
             out.push(error(
@@ -739,6 +754,7 @@ servicenow:
         let c = load_str(MINIMAL, Path::new("bridge.yaml")).expect("valid");
         assert_eq!(c.queue.workers, 8);
         assert_eq!(c.queue.wait_seconds, 20);
+        assert_eq!(c.queue.batch_window_ms, 100);
         assert_eq!(c.operations.drain_seconds, 25);
         assert_eq!(c.operations.log_format, LogFormat::Json);
         assert_eq!(c.enrich.patch_group_tag, "PatchGroup");
@@ -796,6 +812,15 @@ servicenow:
         ] {
             assert!(e.contains(want), "missing {want:?} in\n{e}");
         }
+    }
+
+    #[test]
+    fn a_batch_window_past_a_second_is_refused() {
+        let e = errors(&MINIMAL.replace("  url:", "  batch_window_ms: 5000\n  url:"));
+        assert!(
+            e.contains("bridge.yaml:3: error: `queue.batch_window_ms`: must be 0–1000"),
+            "{e}"
+        );
     }
 
     #[test]
