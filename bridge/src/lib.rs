@@ -3,8 +3,8 @@
 //! # Layout
 //! The bridge is a pipeline of small stages, each a module or folder, in the order a message
 //! meets them; `main.rs` only parses arguments and calls [`app`] or [`replay`]:
-//! - [`source`]: the SQS queue: long-poll receives, visibility heartbeats, delete, delay, release
-//!   (through `patchplane_integrations::sqs`, ADR 020).
+//! - [`source`]: the SQS queue: long-poll receives taken in turn (the batching window, ADR 021),
+//!   visibility heartbeats, delete, delay, release (through `patchplane_integrations::sqs`, ADR 020).
 //! - [`decode`]: an EventBridge envelope into a typed event, with the correlation key its sinks
 //!   use; unknown and malformed messages are errors that name the reason, never panics.
 //! - [`enrich`]: a node's tags and what they imply (patch group, ring, baseline);

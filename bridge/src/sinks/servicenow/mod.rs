@@ -288,7 +288,8 @@ impl Desk {
     /// Creates a ticket for `key` (once, even if an attempt goes unanswered: `known` is the
     /// key's newest row before it), then settles a race with another bridge as ADR 007 does: if an
     /// older open ticket with the key exists, this one is canceled as its duplicate and the older
-    /// one gets the note. A ticket created resolved has nothing to race with.
+    /// one gets the note. A ticket created resolved is not checked (the check lists open rows):
+    /// without a claims bucket, one created beside an open one is left (ADR 017's amendment).
     async fn create(
         &self,
         key: &str,
