@@ -75,8 +75,9 @@ impl SqsSource {
     /// With a `batch_window` (ADR 021), workers receive in turn: after a receive that came back
     /// with 1–9 messages the next starts `batch_window` later, and while the queue trickles or
     /// is empty one receive is in flight at a time; after a full one (a backlog) they receive
-    /// side by side at once. With none, every worker polls on its own. Calls go through [`Sqs`] (ADR 020) to the queue URL's endpoint, signed for the region of
-    /// `aws` with its credentials provider.
+    /// side by side at once. With none, every worker polls on its own. Calls go through [`Sqs`]
+    /// (ADR 020) to the queue URL's endpoint, signed for the region of `aws` with its credentials
+    /// provider.
     pub fn new(
         aws: &SdkConfig,
         queue_url: String,

@@ -133,8 +133,8 @@ pub struct QueueConfig {
     /// Long-poll wait, 0–20 s. Default 20.
     #[serde(default = "default_wait")]
     pub wait_seconds: i32,
-    /// Batching window, 0–1000 ms. Default 100. One receive is in flight at a time; after one
-    /// that came back with fewer than 10 messages, the next waits this long, so a trickle of
+    /// Batching window, 0–1000 ms. Default 100. Workers receive in turn; after a receive that
+    /// came back with fewer than 10 messages, the next waits this long, so a trickle of
     /// events is taken in tens (each ten costs one receive, one delete and one ServiceNow request
     /// or two) at this much latency, while a backlog (full receives) is taken at once (ADR 021).
     #[serde(default = "default_batch_window")]
