@@ -4,7 +4,9 @@
 //! counts from the emulator's rows and the queues, never from the bridges' own account: events
 //! lost, duplicate tickets, tickets created and at once canceled as `Duplicate` (ADR 007's race,
 //! counted apart), final states against an expectation computed here from the events alone, and
-//! every dead-lettered message, which must be a poison message sent as one.
+//! every dead-lettered message, which must be a poison message sent as one. A key in the wrong
+//! state is shown with each of its rows' stamps and journal and the emulator's operations on it,
+//! so a failing run names the path from the emulator's side.
 //!
 //! The load, per node: a non-compliant node, its event sent twice (a redelivery); a node that
 //! becomes compliant (its compliant event sent after the non-compliant ones are delivered); an
@@ -213,7 +215,8 @@ struct Counts {
     wrong_states: Vec<String>,
 }
 
-fn count(rows: &[Row], expect: &BTreeMap<String, Expect>) -> Counts {
+/// Counts `rows` against `expect`; `requests` is the emulator's list of Table API operations.
+fn count(rows: &[Row], expect: &BTreeMap<String, Expect>, requests: &[String]) -> Counts {
     let mut by_key: BTreeMap<&str, Vec<&Row>> = BTreeMap::new();
     for r in rows {
         if let Some(k) = r.fields.get("correlation_id") {
@@ -257,8 +260,28 @@ fn count(rows: &[Row], expect: &BTreeMap<String, Expect>) -> Counts {
             Expect::Resolved => s == "6",
         });
         if !ok {
+            // Enough to name the path from the emulator's side: each row's stamps and journal, and
+            // every Table API operation on it (failed attempts included: the emulator lists an
+            // operation before it answers).
+            let rows: Vec<String> = kept
+                .iter()
+                .map(|r| {
+                    let id = field(r, "sys_id");
+                    let ops: Vec<&String> = requests.iter().filter(|q| !id.is_empty() && q.contains(&id)).collect();
+                    format!(
+                        "{} state {} correlation_display {} created {} updated {} close_notes {:?} notes {:?} operations {ops:?}",
+                        field(r, "number"),
+                        field(r, "state"),
+                        field(r, "correlation_display"),
+                        field(r, "sys_created_on"),
+                        field(r, "sys_updated_on"),
+                        field(r, "close_notes"),
+                        r.work_notes
+                    )
+                })
+                .collect();
             c.wrong_states
-                .push(format!("{key}: want {want:?}, have states {states:?}"));
+                .push(format!("{key}: want {want:?}, have states {states:?}: {rows:#?}"));
         }
     }
     c
@@ -339,7 +362,7 @@ async fn three_bridges_killed_at_random_against_a_failing_servicenow_lose_and_du
     }
     let dlq = drain_dlq(&sqs, &queues.dlq).await;
     let rows = snow.incidents();
-    let c = count(&rows, &load.expect);
+    let c = count(&rows, &load.expect, &snow.requests());
     let stray: Vec<&String> = dlq.iter().filter(|b| !load.poison.contains(b)).collect();
     let missing_poison = load.poison.iter().filter(|p| !dlq.contains(p)).count();
     println!(
