@@ -5,8 +5,8 @@
 //! lost, duplicate tickets, tickets created and at once canceled as `Duplicate` (ADR 007's race,
 //! counted apart), final states against an expectation computed here from the events alone, and
 //! every dead-lettered message, which must be a poison message sent as one. A key in the wrong
-//! state is shown with each of its rows' stamps and journal and the emulator's operations on it,
-//! so a failing run names the path from the emulator's side.
+//! state or with a duplicate is shown with each of its rows' stamps and journal and the emulator's
+//! writes on them, so a failing run names the path from the emulator's side.
 //!
 //! The load, per node: a non-compliant node, its event sent twice (a redelivery); a node that
 //! becomes compliant (its compliant event sent after the non-compliant ones are delivered); an
@@ -227,26 +227,31 @@ fn count(rows: &[Row], expect: &BTreeMap<String, Expect>, requests: &[String]) -
     for (key, want) in expect {
         let all = by_key.get(key.as_str()).cloned().unwrap_or_default();
         let field = |r: &Row, f: &str| r.fields.get(f).cloned().unwrap_or_default();
+        // Enough to name the path from the emulator's side: a row's stamps and journal, and every
+        // Table API write on it (failed attempts included: the emulator lists an operation before
+        // it answers).
+        let describe = |r: &Row| {
+            let id = field(r, "sys_id");
+            let ops: Vec<&String> = requests.iter().filter(|q| !id.is_empty() && q.contains(&id)).collect();
+            format!(
+                "{} state {} correlation_display {} created {} updated {} close_notes {:?} notes {:?} operations {ops:?}",
+                field(r, "number"),
+                field(r, "state"),
+                field(r, "correlation_display"),
+                field(r, "sys_created_on"),
+                field(r, "sys_updated_on"),
+                field(r, "close_notes"),
+                r.work_notes
+            )
+        };
         let (canceled, kept): (Vec<&Row>, Vec<&Row>) = all
             .iter()
             .partition(|r| field(r, "state") == "8" && field(r, "close_code") == "Duplicate");
         c.canceled_duplicates += canceled.len();
         c.duplicates += kept.len().saturating_sub(1);
         if kept.len() > 1 {
-            // Enough to find the race again: each row's number, state, creation and journal.
-            let rows: Vec<String> = kept
-                .iter()
-                .map(|r| {
-                    format!(
-                        "{} state {} created {} notes {:?}",
-                        field(r, "number"),
-                        field(r, "state"),
-                        field(r, "sys_created_on"),
-                        r.work_notes
-                    )
-                })
-                .collect();
-            c.duplicate_keys.push(format!("{key} ({want:?}): {rows:?}"));
+            let rows: Vec<String> = kept.iter().map(|r| describe(r)).collect();
+            c.duplicate_keys.push(format!("{key} ({want:?}): {rows:#?}"));
         }
         if kept.is_empty() {
             c.lost += 1;
@@ -260,26 +265,7 @@ fn count(rows: &[Row], expect: &BTreeMap<String, Expect>, requests: &[String]) -
             Expect::Resolved => s == "6",
         });
         if !ok {
-            // Enough to name the path from the emulator's side: each row's stamps and journal, and
-            // every Table API operation on it (failed attempts included: the emulator lists an
-            // operation before it answers).
-            let rows: Vec<String> = kept
-                .iter()
-                .map(|r| {
-                    let id = field(r, "sys_id");
-                    let ops: Vec<&String> = requests.iter().filter(|q| !id.is_empty() && q.contains(&id)).collect();
-                    format!(
-                        "{} state {} correlation_display {} created {} updated {} close_notes {:?} notes {:?} operations {ops:?}",
-                        field(r, "number"),
-                        field(r, "state"),
-                        field(r, "correlation_display"),
-                        field(r, "sys_created_on"),
-                        field(r, "sys_updated_on"),
-                        field(r, "close_notes"),
-                        r.work_notes
-                    )
-                })
-                .collect();
+            let rows: Vec<String> = kept.iter().map(|r| describe(r)).collect();
             c.wrong_states
                 .push(format!("{key}: want {want:?}, have states {states:?}: {rows:#?}"));
         }
