@@ -98,17 +98,29 @@ pub fn read_csv(path: &Path) -> Vec<std::collections::BTreeMap<String, String>> 
         .collect()
 }
 
-/// A moto server on 127.0.0.1, started from the project virtualenv and stopped on drop.
+/// A moto server on 127.0.0.1, started from the project virtualenv and stopped on drop. Its SQS
+/// deletes take the queue's lock (`tests/scripts/moto_sqs_lock.py`): moto as released loses a
+/// message sent while two deletes overlap, which SQS never does.
 pub struct Moto {
     child: std::process::Child,
     /// `http://127.0.0.1:PORT`.
     pub endpoint: String,
+    /// Where its output goes.
+    pub log: std::path::PathBuf,
 }
 
 impl Moto {
-    /// Starts moto on a free port and waits until it answers (at most 30 s).
+    /// Starts moto's own server (`tests/scripts/moto_server.py`) on a free port and waits until
+    /// it answers (at most 30 s).
     pub fn start() -> Moto {
-        Moto::start_with(&[&venv_tool("moto_server").to_string_lossy(), "-H", "127.0.0.1", "-p"])
+        let script = root().join("tests/scripts/moto_server.py");
+        Moto::start_with(&[
+            &venv_tool("python").to_string_lossy(),
+            &script.to_string_lossy(),
+            "-H",
+            "127.0.0.1",
+            "-p",
+        ])
     }
 
     /// Starts moto's application behind waitress (`tests/scripts/moto_keepalive.py`), which keeps
@@ -137,6 +149,7 @@ impl Moto {
         let moto = Moto {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
+            log: log.clone(),
         };
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {

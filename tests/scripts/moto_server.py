@@ -1,0 +1,17 @@
+"""moto's own server (`moto_server`, werkzeug, one thread per request), with its SQS deletes
+made safe against concurrent sends (`moto_sqs_lock.py`). Every test's moto starts here.
+
+usage: moto_server.py -H HOST -p PORT
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import moto_sqs_lock  # noqa: E402
+from moto.server import main  # noqa: E402
+
+moto_sqs_lock.apply()
+print("moto_server.py: SQS deletes take the queue's lock (moto_sqs_lock.py)", flush=True)
+main(sys.argv[1:])

@@ -1,0 +1,73 @@
+"""Measures the message loss `moto_sqs_lock.py` closes, in moto's own SQS code, in one process.
+
+A queue holds PRE received messages. Two threads delete them (as two requests of moto's threaded
+server would) while a third sends NEW messages. Then it counts the sent messages that are gone
+from the queue though nobody deleted them: first with moto as it is, then with its deletes under
+the queue's lock. SQS loses none.
+
+usage: moto_sqs_race.py [ROUNDS [PRE NEW]]   (prints one line per round and mode)
+"""
+
+import os
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import moto_sqs_lock  # noqa: E402
+from moto.sqs.models import sqs_backends  # noqa: E402
+
+def round_(name: str, PRE: int, NEW: int) -> int:  # noqa: N803
+    backend = sqs_backends["123456789012"]["us-east-1"]
+    queue = backend.create_queue(name)
+    for i in range(PRE):
+        backend.send_message(name, f"pre{i}")
+    # Received, as a receive leaves them (moto's own receive copies every message: slow).
+    for m in list(queue._messages):
+        m.mark_received(visibility_timeout=3600)
+    handles = [m.receipt_handle for m in queue._messages]
+    sent, done = [], threading.Event()
+
+    def sender():
+        for i in range(NEW):
+            backend.send_message(name, f"new{i}")
+            sent.append(f"new{i}")
+            time.sleep(0.001)
+        done.set()
+
+    def deleter(hs):
+        for h in hs:
+            if done.is_set():
+                return
+            backend.delete_message(name, h)
+
+    threads = [
+        threading.Thread(target=sender),
+        threading.Thread(target=deleter, args=(handles[0::2],)),
+        threading.Thread(target=deleter, args=(handles[1::2],)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    present = {m.body for m in queue._messages}
+    backend.delete_queue(name)
+    return sum(1 for s in sent if s not in present)
+
+
+def main() -> None:
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 1
+    pre, new = (int(sys.argv[2]), int(sys.argv[3])) if len(sys.argv) > 3 else (1500, 600)
+    # Switch threads as often as the interpreter can, so requests interleave as under load.
+    sys.setswitchinterval(1e-6)
+    for mode in ["moto as it is", "deletes under the queue's lock"]:
+        if mode != "moto as it is":
+            moto_sqs_lock.apply()
+        for r in range(rounds):
+            lost = round_(f"race-{r}-{len(mode)}", pre, new)
+            print(f"{mode}: round {r + 1}: sent {new} while two threads deleted {pre}: lost {lost}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

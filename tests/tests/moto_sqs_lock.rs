@@ -1,0 +1,49 @@
+//! moto's SQS, made safe for the suites that send while consumers delete (RELIABILITY.md, the
+//! long chaos run's wrong final state).
+//!
+//! moto 5.2.5 runs each request on its own thread; `Queue.delete_message` rebuilds the message
+//! list without the lock `add_message` takes, so two overlapping deletes can drop a message sent
+//! between them: it is never received by anyone. `tests/scripts/moto_sqs_lock.py` runs deletes
+//! under the queue's lock, and every `Moto::start` server loads it. These tests measure the loss
+//! in moto's own code with and without the lock (an independent count: the messages left in the
+//! queue against those sent), and check that the servers the suites start carry the lock. What
+//! moto skips: nothing here is SQS; it is moto's own queue object, driven by threads in one
+//! process as its server drives it.
+
+use std::process::Command;
+
+use patchplane_e2e::{Moto, root, venv_tool};
+
+#[test]
+fn a_message_sent_while_two_deletes_overlap_is_kept_under_the_queue_lock() {
+    let out = Command::new(venv_tool("python"))
+        .arg(root().join("tests/scripts/moto_sqs_race.py"))
+        .args(["1", "600", "300"])
+        .output()
+        .expect("python runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    println!("{text}");
+    let lost = |mode: &str| -> u64 {
+        text.lines()
+            .find(|l| l.starts_with(mode))
+            .and_then(|l| l.rsplit("lost ").next())
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no line for {mode:?} in {text}"))
+    };
+    // moto as released loses some now and then (1 to 5 of 300–600 in the runs RELIABILITY.md
+    // lists); it is printed, not asserted: a later moto may fix it.
+    let _ = lost("moto as it is");
+    assert_eq!(lost("deletes under the queue's lock"), 0, "{text}");
+}
+
+#[test]
+fn every_moto_the_suites_start_runs_its_deletes_under_the_lock() {
+    let moto = Moto::start();
+    // The launcher prints its line before it serves; moto answering means it was printed.
+    let log = std::fs::read_to_string(&moto.log).expect("moto log");
+    assert!(
+        log.contains("SQS deletes take the queue's lock"),
+        "moto was not started through tests/scripts/moto_server.py: {log}"
+    );
+}
