@@ -301,7 +301,11 @@ pub struct BridgeProcess {
 impl BridgeProcess {
     /// Writes `config` to a file and starts the bridge on it with `env`.
     pub fn spawn(config: &str, ops_port: u16, env: &[(&str, &str)]) -> BridgeProcess {
-        let dir = std::env::temp_dir().join(format!("patchplane-bridge-{ops_port}"));
+        // One directory per process, never reused: a restarted bridge that draws a port an
+        // earlier one had does not overwrite that one's logs (the chaos suite reads them after).
+        static SPAWNED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = SPAWNED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("patchplane-bridge-{}-{n}-{ops_port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
         let file = dir.join("bridge.yaml");
         std::fs::write(&file, config).expect("config");
