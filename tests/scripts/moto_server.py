@@ -11,7 +11,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import moto_sqs_lock  # noqa: E402
 from moto.server import main  # noqa: E402
+from moto.sqs.models import Queue  # noqa: E402
 
 moto_sqs_lock.apply()
-print("moto_server.py: SQS deletes take the queue's lock (moto_sqs_lock.py)", flush=True)
+# Read back from moto's class, so the line says what is installed, not what was meant.
+print(f"moto_server.py: Queue.delete_message is {Queue.delete_message.__module__}.{Queue.delete_message.__name__}", flush=True)
 main(sys.argv[1:])

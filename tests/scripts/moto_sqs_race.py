@@ -5,7 +5,8 @@ server would) while a third sends NEW messages. Then it counts the sent messages
 from the queue though nobody deleted them: first with moto as it is, then with its deletes under
 the queue's lock. SQS loses none.
 
-usage: moto_sqs_race.py [ROUNDS [PRE NEW]]   (prints one line per round and mode)
+usage: moto_sqs_race.py [ROUNDS [PRE NEW]]   (prints whether a delete waits for the lock, then
+one line per round, for each mode)
 """
 
 import os
@@ -18,10 +19,27 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import moto_sqs_lock  # noqa: E402
 from moto.sqs.models import sqs_backends  # noqa: E402
 
-def round_(name: str, PRE: int, NEW: int) -> int:  # noqa: N803
+
+def delete_waits_for_the_lock() -> bool:
+    """Whether a delete waits while another thread holds the queue's lock (deterministic)."""
+    backend = sqs_backends["123456789012"]["us-east-1"]
+    queue = backend.create_queue("lock-check")
+    backend.send_message("lock-check", "m")
+    handle = backend.receive_message("lock-check", 1, 0, 60)[0].receipt_handle
+    deleted = threading.Event()
+    with queue._messages_lock:
+        t = threading.Thread(target=lambda: (backend.delete_message("lock-check", handle), deleted.set()))
+        t.start()
+        waited = not deleted.wait(0.5)
+    t.join()
+    backend.delete_queue("lock-check")
+    return waited
+
+
+def round_(name: str, pre: int, new: int) -> int:
     backend = sqs_backends["123456789012"]["us-east-1"]
     queue = backend.create_queue(name)
-    for i in range(PRE):
+    for i in range(pre):
         backend.send_message(name, f"pre{i}")
     # Received, as a receive leaves them (moto's own receive copies every message: slow).
     for m in list(queue._messages):
@@ -30,7 +48,7 @@ def round_(name: str, PRE: int, NEW: int) -> int:  # noqa: N803
     sent, done = [], threading.Event()
 
     def sender():
-        for i in range(NEW):
+        for i in range(new):
             backend.send_message(name, f"new{i}")
             sent.append(f"new{i}")
             time.sleep(0.001)
@@ -64,6 +82,7 @@ def main() -> None:
     for mode in ["moto as it is", "deletes under the queue's lock"]:
         if mode != "moto as it is":
             moto_sqs_lock.apply()
+        print(f"{mode}: a delete waits for the queue's lock: {delete_waits_for_the_lock()}", flush=True)
         for r in range(rounds):
             lost = round_(f"race-{r}-{len(mode)}", pre, new)
             print(f"{mode}: round {r + 1}: sent {new} while two threads deleted {pre}: lost {lost}", flush=True)
