@@ -1,7 +1,7 @@
 """moto's server application behind waitress, which keeps HTTP/1.1 connections alive as AWS
 endpoints do; moto's own server (werkzeug) closes every connection, which would charge a TCP
 connect to every call of whatever is measured against it (the bridge CPU benchmark). SQS deletes
-take the queue's lock, as in `moto_server.py` (`moto_sqs_lock.py`).
+remove in place under the queue's lock, as in `moto_server.py` (`moto_sqs_lock.py`).
 
 usage: moto_keepalive.py PORT
 """

@@ -7,21 +7,40 @@ later one can assign a list it copied before a send appended to the list the ear
 installed: the sent message is gone, never received by anyone, and SQS would never do that.
 A consumer that deletes while a producer sends (the chaos suite: three bridges and a sender)
 loses a message now and then through no fault of its own (RELIABILITY.md; measured by
-`moto_sqs_race.py`). `apply()` runs `delete_message` under the queue's lock, so deletes and sends
-take turns. Nothing else changes: the lock is moto's own (a reentrant condition).
+`moto_sqs_race.py`).
+
+`apply()` replaces `delete_message` with one that never replaces the list: it finds the messages
+that had the receipt handle (moto's own test, `had_receipt_handle`) by reading the list, then
+removes them from that same list in place, under the queue's lock (moto's own reentrant
+condition), so a delete and a send take turns on the list and nothing is copied. Reading needs no
+lock: a message appended meanwhile is not the one being deleted. The slow part, the pass over
+every queued message, stays outside the lock: the first version ran moto's whole delete under
+it, and with thousands of messages queued the long chaos run's sends waited so long behind the
+deletes that it ran for hours (ADR 022). What a caller sees is moto's: a handle already deleted
+is accepted again, a handle no message ever had raises `ReceiptHandleIsInvalid`.
 """
 
+from moto.sqs.exceptions import ReceiptHandleIsInvalid
 from moto.sqs.models import Queue
-
-_unsafe_delete = Queue.delete_message
 
 
 def _delete_message(self, receipt_handle):
+    if receipt_handle in self.deleted_messages:
+        # Already deleted: moto accepts it again, as SQS does.
+        return
+    found = [m for m in list(self._messages) if m.had_receipt_handle(receipt_handle)]
+    if not found:
+        raise ReceiptHandleIsInvalid()
     with self._messages_lock:
-        return _unsafe_delete(self, receipt_handle)
+        for message in found:
+            self.pending_messages.discard(message)
+            self.deleted_messages.update(message.all_receipt_handles)
+            # A delete of the same handle that overlapped this one may have removed it first.
+            if message in self._messages:
+                self._messages.remove(message)
 
 
 def apply():
-    """Makes every queue's deletes take the queue's lock (idempotent)."""
+    """Makes every queue's deletes remove in place under the queue's lock (idempotent)."""
     if Queue.delete_message is not _delete_message:
         Queue.delete_message = _delete_message

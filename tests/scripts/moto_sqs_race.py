@@ -2,11 +2,12 @@
 
 A queue holds PRE received messages. Two threads delete them (as two requests of moto's threaded
 server would) while a third sends NEW messages. Then it counts the sent messages that are gone
-from the queue though nobody deleted them: first with moto as it is, then with its deletes under
-the queue's lock. SQS loses none.
+from the queue though nobody deleted them: first with moto as it is, then with the patch (a
+delete removes its message in place, under the queue's lock). SQS loses none.
 
-usage: moto_sqs_race.py [ROUNDS [PRE NEW]]   (prints whether a delete waits for the lock, then
-one line per round, for each mode)
+usage: moto_sqs_race.py [ROUNDS [PRE NEW]]   (prints, for each mode, two deterministic probes:
+whether a delete waits for the lock, and whether a message sent between two overlapping deletes
+is kept; then one line per round with its time)
 """
 
 import os
@@ -36,6 +37,37 @@ def delete_waits_for_the_lock() -> bool:
     return waited
 
 
+def kept_between_overlapping_deletes() -> bool:
+    """Whether a message sent between two overlapping deletes stays queued (deterministic).
+
+    One thread plays the interleaving the race needs: while the delete of A passes over the
+    queue, the delete of B runs whole and a message is sent, then A's delete ends.
+    """
+    backend = sqs_backends["123456789012"]["us-east-1"]
+    queue = backend.create_queue("overlap-check")
+    backend.send_message("overlap-check", "a")
+    backend.send_message("overlap-check", "b")
+    received = backend.receive_message("overlap-check", 2, 0, 60)
+    ha, hb = (m.receipt_handle for m in received)
+    a, b = queue._messages
+    fired = []
+    own = b.had_receipt_handle
+
+    def meanwhile(handle):
+        # Called on B while A's delete passes over the list, the first time only.
+        if handle == ha and not fired:
+            fired.append(True)
+            backend.delete_message("overlap-check", hb)
+            backend.send_message("overlap-check", "sent-between")
+        return own(handle)
+
+    b.had_receipt_handle = meanwhile
+    backend.delete_message("overlap-check", ha)
+    bodies = sorted(m.body for m in queue._messages)
+    backend.delete_queue("overlap-check")
+    return bool(fired) and bodies == ["sent-between"]
+
+
 def round_(name: str, pre: int, new: int) -> int:
     backend = sqs_backends["123456789012"]["us-east-1"]
     queue = backend.create_queue(name)
@@ -45,7 +77,7 @@ def round_(name: str, pre: int, new: int) -> int:
     for m in list(queue._messages):
         m.mark_received(visibility_timeout=3600)
     handles = [m.receipt_handle for m in queue._messages]
-    sent, done = [], threading.Event()
+    sent, done, t0 = [], threading.Event(), time.monotonic()
 
     def sender():
         for i in range(new):
@@ -71,7 +103,7 @@ def round_(name: str, pre: int, new: int) -> int:
         t.join()
     present = {m.body for m in queue._messages}
     backend.delete_queue(name)
-    return sum(1 for s in sent if s not in present)
+    return sum(1 for s in sent if s not in present), time.monotonic() - t0
 
 
 def main() -> None:
@@ -83,9 +115,14 @@ def main() -> None:
         if mode != "moto as it is":
             moto_sqs_lock.apply()
         print(f"{mode}: a delete waits for the queue's lock: {delete_waits_for_the_lock()}", flush=True)
+        kept = kept_between_overlapping_deletes()
+        print(f"{mode}: a message sent between two overlapping deletes is kept: {kept}", flush=True)
         for r in range(rounds):
-            lost = round_(f"race-{r}-{len(mode)}", pre, new)
-            print(f"{mode}: round {r + 1}: sent {new} while two threads deleted {pre}: lost {lost}", flush=True)
+            lost, took = round_(f"race-{r}-{len(mode)}", pre, new)
+            print(
+                f"{mode}: round {r + 1}: sent {new} while two threads deleted {pre} in {took:.2f} s: lost {lost}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

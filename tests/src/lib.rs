@@ -99,8 +99,8 @@ pub fn read_csv(path: &Path) -> Vec<std::collections::BTreeMap<String, String>> 
 }
 
 /// A moto server on 127.0.0.1, started from the project virtualenv and stopped on drop. Its SQS
-/// deletes take the queue's lock (`tests/scripts/moto_sqs_lock.py`): moto as released loses a
-/// message sent while two deletes overlap, which SQS never does.
+/// deletes remove in place under the queue's lock (`tests/scripts/moto_sqs_lock.py`, ADR 022):
+/// moto as released loses a message sent while two deletes overlap, which SQS never does.
 pub struct Moto {
     child: std::process::Child,
     /// `http://127.0.0.1:PORT`.

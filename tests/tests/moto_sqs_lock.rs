@@ -3,12 +3,13 @@
 //!
 //! moto 5.2.5 runs each request on its own thread; `Queue.delete_message` rebuilds the message
 //! list without the lock `add_message` takes, so two overlapping deletes can drop a message sent
-//! between them: it is never received by anyone. `tests/scripts/moto_sqs_lock.py` runs deletes
-//! under the queue's lock, and every `Moto::start` server loads it. These tests measure the loss
-//! in moto's own code with and without the lock (an independent count: the messages left in the
-//! queue against those sent), and check that the servers the suites start carry the lock. What
-//! moto skips: nothing here is SQS; it is moto's own queue object, driven by threads in one
-//! process as its server drives it.
+//! between them: it is never received by anyone. `tests/scripts/moto_sqs_lock.py` makes a delete
+//! remove its message in place, under the queue's lock, instead of replacing the list (ADR 022),
+//! and every `Moto::start` server loads it. These tests measure the loss in moto's own code with
+//! and without the patch (an independent count: the messages left in the queue against those
+//! sent), play the losing interleaving deterministically, and check that the servers the suites
+//! start carry the patch. What moto skips: nothing here is SQS; it is moto's own queue object,
+//! driven by threads in one process as its server drives it.
 
 use std::process::Command;
 
@@ -35,8 +36,19 @@ fn a_message_sent_while_two_deletes_overlap_is_kept_under_the_queue_lock() {
     // lists); it is printed, not asserted: a later moto may fix it.
     let _ = lost("moto as it is");
     assert_eq!(lost("deletes under the queue's lock"), 0, "{text}");
-    // Deterministic, where the loss is not: a delete started while another thread holds the
-    // queue's lock waits for it (and without the patch it does not).
+    // Deterministic, where the loss is not. The interleaving that loses a message, played in
+    // one thread: while A's delete passes over the queue, B's delete runs whole and a message is
+    // sent. Without the patch the message is gone (and B is back); with it only it is queued.
+    assert!(
+        text.contains("moto as it is: a message sent between two overlapping deletes is kept: False"),
+        "{text}"
+    );
+    assert!(
+        text.contains("deletes under the queue's lock: a message sent between two overlapping deletes is kept: True"),
+        "{text}"
+    );
+    // And a delete started while another thread holds the queue's lock waits for it (without
+    // the patch it does not): deletes and sends take turns on the list.
     assert!(
         text.contains("moto as it is: a delete waits for the queue's lock: False"),
         "{text}"
