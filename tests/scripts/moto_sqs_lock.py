@@ -18,10 +18,21 @@ every queued message, stays outside the lock: the first version ran moto's whole
 it, and with thousands of messages queued the long chaos run's sends waited so long behind the
 deletes that it ran for hours (ADR 022). What a caller sees is moto's: a handle already deleted
 is accepted again, a handle no message ever had raises `ReceiptHandleIsInvalid`.
+
+`apply()` also makes receives linear again. For every message it hands out, moto's receive checks
+the queue's retention period through `get_queue_attributes(queue, ["MessageRetentionPeriod"])`,
+which builds every attribute of the queue three times, each build counting the visible, delayed
+and in-flight messages with two clock reads per message: nine passes over the whole queue per
+message received. With thousands queued that was nearly all of moto's CPU in the long chaos run
+(`py-spy`: 95% of samples under `Queue.attributes`), and a receive slowed as the queue grew. The
+patch reads the same number from the queue (`Queue.message_retention_period`, the field that
+attribute is built from) and applies moto's own test: a message is received while its sent time
+plus the retention period is after now.
 """
 
+from moto.core.utils import unix_time
 from moto.sqs.exceptions import ReceiptHandleIsInvalid
-from moto.sqs.models import Queue
+from moto.sqs.models import Queue, SQSBackend
 
 
 def _delete_message(self, receipt_handle):
@@ -40,7 +51,15 @@ def _delete_message(self, receipt_handle):
                 self._messages.remove(message)
 
 
+def _is_message_valid_based_on_retention_period(self, queue_name, message):
+    retention_period = self.get_queue(queue_name).message_retention_period
+    return retention_period + message.sent_timestamp / 1000 > unix_time()
+
+
 def apply():
-    """Makes every queue's deletes remove in place under the queue's lock (idempotent)."""
+    """Makes every queue's deletes remove in place under the queue's lock, and the retention check
+    of a receive read one number (idempotent)."""
     if Queue.delete_message is not _delete_message:
         Queue.delete_message = _delete_message
+    if SQSBackend.is_message_valid_based_on_retention_period is not _is_message_valid_based_on_retention_period:
+        SQSBackend.is_message_valid_based_on_retention_period = _is_message_valid_based_on_retention_period

@@ -5,9 +5,9 @@ server would) while a third sends NEW messages. Then it counts the sent messages
 from the queue though nobody deleted them: first with moto as it is, then with the patch (a
 delete removes its message in place, under the queue's lock). SQS loses none.
 
-usage: moto_sqs_race.py [ROUNDS [PRE NEW]]   (prints, for each mode, two deterministic probes:
-whether a delete waits for the lock, and whether a message sent between two overlapping deletes
-is kept; then one line per round with its time)
+usage: moto_sqs_race.py [ROUNDS [PRE NEW]]   (prints, for each mode, three deterministic probes:
+whether a delete waits for the lock, how a receive checks retention, and whether a message sent
+between two overlapping deletes is kept; then one line per round with its time)
 """
 
 import os
@@ -68,6 +68,28 @@ def kept_between_overlapping_deletes() -> bool:
     return bool(fired) and bodies == ["sent-between"]
 
 
+def retention_probe() -> str:
+    """How a receive checks retention: the queue-attribute builds for one message sent and received, and
+    whether a message past the queue's retention period is still received (deterministic)."""
+    backend = sqs_backends["123456789012"]["us-east-1"]
+    queue = backend.create_queue("retention-check", MessageRetentionPeriod="60")
+    builds = []
+    cls = type(queue)
+    own = cls.attributes
+    cls.attributes = property(lambda q: (builds.append(1), own.fget(q))[1])
+    try:
+        backend.send_message("retention-check", "fresh")
+        backend.receive_message("retention-check", 1, 0, 60)
+        per_message = len(builds)
+        old = backend.send_message("retention-check", "old")
+        old.sent_timestamp -= 61_000
+        past = [m.body for m in backend.receive_message("retention-check", 1, 0, 60)]
+    finally:
+        cls.attributes = own
+        backend.delete_queue("retention-check")
+    return f"attribute builds for one message sent and received {per_message}, a message past retention received {past == ['old']}"
+
+
 def round_(name: str, pre: int, new: int) -> int:
     backend = sqs_backends["123456789012"]["us-east-1"]
     queue = backend.create_queue(name)
@@ -115,6 +137,7 @@ def main() -> None:
         if mode != "moto as it is":
             moto_sqs_lock.apply()
         print(f"{mode}: a delete waits for the queue's lock: {delete_waits_for_the_lock()}", flush=True)
+        print(f"{mode}: retention: {retention_probe()}", flush=True)
         kept = kept_between_overlapping_deletes()
         print(f"{mode}: a message sent between two overlapping deletes is kept: {kept}", flush=True)
         for r in range(rounds):

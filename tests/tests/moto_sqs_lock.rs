@@ -7,8 +7,9 @@
 //! remove its message in place, under the queue's lock, instead of replacing the list (ADR 022),
 //! and every `Moto::start` server loads it. These tests measure the loss in moto's own code with
 //! and without the patch (an independent count: the messages left in the queue against those
-//! sent), play the losing interleaving deterministically, and check that the servers the suites
-//! start carry the patch. What moto skips: nothing here is SQS; it is moto's own queue object,
+//! sent), play the losing interleaving deterministically, check that a receive's retention check
+//! reads one number instead of counting the whole queue nine times (moto's receive was quadratic
+//! in the queue's depth), and check that the servers the suites start carry the patch. What moto skips: nothing here is SQS; it is moto's own queue object,
 //! driven by threads in one process as its server drives it.
 
 use std::process::Command;
@@ -57,6 +58,29 @@ fn a_message_sent_while_two_deletes_overlap_is_kept_under_the_queue_lock() {
         text.contains("deletes under the queue's lock: a delete waits for the queue's lock: True"),
         "{text}"
     );
+    // Receives check retention by reading one number, not by building every queue attribute
+    // (three counts over the whole queue each) three times per message; the answer is moto's.
+    let retention = |mode: &str| -> (u64, String) {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(mode) && l.contains(": retention: "))
+            .unwrap_or_else(|| panic!("no retention line for {mode:?} in {text}"));
+        let builds = line
+            .split("sent and received ")
+            .nth(1)
+            .and_then(|r| r.split(',').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no build count in {line}"));
+        (builds, line.rsplit("received ").next().unwrap_or_default().to_owned())
+    };
+    let (before, past_before) = retention("moto as it is");
+    let (after, past_after) = retention("deletes under the queue's lock");
+    assert!(before >= after + 3, "{text}");
+    assert_eq!(
+        (past_before.as_str(), past_after.as_str()),
+        ("False", "False"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -68,5 +92,12 @@ fn every_moto_the_suites_start_runs_its_deletes_under_the_lock() {
     assert!(
         log.contains("Queue.delete_message is moto_sqs_lock._delete_message"),
         "moto was not started through tests/scripts/moto_server.py: {log}"
+    );
+    assert!(
+        log.contains(
+            "SQSBackend.is_message_valid_based_on_retention_period is \
+             moto_sqs_lock._is_message_valid_based_on_retention_period"
+        ),
+        "{log}"
     );
 }
