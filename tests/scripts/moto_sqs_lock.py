@@ -46,9 +46,11 @@ def _delete_message(self, receipt_handle):
         for message in found:
             self.pending_messages.discard(message)
             self.deleted_messages.update(message.all_receipt_handles)
-            # A delete of the same handle that overlapped this one may have removed it first.
-            if message in self._messages:
+            try:
                 self._messages.remove(message)
+            except ValueError:
+                # A delete of the same handle that overlapped this one removed it first.
+                pass
 
 
 def _is_message_valid_based_on_retention_period(self, queue_name, message):

@@ -69,8 +69,9 @@ def kept_between_overlapping_deletes() -> bool:
 
 
 def retention_probe() -> str:
-    """How a receive checks retention: the queue-attribute builds for one message sent and received, and
-    whether a message past the queue's retention period is still received (deterministic)."""
+    """How a receive checks retention: the queue-attribute builds for one message sent and
+    received, and whether a fresh message and one past the retention period are received
+    (deterministic)."""
     backend = sqs_backends["123456789012"]["us-east-1"]
     queue = backend.create_queue("retention-check", MessageRetentionPeriod="60")
     builds = []
@@ -79,7 +80,7 @@ def retention_probe() -> str:
     cls.attributes = property(lambda q: (builds.append(1), own.fget(q))[1])
     try:
         backend.send_message("retention-check", "fresh")
-        backend.receive_message("retention-check", 1, 0, 60)
+        fresh = [m.body for m in backend.receive_message("retention-check", 1, 0, 60)]
         per_message = len(builds)
         old = backend.send_message("retention-check", "old")
         old.sent_timestamp -= 61_000
@@ -87,10 +88,13 @@ def retention_probe() -> str:
     finally:
         cls.attributes = own
         backend.delete_queue("retention-check")
-    return f"attribute builds for one message sent and received {per_message}, a message past retention received {past == ['old']}"
+    return (
+        f"attribute builds for one message sent and received {per_message}, "
+        f"a fresh message received {fresh == ['fresh']}, a message past retention received {past == ['old']}"
+    )
 
 
-def round_(name: str, pre: int, new: int) -> int:
+def round_(name: str, pre: int, new: int) -> tuple[int, float]:
     backend = sqs_backends["123456789012"]["us-east-1"]
     queue = backend.create_queue(name)
     for i in range(pre):

@@ -9,8 +9,9 @@
 //! and without the patch (an independent count: the messages left in the queue against those
 //! sent), play the losing interleaving deterministically, check that a receive's retention check
 //! reads one number instead of counting the whole queue nine times (moto's receive was quadratic
-//! in the queue's depth), and check that the servers the suites start carry the patch. What moto skips: nothing here is SQS; it is moto's own queue object,
-//! driven by threads in one process as its server drives it.
+//! in the queue's depth), and check that the servers the suites start carry the patch. What moto
+//! skips: nothing here is SQS; it is moto's own queue object, driven by threads in one process as
+//! its server drives it.
 
 use std::process::Command;
 
@@ -59,7 +60,8 @@ fn a_message_sent_while_two_deletes_overlap_is_kept_under_the_queue_lock() {
         "{text}"
     );
     // Receives check retention by reading one number, not by building every queue attribute
-    // (three counts over the whole queue each) three times per message; the answer is moto's.
+    // (three counts over the whole queue each) three times per message; the answer is moto's: a
+    // fresh message is received, one past the retention period is not.
     let retention = |mode: &str| -> (u64, String) {
         let line = text
             .lines()
@@ -76,6 +78,11 @@ fn a_message_sent_while_two_deletes_overlap_is_kept_under_the_queue_lock() {
     let (before, past_before) = retention("moto as it is");
     let (after, past_after) = retention("deletes under the queue's lock");
     assert!(before >= after + 3, "{text}");
+    let fresh = text
+        .lines()
+        .filter(|l| l.contains(": retention: ") && l.contains("a fresh message received True"))
+        .count();
+    assert_eq!(fresh, 2, "{text}");
     assert_eq!(
         (past_before.as_str(), past_after.as_str()),
         ("False", "False"),
