@@ -401,7 +401,7 @@ const CREATE_LEASE: Duration = Duration::from_secs(60);
 /// bucket, tickets from the ServiceNow tables, claims in the claims bucket.
 async fn window_notices(
     cfg: &BridgeConfig,
-    w: &patchplane::bridge_config::WindowNoticesConfig,
+    w: &patchplane_bridge_config::WindowNoticesConfig,
     sdk: &SdkConfig,
     board: Arc<DigestBoard>,
     default_owner: String,

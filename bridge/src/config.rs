@@ -1,5 +1,5 @@
-//! `bridge.yaml`: its types and rules live in one home, [`patchplane::bridge_config`], shared with
-//! the generator (which embeds the same file as the policy's `central.bridge.config`). This module
-//! re-exports them under the name the bridge has always used.
+//! `bridge.yaml`: its types and rules live in their own crate, [`patchplane_bridge_config`], the
+//! contract the generator renders and the bridge runs (ADR 023). This module re-exports them under
+//! the name the bridge has always used.
 
-pub use patchplane::bridge_config::*;
+pub use patchplane_bridge_config::*;

@@ -59,8 +59,8 @@ enum Command {
         /// The receive count rules see (`min_receive_count`).
         #[arg(long, default_value_t = 1)]
         receive_count: u32,
-        /// A policy file: tickets name the node's next install window from its schedule.
-        #[arg(long)]
+        /// Moved: `patchplane bridge-config POLICY > bridge.yaml`, then `--config bridge.yaml`.
+        #[arg(long, hide = true)]
         policy: Option<PathBuf>,
         /// A tag every node has, instead of reading tags from AWS (`PatchGroup=AL2023-early`).
         #[arg(long = "tag", value_parser = replay::parse_tag)]

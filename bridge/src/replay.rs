@@ -27,7 +27,7 @@ pub struct Request {
     pub receive_count: u32,
     /// Event files.
     pub files: Vec<PathBuf>,
-    /// A policy file: tickets name the node's next install window from its schedule.
+    /// A policy file: refused with the command that replaces it (`patchplane bridge-config`).
     pub policy: Option<PathBuf>,
     /// Tags every node has, instead of reading them (a dry run without AWS), `KEY=VALUE`.
     pub tags: Vec<(String, String)>,
@@ -44,7 +44,7 @@ pub enum ReplayError {
     /// The configuration or a client could not be set up.
     #[error(transparent)]
     Start(#[from] StartError),
-    /// The policy named by `--policy` does not load.
+    /// `--policy`, which the generator now serves.
     #[error("{0}")]
     Policy(String),
 }
@@ -73,21 +73,12 @@ pub async fn run(req: &Request, out: &mut impl std::io::Write) -> Result<bool, R
         (None, false) => return Err(ReplayError::NeedsConfig),
     };
     if let Some(policy) = &req.policy {
-        let loaded = patchplane::load_file(policy).map_err(|e| match e {
-            patchplane::LoadError::Invalid(d) => {
-                ReplayError::Policy(d.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))
-            }
-            e => ReplayError::Policy(e.to_string()),
-        })?;
-        cfg.schedule = patchplane::model::schedule_config(&loaded.policy, &loaded.plan.windows);
-        if cfg.enrich.baselines.is_empty() {
-            cfg.enrich.baselines = loaded
-                .policy
-                .baselines
-                .iter()
-                .map(|b| (b.group_prefix.clone(), b.name.clone()))
-                .collect();
-        }
+        // The bridge does not link the generator (ADR 023): the generator fills the schedule.
+        return Err(ReplayError::Policy(format!(
+            "--policy moved to the generator: `patchplane bridge-config {} > bridge.yaml`, then \
+             `replay --config bridge.yaml`",
+            policy.display()
+        )));
     }
     // AWS is only touched for tags, or to read a ServiceNow secret.
     let sdk = if cfg.enrich.enabled && !req.no_tags && req.tags.is_empty() || !req.dry_run {
@@ -170,7 +161,7 @@ pub fn would(action: Action, d: &Decoded, ctx: &Context, cfg: &BridgeConfig) -> 
                             }
                         }
                         None => out.push_str(
-                            "\n      next window: unknown (pass --policy, or the node's patch group is not known)",
+                            "\n      next window: unknown (pass a --config with `schedule:`, from `patchplane bridge-config POLICY`, or the node's patch group is not known)",
                         ),
                     }
                     out

@@ -1,6 +1,6 @@
 //! Route: which actions an event calls for, by rules over its kind, status and severity.
 //!
-//! Rules come from `bridge.yaml` (`routes:`, typed in [`patchplane::bridge_config::rules`]) or
+//! Rules come from `bridge.yaml` (`routes:`, typed in [`patchplane_bridge_config::rules`]) or
 //! [`RouteConfig::defaults`]: failed and timed-out patch runs and non-compliant patch state open
 //! an incident; active critical and high Inspector findings open an Inspector-linked ticket.
 //! Matching is case-insensitive and an empty list matches anything. Every rule that matches adds
@@ -10,7 +10,7 @@
 //! Enrichment costs a tag lookup, so [`RouteConfig::may_route`] first asks whether any rule could
 //! match on the event alone; only then is the node looked up and [`RouteConfig::route`] decides.
 
-pub use patchplane::bridge_config::rules::{Action, Match, Rule};
+pub use patchplane_bridge_config::rules::{Action, Match, Rule};
 
 use crate::config::BridgeConfig;
 use crate::decode::{Decoded, Event};
@@ -61,10 +61,10 @@ fn matches_context(m: &Match, ctx: &Context) -> bool {
 }
 
 impl RouteConfig {
-    /// The default rules ([`patchplane::bridge_config::default_rules`]).
+    /// The default rules ([`patchplane_bridge_config::default_rules`]).
     pub fn defaults() -> RouteConfig {
         RouteConfig {
-            rules: patchplane::bridge_config::default_rules(),
+            rules: patchplane_bridge_config::default_rules(),
         }
     }
 

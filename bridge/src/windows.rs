@@ -27,13 +27,13 @@ pub trait NextWindow: Send + Sync {
 /// `patchplane schedule` cannot disagree).
 pub struct ScheduleWindows {
     zones: std::collections::BTreeMap<String, jiff::tz::TimeZone>,
-    windows: Vec<(String, Vec<String>, patchplane::resolve::WindowSchedule)>,
+    windows: Vec<(String, Vec<String>, patchplane_bridge_config::window::WindowSchedule)>,
 }
 
 impl ScheduleWindows {
     /// From the configuration; windows whose cron does not parse (refused by `check`) and zones
     /// that do not exist are left out.
-    pub fn new(cfg: &patchplane::bridge_config::ScheduleConfig) -> Self {
+    pub fn new(cfg: &patchplane_bridge_config::ScheduleConfig) -> Self {
         Self {
             zones: cfg
                 .zones
@@ -44,8 +44,8 @@ impl ScheduleWindows {
                 .windows
                 .iter()
                 .filter_map(|w| {
-                    let cron = patchplane::cron::Cron::parse(&w.cron).ok()?;
-                    let ws = patchplane::resolve::WindowSchedule {
+                    let cron = patchplane_bridge_config::cron::Cron::parse(&w.cron).ok()?;
+                    let ws = patchplane_bridge_config::window::WindowSchedule {
                         cron,
                         offset_days: w.offset_days,
                     };
@@ -68,7 +68,7 @@ impl NextWindow for ScheduleWindows {
             .iter()
             .filter(|(_, groups, _)| groups.iter().any(|g| g == patch_group))
             .filter_map(|(name, _, ws)| {
-                let z = patchplane::schedule::openings(ws, tz, after, 1).into_iter().next()?;
+                let z = patchplane_bridge_config::window::openings(ws, tz, after, 1).into_iter().next()?;
                 Some(Opening {
                     window: name.clone(),
                     local: format!(
@@ -85,7 +85,7 @@ impl NextWindow for ScheduleWindows {
 
 #[cfg(test)]
 mod tests {
-    use patchplane::bridge_config::{ScheduleConfig, WindowSpec};
+    use patchplane_bridge_config::{ScheduleConfig, WindowSpec};
 
     use super::*;
 

@@ -49,12 +49,10 @@
 //! and `aws` (the AWS SDK). Without them the library is the policy, validation, model and schedule
 //! arithmetic, with none of those in the tree: that is how the bridge links it.
 
-pub mod bridge_config;
+pub use patchplane_bridge_config as bridge_config;
 #[cfg(feature = "cli")]
 pub mod commands;
-pub mod cron;
-pub mod diag;
-pub mod exception;
+pub use patchplane_bridge_config::{cron, diag, exception};
 pub mod ids;
 pub mod load;
 pub mod model;

@@ -24,6 +24,9 @@ enum Command {
     Validate(commands::validate::Args),
     /// Render the StackSets (template.yaml + stackset.json per StackSet) into DIR.
     Generate(commands::generate::Args),
+    /// Print the bridge.yaml the policy's bridge runs with (its schedule, baselines and exceptions
+    /// filled in from the policy), e.g. for `patchplane-bridge replay --config`.
+    BridgeConfig(commands::bridge_config::Args),
     /// Preview the next openings of every window per region, in local time and UTC.
     Schedule(commands::schedule::Args),
     /// Compare the generated StackSets in DIR with what is deployed. Exit 0 nothing to do, 2 changes
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => args.run(),
         Command::Generate(args) => args.run(),
         Command::Schedule(args) => args.run(),
+        Command::BridgeConfig(args) => args.run(),
         #[cfg(feature = "aws")]
         Command::Plan(args) => args.run(),
         #[cfg(feature = "aws")]

@@ -9,14 +9,7 @@
 use crate::cron::{Cron, DaySpec, weekday_name};
 use crate::policy::{Day, Schedule, Week};
 
-/// A window's schedule as SSM receives it: a cron in the region's zone and an offset of 0-6 days.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WindowSchedule {
-    /// The cron expression.
-    pub cron: Cron,
-    /// `ScheduleOffset`; 0 means none.
-    pub offset_days: u8,
-}
+pub use patchplane_bridge_config::window::WindowSchedule;
 
 /// A schedule that cannot be encoded, with the sub-path of the offending key.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,51 +8,11 @@
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use jiff::{Timestamp, ToSpan, Zoned};
 use serde::Serialize;
 
 use crate::model::{Plan, WindowKind};
-use crate::resolve::WindowSchedule;
 
-/// How far ahead a schedule is searched (ten years covers every cron a policy can express that
-/// fires at all; one that never fires yields fewer openings than asked, never a hang).
-const HORIZON_DAYS: i32 = 3660;
-
-/// Next `count` openings of `ws` in `tz` at or after `from`.
-pub fn openings(ws: &WindowSchedule, tz: &TimeZone, from: Timestamp, count: usize) -> Vec<Zoned> {
-    let mut out = Vec::new();
-    if count == 0 {
-        return out;
-    }
-    let local_from = from.to_zoned(tz.clone()).date();
-    // The cron date of an opening is `offset` days before it; start the search early enough.
-    let Ok(mut d) = local_from.checked_sub((i64::from(ws.offset_days) + 1).days()) else {
-        return out;
-    };
-    let times = ws.cron.times();
-    for _ in 0..HORIZON_DAYS {
-        if ws.cron.matches_date(d)
-            && let Ok(day) = d.checked_add(i64::from(ws.offset_days).days())
-        {
-            for &(h, m) in &times {
-                let Ok(z) = day.at(h, m, 0, 0).to_zoned(tz.clone()) else {
-                    continue;
-                };
-                if z.timestamp() >= from {
-                    out.push(z);
-                    if out.len() == count {
-                        return out;
-                    }
-                }
-            }
-        }
-        match d.tomorrow() {
-            Ok(n) => d = n,
-            Err(_) => break,
-        }
-    }
-    out
-}
+pub use patchplane_bridge_config::window::openings;
 
 /// One opening of one window in one region.
 #[derive(Debug, Clone, Serialize)]
@@ -246,8 +206,11 @@ pub fn table(rows: &[Opening]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use jiff::Timestamp;
+
     use super::*;
     use crate::cron::Cron;
+    use crate::resolve::WindowSchedule;
     use jiff::civil::date;
 
     #[test]

@@ -113,7 +113,7 @@ pub struct Enricher<T> {
     owner_tags: Vec<String>,
     baselines: BTreeMap<String, String>,
     owners: Option<owners::OwnerChain>,
-    exceptions: Vec<patchplane::policy::Exception>,
+    exceptions: Vec<patchplane_bridge_config::exception::Exception>,
     clock: Option<std::sync::Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>>,
     output: Option<Arc<dyn output::CommandOutput>>,
 }
@@ -157,7 +157,7 @@ impl<T: TagSource> Enricher<T> {
     /// node marks its context.
     pub fn with_exceptions(
         mut self,
-        exceptions: Vec<patchplane::policy::Exception>,
+        exceptions: Vec<patchplane_bridge_config::exception::Exception>,
         clock: std::sync::Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>,
     ) -> Self {
         self.exceptions = exceptions
@@ -336,7 +336,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_exception_marks_its_nodes_until_it_expires() {
-        let exception: patchplane::policy::Exception = serde_yaml::from_str(
+        let exception: patchplane_bridge_config::exception::Exception = serde_yaml::from_str(
             "{id: EXC-1, tags: {Name: web-1}, reason: r, approver: a, ticket: CHG1, expires: '2026-12-31'}",
         )
         .expect("exception");

@@ -22,7 +22,7 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_resourcegroupstagging::Client;
 use aws_sdk_resourcegroupstagging::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
-use patchplane::model::partition;
+use patchplane_bridge_config::ids::partition;
 use patchplane_integrations::retry::{Failure, RetryPolicy};
 use patchplane_integrations::tagging::Tagging;
 

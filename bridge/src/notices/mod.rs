@@ -24,9 +24,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
-use patchplane::bridge_config::{ScheduleConfig, WindowNoticesConfig};
-use patchplane::report::{MissingPatch, PatchSummary};
-use patchplane::resolve::WindowSchedule;
+use patchplane_bridge_config::{ScheduleConfig, WindowNoticesConfig};
+use patchplane_bridge_config::sync::{MissingPatch, PatchSummary};
+use patchplane_bridge_config::window::WindowSchedule;
 use patchplane_integrations::retry::Failure;
 
 use crate::claims::{Claimed, Claims};
@@ -214,7 +214,7 @@ impl WindowNotices {
                         name: w.name.clone(),
                         groups: w.patch_groups.clone(),
                         schedule: WindowSchedule {
-                            cron: patchplane::cron::Cron::parse(&w.cron).ok()?,
+                            cron: patchplane_bridge_config::cron::Cron::parse(&w.cron).ok()?,
                             offset_days: w.offset_days,
                         },
                         duration: SignedDuration::from_hours(i64::from(w.duration_hours)),
@@ -259,7 +259,7 @@ impl WindowNotices {
                     ),
                 };
                 if !lead.is_zero()
-                    && let Some(z) = patchplane::schedule::openings(&w.schedule, tz, now, 1)
+                    && let Some(z) = patchplane_bridge_config::window::openings(&w.schedule, tz, now, 1)
                         .into_iter()
                         .next()
                     && z.timestamp().checked_sub(lead).is_ok_and(|t| t <= now)
@@ -269,7 +269,7 @@ impl WindowNotices {
                 if self.cfg.summary && !w.duration.is_zero() {
                     let reach = w.duration + after + grace;
                     let from = now.checked_sub(reach).unwrap_or(now);
-                    for z in patchplane::schedule::openings(&w.schedule, tz, from, 4) {
+                    for z in patchplane_bridge_config::window::openings(&w.schedule, tz, from, 4) {
                         let ready = z.timestamp().checked_add(w.duration + after).unwrap_or(now);
                         if ready <= now {
                             out.push(due(Phase::After, &z));

@@ -4,7 +4,7 @@
 //! API: [`AwsTags`] in the member account, by the patch group tag.
 
 use jiff::Timestamp;
-use patchplane::report::{
+use patchplane_bridge_config::sync::{
     COMPLIANCE_ITEM, PATCH_SUMMARY, PatchSummary, parse_missing_patches, parse_patch_summary, sync_key,
 };
 use patchplane_integrations::retry::Failure;

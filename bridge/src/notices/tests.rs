@@ -4,7 +4,7 @@
 
 use std::sync::Mutex;
 
-use patchplane::bridge_config::{WindowNoticesConfig, WindowSpec};
+use patchplane_bridge_config::{WindowNoticesConfig, WindowSpec};
 
 use super::*;
 use crate::claims::{MemoryClaims, MemoryTask};

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use crate::diag::{Diagnostic, Severity};
 use crate::{LoadError, Loaded, load_file};
 
+pub mod bridge_config;
 pub mod generate;
 #[cfg(feature = "aws")]
 pub mod report;
@@ -103,6 +104,9 @@ pub enum CommandError {
     #[cfg(feature = "aws")]
     #[error("nothing applied")]
     Declined,
+    /// `bridge-config` has no configuration to start from, or its `--base` is invalid.
+    #[error("bridge-config: {0}")]
+    BridgeConfig(String),
     /// `report` failed.
     #[cfg(feature = "aws")]
     #[error("report: {0}")]

@@ -118,7 +118,12 @@ pub fn ecr_repository(image: &str) -> Option<EcrRepository> {
 /// policy's baselines, and `schedule` (zones and install windows) from the plan's windows, so a
 /// ticket names the same next window `patchplane schedule` shows. One source of truth.
 pub fn bridge_config(p: &Policy, b: &BridgeService, windows: &[WindowPlan]) -> BridgeConfig {
-    let mut config = b.config.clone();
+    fill_bridge_config(p, b.config.clone(), windows)
+}
+
+/// `config` with what the policy knows and it does not set (see [`bridge_config`]); `patchplane
+/// bridge-config --base FILE` fills a file given apart from the policy.
+pub fn fill_bridge_config(p: &Policy, mut config: BridgeConfig, windows: &[WindowPlan]) -> BridgeConfig {
     if config.enrich.baselines.is_empty() {
         config.enrich.baselines = p
             .baselines

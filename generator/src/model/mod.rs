@@ -34,7 +34,8 @@ pub use crate::ids::partition;
 pub use crate::resolve::{ScheduleError, WindowSchedule, parse_at, resolve_schedule};
 pub use ami::{AmiPlan, ImageIds, ImagePlan};
 pub use bridge::{
-    BridgePlan, BridgeTagsRolePlan, EcrRepository, NamedSecret, bridge_config, ecr_repository, schedule_config,
+    BridgePlan, BridgeTagsRolePlan, EcrRepository, NamedSecret, bridge_config, ecr_repository, fill_bridge_config,
+    schedule_config,
 };
 pub use central::CentralPlan;
 pub use names::{central_bus_name, team_patch_group};

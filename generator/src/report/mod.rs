@@ -22,7 +22,7 @@
 
 pub mod history;
 pub mod html;
-pub mod sync;
+pub use patchplane_bridge_config::sync;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;

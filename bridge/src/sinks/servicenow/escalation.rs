@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
-use patchplane::bridge_config::TicketsConfig;
+use patchplane_bridge_config::TicketsConfig;
 use patchplane_integrations::retry::Failure;
 use patchplane_integrations::servicenow::{Incident, state};
 use serde_json::json;

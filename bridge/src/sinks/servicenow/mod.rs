@@ -66,7 +66,7 @@ pub struct Lifecycle {
 
 impl Default for Lifecycle {
     fn default() -> Self {
-        let t = patchplane::bridge_config::TicketsConfig::default();
+        let t = patchplane_bridge_config::TicketsConfig::default();
         Self {
             close_code: t.close_code,
             reopen_period: SignedDuration::from_hours(24 * i64::from(t.reopen_days)),
@@ -519,7 +519,7 @@ impl ServiceNowSink {
     /// The sinks over `client`.
     pub fn new(client: Client, assignment: Assignment) -> Self {
         let desk = Arc::new(Desk::new(client, assignment, Lifecycle::default()));
-        let tickets = patchplane::bridge_config::TicketsConfig::default();
+        let tickets = patchplane_bridge_config::TicketsConfig::default();
         Self(
             Sinks::new()
                 .with(Action::Incident, Arc::new(IncidentSink(desk.clone())))

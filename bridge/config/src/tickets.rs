@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{default_table, error};
 use crate::diag::Finding;
+use crate::servicenow::default_table;
+use crate::settings::error;
 
 /// A finding's severity, in Inspector's words, ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]

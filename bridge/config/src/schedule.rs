@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::error;
 use crate::diag::Finding;
+use crate::settings::error;
 
 /// `schedule:`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]

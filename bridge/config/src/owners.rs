@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{SecretRef, Setting, check_secret, check_setting, error};
 use crate::diag::Finding;
+use crate::settings::{SecretRef, Setting, check_secret, check_setting, error};
 
 /// One place an owner may come from, tried in `owners.order`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]

@@ -26,12 +26,61 @@ pub enum Action {
     WindowNotices,
 }
 
-/// `routes:` of `bridge.yaml`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RouteConfig {
-    /// Rules, all evaluated.
-    pub rules: Vec<Rule>,
+/// A section of `bridge.yaml` an action cannot run without (`servicenow:`, which every
+/// action may use, is required by the file itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Section {
+    /// Its key path (`notify`, `notify.windows`).
+    pub key: &'static str,
+    /// What to put there, for the message.
+    pub hint: &'static str,
+}
+
+impl Action {
+    /// Every action, in the order `check` lists them.
+    pub const ALL: [Action; 6] = [
+        Action::Incident,
+        Action::InspectorTicket,
+        Action::Resolve,
+        Action::Escalate,
+        Action::NotifyOwner,
+        Action::WindowNotices,
+    ];
+
+    /// Its name in `routes:` (`notify-owner`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Incident => "incident",
+            Action::InspectorTicket => "inspector-ticket",
+            Action::Resolve => "resolve",
+            Action::Escalate => "escalate",
+            Action::NotifyOwner => "notify-owner",
+            Action::WindowNotices => "window-notices",
+        }
+    }
+
+    /// The one rule of which section each action needs: [`crate::BridgeConfig::validate`]
+    /// refuses a route whose action lacks it, and the bridge registers a sink for an action
+    /// exactly when its section is there.
+    pub fn needs(self) -> Option<Section> {
+        match self {
+            Action::Incident | Action::InspectorTicket | Action::Resolve | Action::Escalate => None,
+            Action::NotifyOwner => Some(Section {
+                key: "notify",
+                hint: " (sns, slack or teams)",
+            }),
+            Action::WindowNotices => Some(Section {
+                key: "notify.windows",
+                hint: "",
+            }),
+        }
+    }
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// One rule.
