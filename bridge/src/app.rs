@@ -406,15 +406,15 @@ async fn window_notices(
     board: Arc<DigestBoard>,
     default_owner: String,
     clock: Clock,
-) -> Result<crate::notices::WindowNotices, StartError> {
+) -> Result<crate::sinks::window_notices::WindowNotices, StartError> {
     use crate::claims::S3Claims;
-    use crate::notices::sources::{S3Scans, ServiceNowTickets};
+    use crate::sinks::window_notices::sources::{S3Scans, ServiceNowTickets};
     let s3 = s3_client(sdk);
     let claims_bucket = resolve_setting("notify.windows.claims_bucket", &w.claims_bucket, &env)?;
     let scans = match &w.evidence_bucket {
         Some(b) => {
             let bucket = resolve_setting("notify.windows.evidence_bucket", b, &env)?;
-            Some(Arc::new(S3Scans::new(s3.clone(), bucket, w.evidence_prefix.clone())) as Arc<dyn crate::notices::Scans>)
+            Some(Arc::new(S3Scans::new(s3.clone(), bucket, w.evidence_prefix.clone())) as Arc<dyn crate::sinks::window_notices::Scans>)
         }
         None => None,
     };
@@ -425,7 +425,7 @@ async fn window_notices(
             cfg.tickets.table.clone(),
         ));
     }
-    let parts = crate::notices::Parts {
+    let parts = crate::sinks::window_notices::Parts {
         fleet: Arc::new(AwsTags::new(sdk.clone(), cfg.enrich.member_role_name.clone())),
         scans,
         tickets: Some(Arc::new(ServiceNowTickets::new(tables))),
@@ -433,7 +433,7 @@ async fn window_notices(
         claims: Arc::new(S3Claims::new(s3, claims_bucket, "window-notices/", NOTICE_LEASE)),
         board,
     };
-    Ok(crate::notices::WindowNotices::new(
+    Ok(crate::sinks::window_notices::WindowNotices::new(
         &cfg.schedule,
         w.clone(),
         &cfg.enrich.patch_group_tag,

@@ -43,7 +43,6 @@ pub mod decode;
 pub mod enrich;
 pub use patchplane_integrations::gather;
 pub mod metrics;
-pub mod notices;
 pub mod outcome;
 pub mod pipeline;
 pub mod replay;

@@ -138,7 +138,7 @@ impl<S: Sink, T: TagSource> Stages<S, T> {
             }
             outcomes.push(o.clone());
             p.actions
-                .push((action, rule.to_owned(), crate::sinks::servicenow::summary(&d), o));
+                .push((action, rule.to_owned(), crate::sinks::common::summary(&d), o));
         }
         p.ack = ack(&outcomes, receives);
         p

@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
-"""Import circles between the top-level modules of a Rust crate.
+"""Import circles between the modules of a Rust crate, at every depth.
 
 usage: module-cycles.py [--edges] SRC_DIR [SRC_DIR ...]
 
-For each crate's `src/` directory, every top-level module (`src/x.rs` or `src/x/`, its submodules
-included) is mapped to the other top-level modules it names: `use crate::y::…`, `crate::y::…` in
+At every level of the module tree (the crate root's modules, then the submodules of each folder
+module such as `sinks/`, and so on down), each child module (its own submodules included) is mapped
+to the sibling modules it names, so `sinks/notify` → `sinks/servicenow` → `sinks/notify` is a
+circle even though both are inside `sinks`. At the top level that means: `use crate::y::…`, `crate::y::…` in
 code, `super::…` that climbs out of the module, and the crate root's re-exports (`crate::load_file`
 counts as `load` when `lib.rs` says `pub use load::load_file`). Comments, doc links and string
 literals do not count. A module and its own submodules are one node, so `super::` inside `model/`
 is not an edge. Any circle between two or more top-level modules is printed with the file and
-line of each reference, and the exit code is 1; 0 means none.
+line of each reference, and the exit code is 1; 0 means none. Below the top level the same rules
+hold with `super::` and `self::` resolved to absolute paths, and a folder module's re-exports
+(`pub use child::Item` in its `mod.rs`) count as its child.
 
 Each crate root (`lib.rs`, `main.rs`, `bin/*.rs`) is checked on its own: a binary names its
 library by crate name, which cannot form a circle with it.
@@ -97,7 +101,7 @@ def tokens(text):
 
 
 def references(text, path):
-    """(first segment of the absolute path, line, shown text) of every `crate::`/`super::`/`self::`
+    """(absolute path as a list of names, line, shown text) of every `crate::`/`super::`/`self::`
     path in `text`, the code of the module at `path` (a list of names below the crate root)."""
     toks = list(tokens(strip(text)))
     refs = []
@@ -128,13 +132,20 @@ def references(text, path):
                 base = base[:-1]
                 j += 2
             shown = "".join(x for x, _ in toks[i:j]) + (toks[j][0] if j < len(toks) else "")
-            if base:
-                refs.append((base[0], line, shown))
-            elif j < len(toks) and toks[j][0] == "{":
+            if j < len(toks) and toks[j][0] == "{":
                 for first in group_heads(toks, j):
-                    refs.append((first, line, f"{shown}{first}…}}"))
-            elif j < len(toks) and _ident(toks[j][0][0]):
-                refs.append((toks[j][0], line, shown))
+                    refs.append((base + [first], line, f"{shown}{first}…}}"))
+            else:
+                tail = []
+                k = j
+                while k < len(toks) and _ident(toks[k][0][0]):
+                    tail.append(toks[k][0])
+                    if k + 1 < len(toks) and toks[k + 1][0] == "::":
+                        k += 2
+                    else:
+                        break
+                if base or tail:
+                    refs.append((base + tail, line, "::".join([t] + ["super"] * 0 + tail) if t == "crate" else shown))
             i = j
             continue
         i += 1
@@ -167,45 +178,51 @@ MOD_DECL = re.compile(r"^\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+([A-Za-z_][A-Za-z0-9_
 REEXPORT = re.compile(r"^\s*pub(?:\([^)]*\))?\s+use\s+(?:crate::|self::)?([A-Za-z_][A-Za-z0-9_]*)::(.*?);", re.M | re.S)
 
 
-def crate_modules(src, root):
-    """Top-level modules of the crate rooted at `root`: name → files, and the root's re-exports
-    (name → module)."""
-    code = strip(root.read_text(encoding="utf-8"))
-    mods = {}
-    for name in MOD_DECL.findall(code):
-        files = [p for p in (src / f"{name}.rs", src / name / "mod.rs") if p.is_file()]
-        folder = src / name
-        if folder.is_dir():
-            files += sorted(p for p in folder.rglob("*.rs") if p not in files)
-        mods[name] = files
-    reexports = {}
-    for module, rest in REEXPORT.findall(code):
-        if module in mods:
-            for item in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", rest):
-                if item not in ("self", "as"):
-                    reexports.setdefault(item, module)
-    return mods, reexports
+def module_tree(src, root):
+    """Every file module of the crate rooted at `root`: module path (tuple) → (file, child module
+    names, re-exports name → child)."""
+    tree = {}
+
+    def walk(path, file, folder):
+        code = strip(file.read_text(encoding="utf-8"))
+        children = []
+        for name in MOD_DECL.findall(code):
+            for f, sub in ((folder / f"{name}.rs", folder / name), (folder / name / "mod.rs", folder / name)):
+                if f.is_file():
+                    children.append(name)
+                    walk(path + (name,), f, sub)
+                    break
+        reexports = {}
+        for module, rest in REEXPORT.findall(code):
+            if module in children:
+                for item in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", rest):
+                    if item not in ("self", "as"):
+                        reexports.setdefault(item, module)
+        tree[path] = (file, children, reexports)
+
+    walk((), root, src)
+    return tree
 
 
-def module_path(src, top, file):
-    """Module path of `file`, which belongs to top-level module `top`."""
-    rel = file.relative_to(src).with_suffix("").parts
-    parts = list(rel)
-    if parts[-1] == "mod":
-        parts = parts[:-1]
-    return parts if parts and parts[0] == top else [top]
-
-
-def graph(src, root):
-    mods, reexports = crate_modules(src, root)
-    edges = {m: {} for m in mods}  # module → {target: (file, line, shown)}
-    for top, files in mods.items():
-        for f in files:
-            for first, line, shown in references(f.read_text(encoding="utf-8"), module_path(src, top, f)):
-                target = first if first in mods else reexports.get(first)
-                if target and target != top and target not in edges[top]:
-                    edges[top][target] = (f, line, shown)
-    return edges
+def graphs(src, root):
+    """Per parent module: {child: {sibling it names: (file, line, shown)}}."""
+    tree = module_tree(src, root)
+    levels = {p: {c: {} for c in children} for p, (_, children, _) in tree.items() if children}
+    for path, (file, _, _) in tree.items():
+        for target, line, shown in references(file.read_text(encoding="utf-8"), list(path)):
+            # The deepest level where the file and the target part ways.
+            n = 0
+            while n < len(path) and n < len(target) and path[n] == target[n]:
+                n += 1
+            parent = path[:n]
+            if parent not in levels or n >= len(path) or n >= len(target):
+                continue
+            here, there = path[n], target[n]
+            if there not in levels[parent]:
+                there = tree[parent][2].get(there)
+            if there and there != here and there not in levels[parent][here]:
+                levels[parent][here][there] = (file, line, shown)
+    return levels
 
 
 def cycles(edges):
@@ -277,21 +294,23 @@ def main(argv):
             print(f"{d}: no lib.rs, main.rs or bin/*.rs here", file=sys.stderr)
             return 2
         for root in roots:
-            edges = graph(src, root)
-            label = f"{d} ({root.name})"
-            if show_edges:
-                for m in sorted(edges):
-                    print(f"{label}: {m} → {', '.join(sorted(edges[m])) or '-'}")
-            found = cycles(edges)
-            if not found:
-                print(f"{label}: no import circle between its {len(edges)} top-level modules")
-                continue
-            bad = True
-            for comp, circle in found:
-                print(f"{label}: import circle {' → '.join(circle)}  (modules involved: {', '.join(comp)})")
-                for a, b in zip(circle, circle[1:]):
-                    f, line, shown = edges[a][b]
-                    print(f"  {a} → {b}: {f}:{line}: {shown}")
+            for parent, edges in sorted(graphs(src, root).items()):
+                where = "::".join(parent) or "crate root"
+                label = f"{d} ({root.name}, {where})"
+                if show_edges:
+                    for m in sorted(edges):
+                        print(f"{label}: {m} → {', '.join(sorted(edges[m])) or '-'}")
+                found = cycles(edges)
+                if not found:
+                    if not parent:
+                        print(f"{label}: no import circle between its {len(edges)} modules")
+                    continue
+                bad = True
+                for comp, circle in found:
+                    print(f"{label}: import circle {' → '.join(circle)}  (modules involved: {', '.join(comp)})")
+                    for a, b in zip(circle, circle[1:]):
+                        f, line, shown = edges[a][b]
+                        print(f"  {a} → {b}: {f}:{line}: {shown}")
     return 1 if bad else 0
 
 

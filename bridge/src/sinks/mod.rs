@@ -20,14 +20,14 @@ use crate::enrich::Context;
 use crate::outcome::Outcome;
 use crate::route::Action;
 
-pub mod lifecycle;
+pub mod common;
 pub mod notify;
 pub mod servicenow;
+pub mod window_notices;
 
 pub use servicenow::{Assignment, ServiceNowSink};
 
-/// The time now; tests set it.
-pub type Clock = Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>;
+pub use common::Clock;
 
 /// A boxed delivery, so sinks of different types sit in one dispatcher.
 pub type Delivery<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;

@@ -20,10 +20,12 @@ use patchplane_integrations::retry::Failure;
 use patchplane_integrations::servicenow::{Incident, state};
 use serde_json::json;
 
-use super::{Desk, failed};
+use super::Desk;
 use crate::decode::Decoded;
 use crate::enrich::Context;
 use crate::outcome::Outcome;
+use crate::sinks::common::failed;
+pub use crate::sinks::common::system_clock;
 use crate::sinks::notify::{DigestBoard, Item};
 use crate::sinks::{ActionSink, Clock, Delivery};
 
@@ -51,11 +53,6 @@ fn process_token() -> String {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u32(std::process::id());
     format!("{:016x}", h.finish())
-}
-
-/// The system clock.
-pub fn system_clock() -> Clock {
-    Arc::new(Timestamp::now)
 }
 
 /// `due_date` as ServiceNow writes it (`YYYY-MM-DD HH:MM:SS`, UTC through the API).

@@ -4,7 +4,7 @@
 //! Every sink works through a [`Desk`]: one Table API client, who tickets are assigned to, and a
 //! lock per correlation key, so the workers of one process never race each other on a key (ADR
 //! 007 settles races between processes). What a sink does to a ticket is decided by
-//! [`super::lifecycle::decide`] from the newest ticket for the key and the event's time (ADR 012).
+//! [`lifecycle::decide`] from the newest ticket for the key and the event's time (ADR 012).
 //! A failure the client classifies as retryable (429, 5xx, timeouts) is [`Outcome::Retry`]; any
 //! other is [`Outcome::Reject`].
 //!
@@ -22,15 +22,18 @@ use patchplane_integrations::retry::Failure;
 use patchplane_integrations::servicenow::{Client, Incident, NewIncident};
 use serde_json::{Map, Value as Json, json};
 
-use super::lifecycle::{Step, Want, decide};
+use self::lifecycle::{Step, Want, decide};
+use super::common::{event_time, failed, summary};
 use super::{ActionSink, Delivery, Sink, Sinks};
-use crate::decode::{Decoded, Event, inspector_time};
+use crate::decode::{Decoded, Event};
 use crate::enrich::Context;
 use crate::gather::Gather;
 use crate::outcome::Outcome;
 use crate::route::Action;
 
+pub mod config;
 pub mod escalation;
+pub mod lifecycle;
 pub mod vulnerability;
 
 /// Who incidents are assigned to.
@@ -100,29 +103,6 @@ const OPEN_ROWS: usize = 10;
 /// How long ADR 007's check after a create waits for the checks of other creates to go out
 /// with it: the creates of a receive end one after the other, a few milliseconds apart.
 const CHECK_WINDOW: std::time::Duration = std::time::Duration::from_millis(5);
-
-/// A client failure as an outcome.
-fn failed(f: Failure) -> Outcome {
-    if f.is_retryable() {
-        Outcome::Retry(f.to_string())
-    } else {
-        Outcome::Reject(f.to_string())
-    }
-}
-
-/// When the event happened, as tickets record it: Inspector's `updatedAt` for findings (a
-/// finding's status changes are updates of one finding), else the envelope's `time`.
-pub fn event_time(d: &Decoded) -> Result<Timestamp, String> {
-    if let Event::Finding(f) = &d.event
-        && let Some(t) = f.updated_at.as_deref().and_then(inspector_time)
-    {
-        return Ok(t);
-    }
-    d.envelope
-        .time
-        .parse()
-        .map_err(|_| format!("event time `{}` is not RFC 3339", d.envelope.time.escape_debug()))
-}
 
 impl Desk {
     /// A desk over `client`.
@@ -318,7 +298,7 @@ impl Desk {
         for t in self.client.open_with_prefix(prefix, suffix).await? {
             let lock = self.lock_for(&t.correlation_id);
             let _held = lock.lock().await;
-            if super::lifecycle::stamp(&t).is_some_and(|r| r > at) {
+            if self::lifecycle::stamp(&t).is_some_and(|r| r > at) {
                 continue;
             }
             self.client
@@ -328,32 +308,6 @@ impl Desk {
         }
         Ok(n)
     }
-}
-
-/// One line for the incident, saying what and where.
-pub fn summary(d: &Decoded) -> String {
-    let e = &d.envelope;
-    let what = match &d.event {
-        Event::Command(c) => format!("Command {} ({}) {}", c.command_id, c.document_name, c.status),
-        Event::CommandInvocation(c) => format!("{} on {} {}", c.document_name, c.instance_id, c.status),
-        Event::WindowExecution(w) => format!("Maintenance window {} {}", w.window_id, w.status),
-        Event::WindowTaskExecution(w) => format!("Maintenance window {} task {}", w.window_id, w.status),
-        Event::WindowTargetInvocation(w) => format!("Maintenance window {} target {}", w.window_id, w.status),
-        Event::Compliance(c) => format!("{} is {} for {}", c.resource_id, c.compliance_status, c.compliance_type),
-        Event::Association(a) | Event::InstanceAssociation(a) => {
-            format!("Association {} {}", a.association_id, a.status)
-        }
-        Event::Finding(f) => match (&f.vulnerability_id, f.node(), f.packages.first()) {
-            (Some(v), Some(node), Some(p)) => format!("{} {v} on {node}: {}", f.severity, p.name),
-            _ => format!("{} {}: {}", f.severity, f.kind, f.title),
-        },
-        Event::Gate(g) => match g.decision.as_str() {
-            "HELD" => format!("Ring {} held for {}: {}", g.ring, g.patch_group, g.reason),
-            other => format!("Ring {} gate {other} for {}: {}", g.ring, g.patch_group, g.reason),
-        },
-        Event::Sweep { .. } => "Escalation sweep".to_owned(),
-    };
-    format!("[patchplane] {what} ({} {})", e.account, e.region)
 }
 
 /// The incident's body: the event, and what enrichment knows of the node.

@@ -24,9 +24,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
-use patchplane_bridge_config::{ScheduleConfig, WindowNoticesConfig};
 use patchplane_bridge_config::sync::{MissingPatch, PatchSummary};
 use patchplane_bridge_config::window::WindowSchedule;
+use patchplane_bridge_config::{ScheduleConfig, WindowNoticesConfig};
 use patchplane_integrations::retry::Failure;
 
 use crate::claims::{Claimed, Claims};

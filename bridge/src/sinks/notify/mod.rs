@@ -19,11 +19,11 @@ use std::time::{Duration, Instant};
 use patchplane_integrations::retry::Failure;
 use tokio::sync::{broadcast, watch};
 
-use super::servicenow::{event_time, summary};
-use super::{ActionSink, Delivery};
 use crate::decode::{Decoded, Event};
 use crate::enrich::Context;
 use crate::outcome::Outcome;
+use crate::sinks::common::{event_time, summary};
+use crate::sinks::{ActionSink, Delivery};
 
 /// One line of a digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
