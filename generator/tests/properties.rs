@@ -218,9 +218,10 @@ proptest! {
                 prop_assert!(filters.iter().any(|f| f["Key"] == "CLASSIFICATION" && f["Values"][0].as_str() == Some(s.as_str())));
                 let got: Vec<Value> = t["Resources"].as_mapping().expect("resources").keys().cloned().collect();
                 prop_assert_eq!(got, expected_resources);
-                // The request JSON carries the same template text.
+                // The request JSON pins the same template text by its hash (ADR 023).
                 let req: serde_json::Value = serde_json::from_str(&r.files[1].contents).expect("json");
-                prop_assert_eq!(req["CreateStackSet"]["TemplateBody"].as_str(), Some(r.files[0].contents.as_str()));
+                let hash = patchplane::render::sha256_hex(r.files[0].contents.as_bytes());
+                prop_assert_eq!(req["CreateStackSet"]["TemplateSha256"].as_str(), Some(hash.as_str()));
             }
         }
     }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use patchplane::rollout::{
     Api, ApiError, Change, Deployed, Desired, ErrorKind, Instance, InstanceResult, Operation, Options, Outcome,
-    Pending, Quiet, RolloutError, StackSets, Targets, TemplateStore, Timing, UploadError, apply, plan,
+    Pending, Quiet, RequestError, RolloutError, StackSets, Targets, TemplateStore, Timing, UploadError, apply, plan,
 };
 
 #[derive(Default)]
@@ -184,13 +184,13 @@ impl Api for Fake {
     }
 }
 
+/// The committed member StackSet of the Sunday policy: its request and the template beside it.
+const SUNDAY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../stacksets/sunday/patching");
+
 fn desired(ous: &[&str], regions: &[&str]) -> Desired {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../stacksets/sunday/patching/stackset.json"
-    ))
-    .expect("committed");
-    let mut d = Desired::parse(Path::new("stackset.json"), &text).expect("parses");
+    let path = Path::new(SUNDAY).join("stackset.json");
+    let text = std::fs::read_to_string(&path).expect("committed");
+    let mut d = Desired::parse(&path, &text).expect("parses");
     d.ous = ous.iter().map(|s| (*s).to_owned()).collect();
     d.regions = regions.iter().map(|s| (*s).to_owned()).collect();
     d
@@ -463,4 +463,82 @@ async fn oversize_templates_need_a_store_and_go_by_url() {
         sets.desired()[0].template_url.as_deref(),
         Some(format!("https://bucket.example/{}", keys[0]).as_str())
     );
+}
+
+// The template by reference (ADR 023): `stackset.json` names `template.yaml` and pins its SHA-256.
+
+/// What CloudFormation receives is the committed `template.yaml`, byte for byte, as `TemplateBody`
+/// (in the dry run's requests too), although `stackset.json` does not contain it.
+#[tokio::test]
+async fn the_request_sent_carries_the_exact_template_bytes() {
+    let template = std::fs::read(Path::new(SUNDAY).join("template.yaml")).expect("committed");
+    let request = std::fs::read_to_string(Path::new(SUNDAY).join("stackset.json")).expect("committed");
+    assert!(!request.contains("TemplateBody"), "the request embeds no template");
+
+    let api = Fake::with_ous(&[("ou-aaaa-11111111", 1)]);
+    let mut sets = StackSets::new(api, vec![desired(&["ou-aaaa-11111111"], &["us-east-1"])]);
+    let Outcome::DryRun(pending) = sets
+        .rollout(
+            None::<&Store>,
+            &options(true),
+            |_| panic!("a dry run asks nothing"),
+            &Quiet,
+        )
+        .await
+        .expect("dry run")
+    else {
+        panic!("not a dry run")
+    };
+    let requests = pending.requests();
+    let body = requests[0]["CreateStackSet"]["TemplateBody"]
+        .as_str()
+        .expect("filled in");
+    assert!(
+        body.as_bytes() == template.as_slice(),
+        "the dry run shows the template's bytes"
+    );
+    assert!(requests[0]["CreateStackSet"]["TemplateURL"].is_null());
+
+    sets.rollout(None::<&Store>, &options(false), |_| true, &Quiet)
+        .await
+        .expect("applies");
+    let sent = sets
+        .api()
+        .0
+        .borrow()
+        .template
+        .clone()
+        .expect("CreateStackSet sent a template");
+    assert!(
+        sent.as_bytes() == template.as_slice(),
+        "CreateStackSet got the template's bytes"
+    );
+}
+
+/// A template edited after `generate` is never rolled out: reading the folder fails, naming both
+/// files, before any client exists.
+#[test]
+fn a_hand_edited_template_is_refused_before_any_call() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("patching");
+    std::fs::create_dir(&dir).expect("mkdir");
+    for f in ["stackset.json", "template.yaml"] {
+        std::fs::copy(Path::new(SUNDAY).join(f), dir.join(f)).expect("copy");
+    }
+    assert!(
+        StackSets::read(Fake::default(), tmp.path()).is_ok(),
+        "the committed pair reads"
+    );
+    let template = dir.join("template.yaml");
+    let mut text = std::fs::read_to_string(&template).expect("read");
+    text.push_str("# one more line\n");
+    std::fs::write(&template, text).expect("write");
+    let Err(e) = StackSets::read(Fake::default(), tmp.path()) else {
+        panic!("an edited template was accepted")
+    };
+    assert!(matches!(e, RequestError::Hash { .. }), "{e:?}");
+    let message = e.to_string();
+    for file in [&template, &dir.join("stackset.json")] {
+        assert!(message.contains(&file.display().to_string()), "{message}");
+    }
 }

@@ -114,7 +114,8 @@ fn a_template_over_the_body_limit_is_reported() {
     );
     assert_eq!(rendered.notes.len(), 1);
     assert!(
-        rendered.notes[0].contains("over the 51200-byte TemplateBody limit"),
+        rendered.notes[0].contains("over the 51200-byte TemplateBody limit")
+            && rendered.notes[0].contains("rollout uploads it"),
         "{}",
         rendered.notes[0]
     );
@@ -125,20 +126,16 @@ fn a_template_over_the_body_limit_is_reported() {
             .iter()
             .any(|w| w.message.contains("61 maintenance windows"))
     );
-    // The request names the file to upload instead of embedding it (ADR 003).
+    // The request names its template and pins its hash, whatever its size (ADR 023); rollout
+    // decides from the size to upload it (ADR 003).
     let request: serde_json::Value = serde_json::from_str(&rendered.files[1].contents).expect("stackset.json");
     let create = &request["CreateStackSet"];
-    assert_eq!(create["TemplateURL"], "patchplane:upload:patching/template.yaml");
-    assert!(create.get("TemplateBody").is_none());
-    // The example fleet fits, and embeds its template.
-    let small = patchplane::load_file(&root().join("examples/org-policy.yaml")).expect("example");
-    let small = patchplane::render::render(&small.plan).expect("renders");
-    let request: serde_json::Value = serde_json::from_str(&small.files[1].contents).expect("stackset.json");
+    assert_eq!(create["TemplateFile"], "template.yaml");
     assert_eq!(
-        request["CreateStackSet"]["TemplateBody"].as_str(),
-        Some(small.files[0].contents.as_str())
+        create["TemplateSha256"].as_str(),
+        Some(patchplane::render::sha256_hex(template.as_bytes()).as_str())
     );
-    assert!(request["CreateStackSet"].get("TemplateURL").is_none());
+    assert!(create.get("TemplateBody").is_none() && create.get("TemplateURL").is_none());
     // 60 patch groups need two scan targets (at most 50 values each).
     assert!(template.contains("ScanTarget2:"));
     patchplane::output::write(&tmp.path().join("out"), &rendered).expect("write");

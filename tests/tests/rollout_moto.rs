@@ -192,6 +192,9 @@ async fn cli_dry_run_rollout_plan_and_status() {
         "{stdout}"
     );
     assert!(stdout.contains("dry run: 2 change(s), nothing sent"));
+    // The request names its template (ADR 023); the dry run shows it filled in, as it is sent.
+    let body = serde_json::to_string(&d.template_body).expect("json");
+    assert!(stdout.contains(&format!("\"TemplateBody\": {body}")), "{stdout}");
     assert_eq!(
         api.describe(&d).await.expect("describe"),
         None,
@@ -234,6 +237,28 @@ async fn cli_dry_run_rollout_plan_and_status() {
             .filter(|l| l.starts_with("sunday-patching "))
             .count(),
         2
+    );
+
+    // A template edited after `generate` no longer matches its request's hash: plan and rollout
+    // refuse it, naming both files, and send nothing.
+    let template = out.join("patching/template.yaml");
+    let mut text = std::fs::read_to_string(&template).expect("read");
+    text = text.replacen("Description: ", "Description: edited ", 1);
+    std::fs::write(&template, text).expect("write");
+    for args in [&["plan"][..], &["rollout", "--yes"]] {
+        let run = cli(&moto, args, &out);
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{}: SHA-256 ", template.display()))
+                && stderr.contains(&out.join("patching/stackset.json").display().to_string()),
+            "{args:?}: {stderr}"
+        );
+    }
+    let deployed = api.describe(&d).await.expect("describe").expect("deployed");
+    assert_eq!(
+        deployed.template_body, d.template_body,
+        "the edited template was not sent"
     );
 }
 

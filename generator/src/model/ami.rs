@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::RegionZone;
 use super::names::{self, pascal_words};
 use super::request::RequestPlan;
-use super::window::{WindowKind, WindowPlan, cutoff_behavior};
+use super::window::{WindowKind, WindowPlan};
 use crate::policy::{AmiPipeline, OperatingSystem, Policy};
 use crate::resolve::{ScheduleError, resolve_schedule};
 
@@ -128,33 +128,19 @@ pub(super) fn build(p: &Policy, a: &AmiPipeline) -> Result<AmiPlan, ScheduleErro
         );
         let id = format!("Image{}", pascal_words(&img.name));
         images.push(ImagePlan {
-            window: WindowPlan {
-                kind: WindowKind::Ami,
-                name: format!("{}-{}-ami-build", p.name, img.name),
-                description: format!(
+            // Targetless: the task is the Automation document that starts the pipeline.
+            window: WindowPlan::new(
+                p,
+                WindowKind::Ami,
+                &id,
+                format!("{}-{}-ami-build", p.name, img.name),
+                format!(
                     "Builds image {} in ring {}'s window for baseline {}",
                     img.name, ring.name, b.name
                 ),
-                ring: Some(ring.name.clone()),
-                baseline: Some(b.name.clone()),
-                operating_system: Some(b.operating_system.as_str()),
-                window_id: format!("{id}Window"),
-                task_id: format!("{id}Task"),
-                targets: Vec::new(),
-                cron: ws.cron.to_string(),
-                offset_days: (ws.offset_days > 0).then_some(ws.offset_days),
-                schedule: ws,
-                duration: p.windows.duration_hours,
-                cutoff: p.windows.cutoff_hours,
-                cutoff_behavior: cutoff_behavior(p),
-                document: "",
-                parameters: Vec::new(),
-                max_concurrency: String::new(),
-                max_errors: String::new(),
-                gate: None,
-                stopped: None,
-                snapshot_task_id: None,
-            },
+                ws,
+            )
+            .in_ring(ring.name.clone(), b),
             ids: ImageIds {
                 component: format!("{id}Component"),
                 recipe: format!("{id}Recipe"),

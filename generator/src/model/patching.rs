@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::names::{central_bus_name, enum_str, pascal, patch_group};
-use super::window::{GatePlan, Param, StoppedTaskPlan, TargetPlan, WindowKind, WindowPlan, cutoff_behavior};
+use super::window::{GatePlan, Param, StoppedTaskPlan, TargetPlan, WindowKind, WindowPlan};
 use crate::ids::partition;
 use crate::policy::{EventSource, Policy, Reboot, RejectedPatchesAction, StoppedInstances};
 use crate::resolve::{ScheduleError, resolve_schedule};
@@ -172,48 +172,29 @@ fn scan_window(p: &Policy, baselines: &[BaselinePlan]) -> Result<WindowPlan, Sch
         })
         .collect();
     let scan = resolve_schedule(&p.scan.schedule, 0)?;
-    Ok(WindowPlan {
-        kind: WindowKind::Scan,
-        name: format!("{}-scan", p.name),
-        description: format!("Nightly patch scan of every patch group of policy {}", p.name),
-        ring: None,
-        baseline: None,
-        operating_system: None,
-        window_id: "ScanWindow".to_owned(),
-        task_id: "ScanTask".to_owned(),
-        targets: scan_targets,
-        cron: scan.cron.to_string(),
-        offset_days: (scan.offset_days > 0).then_some(scan.offset_days),
-        schedule: scan,
-        duration: p.windows.duration_hours,
-        cutoff: p.windows.cutoff_hours,
-        cutoff_behavior: cutoff_behavior(p),
-        // Scans never reboot and need no hooks, whatever the install task uses.
-        document: "AWS-RunPatchBaseline",
-        parameters: vec![
-            Param {
-                name: "Operation",
-                value: "Scan".to_owned(),
-            },
-            Param {
-                name: "RebootOption",
-                value: "NoReboot".to_owned(),
-            },
-        ],
-        max_concurrency: p
-            .scan
-            .max_concurrency
-            .clone()
-            .unwrap_or_else(|| p.install.max_concurrency.clone()),
-        max_errors: p
-            .scan
-            .max_errors
-            .clone()
-            .unwrap_or_else(|| p.install.max_errors.clone()),
-        gate: None,
-        stopped: None,
-        snapshot_task_id: None,
-    })
+    let scan_params = vec![
+        Param {
+            name: "Operation",
+            value: "Scan".to_owned(),
+        },
+        Param {
+            name: "RebootOption",
+            value: "NoReboot".to_owned(),
+        },
+    ];
+    let max_concurrency = (p.scan.max_concurrency.clone()).unwrap_or_else(|| p.install.max_concurrency.clone());
+    let max_errors = (p.scan.max_errors.clone()).unwrap_or_else(|| p.install.max_errors.clone());
+    Ok(WindowPlan::new(
+        p,
+        WindowKind::Scan,
+        "Scan",
+        format!("{}-scan", p.name),
+        format!("Nightly patch scan of every patch group of policy {}", p.name),
+        scan,
+    )
+    .targets(scan_targets)
+    // Scans never reboot and need no hooks, whatever the install task uses.
+    .task("AWS-RunPatchBaseline", scan_params, max_concurrency, max_errors))
 }
 
 /// One install window per ring and baseline: the ring's schedule plus the baseline's
@@ -265,34 +246,31 @@ fn install_windows_with(
             let ws = resolve_schedule(&ring.schedule, b.install_offset_days)?;
             let g = patch_group(&b.group_prefix, &ring.name);
             let id = format!("Install{}{}", pascal(&b.group_prefix), pascal(&ring.name));
-            windows.push(WindowPlan {
-                kind: WindowKind::Install,
-                name: format!("{}-{g}-install", p.name),
-                description: format!(
+            let window = WindowPlan::new(
+                p,
+                WindowKind::Install,
+                &id,
+                format!("{}-{g}-install", p.name),
+                format!(
                     "Ring {} install of baseline {} ({})",
                     ring.name,
                     b.name,
                     b.operating_system.as_str()
                 ),
-                ring: Some(ring.name.clone()),
-                baseline: Some(b.name.clone()),
-                operating_system: Some(b.operating_system.as_str()),
-                window_id: format!("{id}Window"),
-                task_id: format!("{id}Task"),
-                targets: vec![TargetPlan {
-                    logical_id: format!("{id}Target"),
-                    values: vec![g.clone()],
-                }],
-                cron: ws.cron.to_string(),
-                offset_days: (ws.offset_days > 0).then_some(ws.offset_days),
-                schedule: ws,
-                duration: p.windows.duration_hours,
-                cutoff: p.windows.cutoff_hours,
-                cutoff_behavior: cutoff_behavior(p),
+                ws,
+            )
+            .in_ring(ring.name.clone(), b)
+            .targets(vec![TargetPlan {
+                logical_id: format!("{id}Target"),
+                values: vec![g.clone()],
+            }])
+            .task(
                 document,
-                parameters: install_params.to_vec(),
-                max_concurrency: p.install.max_concurrency.clone(),
-                max_errors: p.install.max_errors.clone(),
+                install_params.to_vec(),
+                p.install.max_concurrency.clone(),
+                p.install.max_errors.clone(),
+            );
+            windows.push(WindowPlan {
                 gate: ring.gate.as_ref().map(|gate| GatePlan {
                     parameter: gate_parameter(p, &ring.name),
                     previous_groups: p
@@ -306,6 +284,7 @@ fn install_windows_with(
                 }),
                 stopped: stopped_task(p, &id, &ring.name, ring.gate.as_ref(), &g),
                 snapshot_task_id: snapshot_task(p, &id),
+                ..window
             });
         }
     }
@@ -323,38 +302,39 @@ fn install_windows_with(
                 pascal(&t.team),
                 pascal(&w.name)
             );
-            windows.push(WindowPlan {
-                kind: WindowKind::Install,
-                name: format!("{}-{g}-install", p.name),
-                description: format!(
+            let ring = format!("{}-{}", t.team, w.name);
+            let window = WindowPlan::new(
+                p,
+                WindowKind::Install,
+                &id,
+                format!("{}-{g}-install", p.name),
+                format!(
                     "Team {} window {} install of baseline {} ({})",
                     t.team,
                     w.name,
                     b.name,
                     b.operating_system.as_str()
                 ),
-                ring: Some(format!("{}-{}", t.team, w.name)),
-                baseline: Some(b.name.clone()),
-                operating_system: Some(b.operating_system.as_str()),
-                window_id: format!("{id}Window"),
-                task_id: format!("{id}Task"),
-                targets: vec![TargetPlan {
-                    logical_id: format!("{id}Target"),
-                    values: vec![g.clone()],
-                }],
-                cron: ws.cron.to_string(),
-                offset_days: (ws.offset_days > 0).then_some(ws.offset_days),
-                schedule: ws,
+                ws,
+            )
+            .in_ring(ring.clone(), b)
+            .targets(vec![TargetPlan {
+                logical_id: format!("{id}Target"),
+                values: vec![g.clone()],
+            }])
+            .task(
+                document,
+                install_params.to_vec(),
+                p.install.max_concurrency.clone(),
+                p.install.max_errors.clone(),
+            );
+            windows.push(WindowPlan {
+                // A team window has its own duration; the policy's cutoff is kept below it.
                 duration: w.duration_hours,
                 cutoff: p.windows.cutoff_hours.min(w.duration_hours - 1).max(0),
-                cutoff_behavior: cutoff_behavior(p),
-                document,
-                parameters: install_params.to_vec(),
-                max_concurrency: p.install.max_concurrency.clone(),
-                max_errors: p.install.max_errors.clone(),
-                gate: None,
-                stopped: stopped_task(p, &id, &format!("{}-{}", t.team, w.name), None, &g),
+                stopped: stopped_task(p, &id, &ring, None, &g),
                 snapshot_task_id: snapshot_task(p, &id),
+                ..window
             });
         }
     }

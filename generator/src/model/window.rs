@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::policy::{CutoffBehavior, Policy};
+use crate::policy::{Baseline, CutoffBehavior, Policy};
 use crate::resolve::WindowSchedule;
 
 /// What a window does.
@@ -68,6 +68,79 @@ pub struct WindowPlan {
     pub snapshot_task_id: Option<String>,
 }
 
+impl WindowPlan {
+    /// A window of `p` opening on `schedule`, with logical ids `<id>Window` and `<id>Task` and the
+    /// policy's duration, cutoff and cutoff behaviour. It starts with no ring, no targets and an
+    /// empty task: the callers add what their kind of window has ([`Self::in_ring`],
+    /// [`Self::targets`], [`Self::task`]), so the defaults every window shares live here once.
+    pub(super) fn new(
+        p: &Policy,
+        kind: WindowKind,
+        id: &str,
+        name: String,
+        description: String,
+        schedule: WindowSchedule,
+    ) -> WindowPlan {
+        WindowPlan {
+            kind,
+            name,
+            description,
+            ring: None,
+            baseline: None,
+            operating_system: None,
+            window_id: format!("{id}Window"),
+            task_id: format!("{id}Task"),
+            targets: Vec::new(),
+            cron: schedule.cron.to_string(),
+            // SSM refuses `ScheduleOffset: 0`: a zero offset is left out of the template.
+            offset_days: (schedule.offset_days > 0).then_some(schedule.offset_days),
+            schedule,
+            duration: p.windows.duration_hours,
+            cutoff: p.windows.cutoff_hours,
+            cutoff_behavior: cutoff_behavior(p),
+            document: "",
+            parameters: Vec::new(),
+            max_concurrency: String::new(),
+            max_errors: String::new(),
+            gate: None,
+            stopped: None,
+            snapshot_task_id: None,
+        }
+    }
+
+    /// The ring (or team window) and the baseline an install or build window belongs to.
+    pub(super) fn in_ring(self, ring: String, b: &Baseline) -> WindowPlan {
+        WindowPlan {
+            ring: Some(ring),
+            baseline: Some(b.name.clone()),
+            operating_system: Some(b.operating_system.as_str()),
+            ..self
+        }
+    }
+
+    /// The window's targets.
+    pub(super) fn targets(self, targets: Vec<TargetPlan>) -> WindowPlan {
+        WindowPlan { targets, ..self }
+    }
+
+    /// The Run Command task: document, parameters and rate controls.
+    pub(super) fn task(
+        self,
+        document: &'static str,
+        parameters: Vec<Param>,
+        max_concurrency: String,
+        max_errors: String,
+    ) -> WindowPlan {
+        WindowPlan {
+            document,
+            parameters,
+            max_concurrency,
+            max_errors,
+            ..self
+        }
+    }
+}
+
 /// The task that patches the window's stopped instances: it checks the same gate (an open one
 /// for ungated windows), then starts, patches and stops again the instances it found stopped.
 #[derive(Debug, Clone, Serialize)]
@@ -116,7 +189,7 @@ pub struct Param {
 }
 
 /// `CutoffBehavior` of every window of the policy.
-pub(super) fn cutoff_behavior(p: &Policy) -> &'static str {
+fn cutoff_behavior(p: &Policy) -> &'static str {
     match p.windows.cutoff_behavior {
         CutoffBehavior::CancelTask => "CANCEL_TASK",
         CutoffBehavior::ContinueTask => "CONTINUE_TASK",

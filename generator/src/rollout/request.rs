@@ -1,5 +1,7 @@
-//! Reading the requests `patchplane generate` wrote: every `*/stackset.json` below a folder, and a
-//! template over the `TemplateBody` limit from the file its `TemplateURL` placeholder names.
+//! Reading the requests `patchplane generate` wrote: every `*/stackset.json` below a folder, each
+//! with the template its `TemplateFile` names, checked against its `TemplateSha256` (ADR 023).
+//! What rollout sends is therefore exactly the reviewed pair of files: a template edited by hand,
+//! or a request and template from different runs, is refused before any call.
 
 use std::path::{Path, PathBuf};
 
@@ -14,9 +16,10 @@ pub struct Desired {
     pub name: String,
     /// `Description`.
     pub description: String,
-    /// The template text (from `TemplateBody`, or the file a `TemplateURL` placeholder names).
+    /// The template text: the file `TemplateFile` names, whose SHA-256 is `TemplateSha256`. Sent
+    /// as `TemplateBody`, unless it is uploaded.
     pub template_body: String,
-    /// For a template over 51,200 bytes: the file to upload (from the placeholder).
+    /// For a template over 51,200 bytes: the file to upload, then send as `TemplateURL`.
     pub upload: Option<PathBuf>,
     /// The uploaded template's URL, once uploaded; sent as `TemplateURL` instead of the body.
     pub template_url: Option<String>,
@@ -78,16 +81,20 @@ pub enum RequestError {
         #[source]
         problem: FieldError,
     },
-    /// `TemplateURL` is not the placeholder `generate` writes (ADR 003).
-    #[error("{}: `TemplateURL` `{url}` is not a patchplane upload placeholder", path.display())]
-    Placeholder {
-        /// The file.
+    /// `TemplateFile` is not a file name beside the request.
+    #[error(
+        "{}: `TemplateFile` `{name}` is not a file name in the request's own folder (`patchplane generate` writes `{}`)",
+        path.display(),
+        crate::render::TEMPLATE_FILE
+    )]
+    TemplateFile {
+        /// The request file.
         path: PathBuf,
-        /// The URL found.
-        url: String,
+        /// The name found.
+        name: String,
     },
-    /// The template a placeholder names could not be read.
-    #[error("{}: cannot read {} named by `TemplateURL`: {source}", path.display(), template.display())]
+    /// The template `TemplateFile` names could not be read.
+    #[error("{}: cannot read {}, named by `TemplateFile`: {source}", path.display(), template.display())]
     Template {
         /// The request file.
         path: PathBuf,
@@ -96,6 +103,35 @@ pub enum RequestError {
         /// The cause.
         #[source]
         source: std::io::Error,
+    },
+    /// The template is not the one the request was generated with.
+    #[error(
+        "{}: SHA-256 {actual} does not match `TemplateSha256` {expected} in {}: the template was changed \
+         after `patchplane generate` wrote the request (by hand, or by another run). Edit the policy, not \
+         the output: run `patchplane generate` again and review both files",
+        template.display(),
+        path.display()
+    )]
+    Hash {
+        /// The request file.
+        path: PathBuf,
+        /// The template file.
+        template: PathBuf,
+        /// `TemplateSha256` of the request.
+        expected: String,
+        /// SHA-256 of the template file.
+        actual: String,
+    },
+    /// The request embeds its template: the format before ADR 023.
+    #[error(
+        "{}: the template is inline (`{field}`), a format this patchplane no longer reads: run `patchplane generate` again",
+        path.display()
+    )]
+    Inline {
+        /// The request file.
+        path: PathBuf,
+        /// `TemplateBody` or `TemplateURL`.
+        field: &'static str,
     },
 }
 
@@ -189,7 +225,7 @@ impl Fields<'_> {
 }
 
 impl Desired {
-    /// Parses one `stackset.json`.
+    /// Parses one `stackset.json` (`text`, read from `path`) and reads the template beside it.
     pub fn parse(path: &Path, text: &str) -> Result<Desired, RequestError> {
         let v: Json = serde_json::from_str(text).map_err(|source| RequestError::Json {
             path: path.to_path_buf(),
@@ -198,27 +234,9 @@ impl Desired {
         let f = Fields { path };
         let c = f.field(&v, "CreateStackSet")?;
         let i = f.field(&v, "CreateStackInstances")?;
-        // A template over the TemplateBody limit is named by a placeholder (ADR 003): read it
-        // from the output directory, to be uploaded by `rollout --template-bucket`.
-        let (template_body, upload) = match c.get("TemplateURL").and_then(Json::as_str) {
-            Some(url) => {
-                let rel =
-                    url.strip_prefix(crate::render::UPLOAD_PLACEHOLDER)
-                        .ok_or_else(|| RequestError::Placeholder {
-                            path: path.to_path_buf(),
-                            url: url.to_owned(),
-                        })?;
-                let out_dir = path.parent().and_then(Path::parent).unwrap_or(Path::new("."));
-                let file = out_dir.join(rel);
-                let body = std::fs::read_to_string(&file).map_err(|source| RequestError::Template {
-                    path: path.to_path_buf(),
-                    template: file.clone(),
-                    source,
-                })?;
-                (body, Some(file))
-            }
-            None => (f.string(c, "TemplateBody")?, None),
-        };
+        let (template_body, template) = Self::template(path, &f, c)?;
+        // Too large for `TemplateBody` (ADR 003): uploaded by `rollout --template-bucket`.
+        let upload = (template_body.len() > crate::render::TEMPLATE_BODY_LIMIT).then_some(template);
         Ok(Desired {
             dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
             name: f.string(c, "StackSetName")?,
@@ -259,6 +277,44 @@ impl Desired {
         })
     }
 
+    /// The template `CreateStackSet.TemplateFile` names, beside the request, and its path; refused
+    /// unless its SHA-256 is `CreateStackSet.TemplateSha256`.
+    fn template(path: &Path, f: &Fields<'_>, c: &Json) -> Result<(String, PathBuf), RequestError> {
+        for field in ["TemplateBody", "TemplateURL"] {
+            if c.get(field).is_some() {
+                return Err(RequestError::Inline {
+                    path: path.to_path_buf(),
+                    field,
+                });
+            }
+        }
+        let name = f.string(c, "TemplateFile")?;
+        let expected = f.string(c, "TemplateSha256")?;
+        // A bare file name only: a request must not reach out of its own folder.
+        if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\']) {
+            return Err(RequestError::TemplateFile {
+                path: path.to_path_buf(),
+                name,
+            });
+        }
+        let template = path.parent().unwrap_or(Path::new(".")).join(&name);
+        let body = std::fs::read_to_string(&template).map_err(|source| RequestError::Template {
+            path: path.to_path_buf(),
+            template: template.clone(),
+            source,
+        })?;
+        let actual = crate::render::sha256_hex(body.as_bytes());
+        if !actual.eq_ignore_ascii_case(&expected) {
+            return Err(RequestError::Hash {
+                path: path.to_path_buf(),
+                template,
+                expected,
+                actual,
+            });
+        }
+        Ok((body, template))
+    }
+
     /// Every `*/stackset.json` below `dir`, sorted by folder.
     pub fn read_dir(dir: &Path) -> Result<Vec<Desired>, RequestError> {
         let read_error = |path: &Path| {
@@ -289,31 +345,103 @@ impl Desired {
 mod tests {
     use super::*;
 
+    const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../stacksets/acme/patching");
+
+    /// A copy of the committed `patching/` folder, to spoil.
+    fn copy() -> (tempfile::TempDir, PathBuf, String) {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dir = tmp.path().join("patching");
+        std::fs::create_dir(&dir).expect("mkdir");
+        for f in ["stackset.json", "template.yaml"] {
+            std::fs::copy(Path::new(COMMITTED).join(f), dir.join(f)).expect("copy");
+        }
+        let text = std::fs::read_to_string(dir.join("stackset.json")).expect("read");
+        (tmp, dir.join("stackset.json"), text)
+    }
+
     #[test]
-    fn request_files_parse_and_oversize_ones_are_refused() {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../stacksets/acme/patching/stackset.json"
-        ))
-        .expect("committed");
-        let d = Desired::parse(Path::new("stacksets/acme/patching/stackset.json"), &text).expect("parses");
+    fn request_files_parse_with_their_template() {
+        let path = Path::new(COMMITTED).join("stackset.json");
+        let text = std::fs::read_to_string(&path).expect("committed");
+        let d = Desired::parse(&path, &text).expect("parses");
         assert_eq!(
             (d.name.as_str(), d.call_as.as_str(), d.regions.len()),
             ("acme-patching", "DELEGATED_ADMIN", 4)
         );
         assert_eq!(d.preferences, ("PARALLEL".into(), 25, 10));
-        let big = text.replacen(
-            "\"TemplateBody\"",
-            "\"TemplateURL\": \"patchplane:upload:patching/template.yaml\", \"Unused\"",
-            1,
-        );
-        let e = Desired::parse(Path::new("x/stackset.json"), &big).expect_err("oversize");
-        assert!(e.to_string().contains("TemplateURL"), "{e}");
+        let template = std::fs::read_to_string(Path::new(COMMITTED).join("template.yaml")).expect("committed");
+        assert!(d.template_body == template, "the template's exact bytes");
+        assert_eq!(d.upload, None, "under the TemplateBody limit");
         assert!(
             Desired::parse(Path::new("x/stackset.json"), "{}")
                 .expect_err("empty")
                 .to_string()
                 .contains("`CreateStackSet` is missing")
         );
+    }
+
+    /// One byte changed in the template: refused, naming both files and what to do.
+    #[test]
+    fn a_template_that_does_not_match_its_hash_is_refused() {
+        let (_tmp, path, text) = copy();
+        let template = path.with_file_name("template.yaml");
+        let edited =
+            std::fs::read_to_string(&template)
+                .expect("read")
+                .replacen("ApproveAfterDays: 7", "ApproveAfterDays: 0", 1);
+        std::fs::write(&template, edited).expect("write");
+        let e = Desired::parse(&path, &text).expect_err("edited by hand");
+        assert!(matches!(e, RequestError::Hash { .. }), "{e:?}");
+        let message = e.to_string();
+        assert!(
+            message.starts_with(&format!("{}: SHA-256 ", template.display()))
+                && message.contains("does not match `TemplateSha256` "),
+            "{message}"
+        );
+        assert!(message.contains(&path.display().to_string()), "{message}");
+        assert!(message.contains("run `patchplane generate` again"), "{message}");
+        // The request's hash edited instead: the same refusal.
+        let (_tmp, path, text) = copy();
+        let v: Json = serde_json::from_str(&text).expect("json");
+        let hash = v["CreateStackSet"]["TemplateSha256"].as_str().expect("hash");
+        let spoiled = text.replace(hash, &"0".repeat(64));
+        assert!(matches!(
+            Desired::parse(&path, &spoiled),
+            Err(RequestError::Hash { .. })
+        ));
+    }
+
+    #[test]
+    fn template_references_outside_the_folder_and_inline_templates_are_refused() {
+        let (_tmp, path, text) = copy();
+        for name in ["../central/template.yaml", "/etc/passwd", "..", ""] {
+            let spoiled = text.replacen("\"template.yaml\"", &format!("{name:?}"), 1);
+            let e = Desired::parse(&path, &spoiled).expect_err(name);
+            assert!(matches!(e, RequestError::TemplateFile { .. }), "{name}: {e:?}");
+        }
+        let missing = text.replacen("\"template.yaml\"", "\"gone.yaml\"", 1);
+        let e = Desired::parse(&path, &missing).expect_err("missing");
+        assert!(e.to_string().contains("gone.yaml, named by `TemplateFile`"), "{e}");
+        let inline = text.replacen("\"TemplateFile\"", "\"TemplateBody\": \"a: 1\", \"Unused\"", 1);
+        let e = Desired::parse(&path, &inline).expect_err("inline");
+        assert!(
+            e.to_string().ends_with("the template is inline (`TemplateBody`), a format this patchplane no longer reads: run `patchplane generate` again"),
+            "{e}"
+        );
+    }
+
+    /// Over the `TemplateBody` limit: the same file, to be uploaded and sent as `TemplateURL`.
+    #[test]
+    fn a_template_over_the_limit_is_to_be_uploaded() {
+        let (_tmp, path, text) = copy();
+        let template = path.with_file_name("template.yaml");
+        let big = format!("# {}\n", "x".repeat(crate::render::TEMPLATE_BODY_LIMIT));
+        std::fs::write(&template, &big).expect("write");
+        let v: Json = serde_json::from_str(&text).expect("json");
+        let hash = v["CreateStackSet"]["TemplateSha256"].as_str().expect("hash");
+        let text = text.replace(hash, &crate::render::sha256_hex(big.as_bytes()));
+        let d = Desired::parse(&path, &text).expect("parses");
+        assert_eq!(d.upload, Some(template));
+        assert!(d.template_body == big);
     }
 }
