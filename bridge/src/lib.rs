@@ -2,7 +2,8 @@
 //!
 //! # Layout
 //! The bridge is a pipeline of small stages, each a module or folder, in the order a message
-//! meets them; `main.rs` only parses arguments and calls [`app`] or [`replay`]:
+//! meets them; `main.rs` only parses arguments and calls [`app`] or [`replay`]. No two modules
+//! import each other at any depth (`tests/scripts/module-cycles.py`):
 //! - [`source`]: the SQS queue: long-poll receives taken in turn (the batching window, ADR 021),
 //!   visibility heartbeats, delete, delay, release (through `patchplane_integrations::sqs`, ADR 020).
 //! - [`decode`]: an EventBridge envelope into a typed event, with the correlation key its sinks
@@ -14,12 +15,12 @@
 //!   patch command's output (the pre-patch health check's reason); node exceptions.
 //! - [`route`]: rules from `bridge.yaml` (or the defaults) mapping kind, status, severity, ring
 //!   and owner to actions; it runs after enrichment.
-//! - [`sinks`]: the dispatcher, one sink per action; [`sinks::lifecycle`] decides what an event
-//!   does to its ticket (open, note, reopen, resolve; ordered by event time);
-//!   [`sinks::servicenow`] incidents, resolutions, vulnerability tickets and the escalation
-//!   sweep; [`sinks::notify`] owner digests, their messages parked until sent.
-//! - [`notices`]: on the sweep's tick, one notice per owner before each install window and one
-//!   summary after it; [`notices::sources`] reads scans (inventory sync) and tickets.
+//! - [`sinks`]: the dispatcher and the registry, one folder per sink, each with its `config.rs`
+//!   and one registration line: [`sinks::servicenow`] incidents, resolutions, vulnerability
+//!   tickets, the escalation sweep and the ticket lifecycle (open, note, reopen, resolve; ordered
+//!   by event time); [`sinks::notify`] owner digests, their messages parked until sent;
+//!   [`sinks::window_notices`] one notice per owner before each install window and one summary
+//!   after it; [`sinks::common`] what every sink uses (clock, event time, summary).
 //! - [`gather`]: lookups of single keys asked together (the messages of a receive) sent as one
 //!   batch call: tags, tickets (it lives in `patchplane_integrations::gather`, whose ServiceNow
 //!   client gathers its writes with it too).
@@ -29,11 +30,15 @@
 //! - [`pipeline`]: the stages for one message ([`pipeline::Stages`], also used by `replay`), the
 //!   workers that feed them from the source, one tracing span per message, and the parking of
 //!   messages whose digest is not sent yet.
-//! - [`config`]: `bridge.yaml` (its types and rules live in `patchplane::bridge_config`, shared
-//!   with the generator).
-//! - [`app`]: configuration → clients, secrets, sinks, the running service; typed start errors.
+//! - [`config`]: `bridge.yaml`, re-exported from `patchplane_bridge_config`, the contract crate
+//!   the generator renders it with (ADR 024); the bridge does not link the generator.
+//! - [`start`]: what start-up makes of the file: every `{env}`/`{secret_arn}` reference resolved
+//!   in one pass (all problems together), the shared clients, typed start errors.
+//! - [`app`]: resolved configuration → sinks, stages, pipeline, the running service; `check` and
+//!   `check --resolve`.
 //! - [`replay`]: `patchplane-bridge replay` over event files.
-//! - [`windows`]: a node's next install window, from the generator's schedule model.
+//! - [`windows`]: a node's next install window, from `schedule:` and the contract crate's window
+//!   arithmetic (the same `patchplane schedule` uses).
 //! - [`metrics`], [`server`]: counters, Prometheus text, EMF lines, `/healthz` and `/readyz`.
 
 pub mod app;
@@ -50,4 +55,5 @@ pub mod route;
 pub mod server;
 pub mod sinks;
 pub mod source;
+pub mod start;
 pub mod windows;

@@ -37,6 +37,10 @@ enum Command {
         /// bridge.yaml; without it, $PATCHPLANE_BRIDGE_CONFIG.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Also resolve every `{env: …}` and `{secret_arn: …}` reference (Secrets Manager needs AWS
+        /// credentials) and build the sinks, reporting every unresolved reference at once.
+        #[arg(long)]
+        resolve: bool,
     },
     /// Exit 0 when the bridge on this host answers /healthz (the ECS container health check; the
     /// image has no shell or curl).
@@ -104,10 +108,19 @@ fn main() -> ExitCode {
                     }
                 }
             }
-            Command::Check { config } => match app::require_config(config.as_deref()) {
+            Command::Check { config, resolve } => match app::require_config(config.as_deref()) {
                 Ok(cfg) => {
                     println!("{}", app::check_summary(&cfg));
-                    ExitCode::SUCCESS
+                    if !resolve {
+                        return ExitCode::SUCCESS;
+                    }
+                    match app::check_resolve(&cfg).await {
+                        Ok(line) => {
+                            println!("{line}");
+                            ExitCode::SUCCESS
+                        }
+                        Err(e) => failed(&e),
+                    }
                 }
                 Err(e) => failed(&e),
             },

@@ -73,7 +73,7 @@ pub async fn run(req: &Request, out: &mut impl std::io::Write) -> Result<bool, R
         (None, false) => return Err(ReplayError::NeedsConfig),
     };
     if let Some(policy) = &req.policy {
-        // The bridge does not link the generator (ADR 023): the generator fills the schedule.
+        // The bridge does not link the generator (ADR 024): the generator fills the schedule.
         return Err(ReplayError::Policy(format!(
             "--policy moved to the generator: `patchplane bridge-config {} > bridge.yaml`, then \
              `replay --config bridge.yaml`",
@@ -101,9 +101,12 @@ pub async fn run(req: &Request, out: &mut impl std::io::Write) -> Result<bool, R
         Some(aws) => aws.clone(),
         None => app::sdk_config(&cfg).await,
     };
-    let (sinks, _) = app::sinks(&cfg, &aws).await?;
+    let resolved = app::resolve(&cfg, &aws).await?;
+    let (sinks, _) = app::sinks(&cfg, &resolved, &aws)?;
     let mut stages = app::stages(&cfg, tags, sinks);
-    stages.enricher = stages.enricher.with_owners(app::owner_chain(&cfg, Some(&aws)).await?);
+    stages.enricher = stages
+        .enricher
+        .with_owners(crate::enrich::owners::chain(&cfg, &resolved, Some(&aws))?);
     Ok(replay_with(&stages, None, req, out).await)
 }
 

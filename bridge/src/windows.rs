@@ -68,7 +68,9 @@ impl NextWindow for ScheduleWindows {
             .iter()
             .filter(|(_, groups, _)| groups.iter().any(|g| g == patch_group))
             .filter_map(|(name, _, ws)| {
-                let z = patchplane_bridge_config::window::openings(ws, tz, after, 1).into_iter().next()?;
+                let z = patchplane_bridge_config::window::openings(ws, tz, after, 1)
+                    .into_iter()
+                    .next()?;
                 Some(Opening {
                     window: name.clone(),
                     local: format!(

@@ -398,3 +398,55 @@ fn the_task_definition_carries_a_configuration_the_bridge_accepts() {
         );
     }
 }
+
+/// `check --resolve` resolves every reference of the example file in one pass and reports each
+/// one that is missing with its key path, never stopping at the first: with none of the example's
+/// variables set and Secrets Manager unreachable, one run names them all.
+#[test]
+fn check_resolve_reports_every_missing_reference_at_once() {
+    let bin = workspace_bin("patchplane-bridge");
+    let mut cmd = std::process::Command::new(&bin);
+    cmd.args(["check", "--resolve", "--config"])
+        .arg(root().join("examples/bridge.yaml"))
+        .env_remove("PATCHPLANE_BRIDGE_CONFIG")
+        // Static test credentials, and an endpoint nothing listens on: Secrets Manager fails fast.
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_MAX_ATTEMPTS", "1");
+    for var in [
+        "PATCHPLANE_QUEUE_URL",
+        "SERVICENOW_PASSWORD",
+        "PATCHPLANE_CLAIMS_BUCKET",
+        "PATCHPLANE_EVIDENCE_BUCKET",
+        "CMDB_TOKEN",
+        "PATCHPLANE_NOTIFY_TOPIC_ARN",
+        "SLACK_WEBHOOK_URL",
+    ] {
+        cmd.env_remove(var);
+    }
+    let out = cmd.output().expect("runs");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.starts_with("ok: "), "the file itself is valid: {stdout}");
+    for line in [
+        "`queue.url`: env:PATCHPLANE_QUEUE_URL: environment variable PATCHPLANE_QUEUE_URL is not set",
+        "`servicenow.auth.basic.password`: env:SERVICENOW_PASSWORD: environment variable SERVICENOW_PASSWORD is not set",
+        "`servicenow.claims_bucket`: env:PATCHPLANE_CLAIMS_BUCKET:",
+        "`enrich.command_output.bucket`: env:PATCHPLANE_EVIDENCE_BUCKET:",
+        "`notify.sns.topic_arn`: env:PATCHPLANE_NOTIFY_TOPIC_ARN:",
+        "`notify.slack.url`: env:SLACK_WEBHOOK_URL:",
+        "`notify.teams.url`: secret_arn:arn:aws:secretsmanager:us-east-1:111111111111:secret:patchplane/teams-AbCdEf: GetSecretValue",
+        "`notify.windows.claims_bucket`: env:PATCHPLANE_CLAIMS_BUCKET:",
+        "`notify.windows.evidence_bucket`: env:PATCHPLANE_EVIDENCE_BUCKET:",
+    ] {
+        assert!(stderr.contains(line), "missing `{line}` in:\n{stderr}");
+    }
+    assert!(stderr.contains("settings cannot be resolved:"), "{stderr}");
+    // One line per reference, no debug dump of an SDK error.
+    assert!(!stderr.contains("DispatchFailure("), "{stderr}");
+}

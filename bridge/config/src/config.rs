@@ -24,7 +24,7 @@ pub use crate::operations::{AwsConfig, LogFormat, LogLevel, Operations};
 pub use crate::queue::QueueConfig;
 pub use crate::servicenow::{AuthConfig, ServiceNowConfig};
 use crate::settings::error;
-pub use crate::settings::{SecretRef, Setting, SettingError, hide_secret, resolve_setting};
+pub use crate::settings::{Ref, References, SecretRef, Setting, SettingError, hide_secret, resolve_setting};
 
 pub use crate::owners::{
     CLAIMS_BUCKET_ENV, EVIDENCE_BUCKET_ENV, HttpCmdbConfig, NOTIFY_TOPIC_ENV, NotifyConfig, OwnerStep, OwnersConfig,
@@ -203,6 +203,50 @@ impl BridgeConfig {
                 .collect(),
             None => default_rules(),
         }
+    }
+
+    /// Every setting and secret the running bridge reads, with its key path: those of the sections
+    /// present, and of an owner step only when `owners.order` uses it (as the bridge builds it).
+    pub fn references(&self) -> References<'_> {
+        let mut out: References<'_> = vec![
+            ("queue.url", Ref::Setting(&self.queue.url)),
+            ("servicenow.instance_url", Ref::Setting(&self.servicenow.instance_url)),
+        ];
+        out.push(match &self.servicenow.auth {
+            AuthConfig::Basic { password, .. } => ("servicenow.auth.basic.password", Ref::Secret(password)),
+            AuthConfig::Oauth { client_secret, .. } => {
+                ("servicenow.auth.oauth.client_secret", Ref::Secret(client_secret))
+            }
+        });
+        if let Some(b) = &self.servicenow.claims_bucket {
+            out.push(("servicenow.claims_bucket", Ref::Setting(b)));
+        }
+        if let Some(o) = &self.enrich.command_output {
+            out.push(("enrich.command_output.bucket", Ref::Setting(&o.bucket)));
+        }
+        if self.owners.order.contains(&OwnerStep::HttpCmdb)
+            && let Some(t) = self.owners.http_cmdb.as_ref().and_then(|h| h.token.as_ref())
+        {
+            out.push(("owners.http_cmdb.token", Ref::Secret(t)));
+        }
+        if let Some(n) = &self.notify {
+            if let Some(s) = &n.sns {
+                out.push(("notify.sns.topic_arn", Ref::Setting(&s.topic_arn)));
+            }
+            if let Some(w) = &n.slack {
+                out.push(("notify.slack.url", Ref::Secret(&w.url)));
+            }
+            if let Some(w) = &n.teams {
+                out.push(("notify.teams.url", Ref::Secret(&w.url)));
+            }
+            if let Some(w) = &n.windows {
+                out.push(("notify.windows.claims_bucket", Ref::Setting(&w.claims_bucket)));
+                if let Some(b) = &w.evidence_bucket {
+                    out.push(("notify.windows.evidence_bucket", Ref::Setting(b)));
+                }
+            }
+        }
+        out
     }
 
     /// Whether the file has `section` (an action's [`Action::needs`]).
@@ -479,5 +523,59 @@ servicenow:
         let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/bridge.yaml");
         let c = load_file(&file).unwrap_or_else(|e| panic!("{e}"));
         assert!(c.routes.is_some(), "the example spells out its rules");
+    }
+
+    /// The one rule of which section an action needs, as `validate` and the bridge's registry
+    /// (through [`BridgeConfig::deliverable`]) both read it.
+    #[test]
+    fn an_action_is_deliverable_exactly_when_its_section_is_there() {
+        let bare = load_str(MINIMAL, Path::new("bridge.yaml")).expect("valid");
+        assert_eq!(
+            bare.deliverable(),
+            [
+                Action::Incident,
+                Action::InspectorTicket,
+                Action::Resolve,
+                Action::Escalate
+            ]
+        );
+        let with_notify = format!("{MINIMAL}notify: {{sns: {{topic_arn: {{env: TOPIC}}}}}}\n");
+        let c = load_str(&with_notify, Path::new("bridge.yaml")).expect("valid");
+        assert!(c.deliverable().contains(&Action::NotifyOwner));
+        assert!(!c.deliverable().contains(&Action::WindowNotices));
+        let with_windows = format!(
+            "{MINIMAL}notify:\n  sns: {{topic_arn: {{env: TOPIC}}}}\n  windows: {{claims_bucket: {{env: CLAIMS}}, accounts: ['111111111111']}}\n"
+        );
+        let c = load_str(&with_windows, Path::new("bridge.yaml")).expect("valid");
+        assert_eq!(c.deliverable(), Action::ALL);
+        // And validation says which section is missing, in the action's own name.
+        let text = errors(&format!(
+            "{MINIMAL}routes:\n  - {{name: w, actions: [window-notices]}}\n"
+        ));
+        assert!(
+            text.contains("`routes[0].actions[0]`: `window-notices` needs a `notify.windows:` section"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn references_list_every_setting_the_bridge_resolves_with_its_key_path() {
+        let text = format!(
+            "{MINIMAL}enrich:\n  command_output: {{bucket: {{env: EVIDENCE}}}}\nowners:\n  order: [tags, http_cmdb]\n  http_cmdb: {{url: 'https://cmdb.example/{{node}}', token: {{secret_arn: 'arn:aws:secretsmanager:us-east-1:111111111111:secret:t'}}}}\nnotify:\n  teams: {{url: {{env: TEAMS}}}}\n"
+        );
+        let c = load_str(&text, Path::new("bridge.yaml")).expect("valid");
+        let paths: Vec<&str> = c.references().iter().map(|(p, _)| *p).collect();
+        assert_eq!(
+            paths,
+            [
+                "queue.url",
+                "servicenow.instance_url",
+                "servicenow.auth.basic.password",
+                "enrich.command_output.bucket",
+                "owners.http_cmdb.token",
+                "notify.teams.url"
+            ]
+        );
+        assert!(matches!(c.references()[0].1, Ref::Setting(Setting::Env { env }) if env == "PATCHPLANE_QUEUE_URL"));
     }
 }

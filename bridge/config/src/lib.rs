@@ -1,5 +1,5 @@
 //! patchplane-bridge-config: the contract between the generator (`patchplane`) and the bridge
-//! (`patchplane-bridge`), with no AWS SDK and no HTTP client in it (ADR 023).
+//! (`patchplane-bridge`), with no AWS SDK and no HTTP client in it (ADR 024).
 //!
 //! The generator validates and renders `bridge.yaml` through these types (the policy's
 //! `central.bridge.config`); the bridge reads and runs it. Both also read the shapes listed

@@ -117,3 +117,16 @@ pub fn resolve_setting(
         }),
     }
 }
+
+/// A reference in the file, to be resolved at start-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ref<'a> {
+    /// A [`Setting`]: a value, or `{env: NAME}`.
+    Setting(&'a Setting),
+    /// A [`SecretRef`]: `{env: NAME}` or `{secret_arn: ARN}`.
+    Secret(&'a SecretRef),
+}
+
+/// Every reference of a file with its key path, in file order: what the bridge resolves in one
+/// pass at start-up ([`crate::BridgeConfig::references`]).
+pub type References<'a> = Vec<(&'static str, Ref<'a>)>;

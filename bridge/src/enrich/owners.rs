@@ -224,6 +224,60 @@ impl OwnerSource for CmdbStep {
     }
 }
 
+/// The owner chain `owners:` describes: tags, CMDBs (clients built from the resolved references)
+/// and the static map, with their caches. Without AWS (`sdk` is `None`: a replay without
+/// credentials), the CMDB steps are left out.
+pub fn chain(
+    cfg: &crate::config::BridgeConfig,
+    resolved: &crate::start::Resolved,
+    sdk: Option<&aws_config::SdkConfig>,
+) -> Result<OwnerChain, crate::start::StartError> {
+    use patchplane_integrations::cmdb::{Cmdb, HttpCmdb, HttpCmdbConfig, OwnerField, ServiceNowCmdb};
+    use patchplane_integrations::retry::RetryPolicy;
+
+    use crate::config::OwnerStep;
+    use crate::start::StartError;
+    let o = &cfg.owners;
+    let mut steps = Vec::new();
+    for step in &o.order {
+        steps.push(match step {
+            OwnerStep::Tags => Step::Tags(cfg.enrich.owner_tags.clone()),
+            OwnerStep::Static => Step::Static(o.static_owners.clone()),
+            OwnerStep::ServicenowCmdb => {
+                if sdk.is_none() {
+                    continue;
+                }
+                let fields: Vec<OwnerField> = o.servicenow_cmdb.fields.iter().filter_map(|f| f.parse().ok()).collect();
+                let client = Arc::new(crate::start::servicenow(cfg, resolved)?);
+                let cmdb = ServiceNowCmdb::new(client, &fields).map_err(|e| StartError::Cmdb(e.to_string()))?;
+                Step::Cmdb(Arc::new(CmdbStep::new("servicenow cmdb", Cmdb::ServiceNow(cmdb))))
+            }
+            OwnerStep::HttpCmdb => {
+                let (Some(_), Some(h)) = (sdk, &o.http_cmdb) else {
+                    continue;
+                };
+                let token = match &h.token {
+                    Some(_) => Some(resolved.get("owners.http_cmdb.token")?.to_owned()),
+                    None => None,
+                };
+                let cmdb = HttpCmdb::new(HttpCmdbConfig {
+                    url: h.url.clone(),
+                    token,
+                    timeout: Duration::from_secs(h.timeout_seconds),
+                    retry: RetryPolicy::default(),
+                })
+                .map_err(|e| StartError::Cmdb(e.to_string()))?;
+                Step::Cmdb(Arc::new(CmdbStep::new("http cmdb", Cmdb::Http(cmdb))))
+            }
+        });
+    }
+    Ok(OwnerChain::new(
+        steps,
+        Duration::from_secs(o.ttl_seconds),
+        Duration::from_secs(o.negative_ttl_seconds),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};

@@ -6,19 +6,33 @@
 //! arm in an existing sink. An action routed to no registered sink is a configuration the bridge
 //! cannot honour: [`Outcome::Reject`], never a silent success.
 //!
-//! - [`servicenow`]: incidents, vulnerability tickets, resolution and escalation, idempotent by
-//!   correlation key.
-//! - [`notify`]: owner notifications grouped into digests, sent to SNS, Slack or Teams.
+//! One folder per sink, each with its `config.rs` (its section of `bridge.yaml`, resolved, into
+//! the sink) and one line in [`build`]'s registry; the rule of which section an action needs
+//! lives once, in [`crate::config::Action::needs`]:
+//! - [`common`]: what every sink uses (the clock, an event's time and summary, a failure as an
+//!   outcome), below them all so no two sinks import each other.
+//! - [`notify`]: owner notifications grouped into digests, sent to SNS, Slack or Teams
+//!   (`notify-owner`); the digest board the others post to.
+//! - [`servicenow`]: incidents, resolutions, vulnerability tickets and the escalation sweep
+//!   (`incident`, `resolve`, `inspector-ticket`, `escalate`), idempotent by correlation key; the
+//!   ticket lifecycle.
+//! - [`window_notices`]: notices before install windows and summaries after them, per owner
+//!   (`window-notices`).
 //! - [`DryRun`]: delivers nothing; `replay --dry-run` prints what would have been done.
 
 use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use aws_config::SdkConfig;
+
+use crate::config::BridgeConfig;
 use crate::decode::Decoded;
 use crate::enrich::Context;
 use crate::outcome::Outcome;
 use crate::route::Action;
+use crate::start::{Resolved, StartError};
+use crate::windows::NextWindow;
 
 pub mod common;
 pub mod notify;
@@ -88,6 +102,81 @@ impl Sink for Sinks {
             }
         }
     }
+}
+
+/// What each sink's `config.rs` builds from (the checked file, its references resolved, AWS,
+/// the clock, next windows) and what sinks share once built (the digest board).
+pub struct Builder<'a> {
+    /// The checked configuration.
+    pub cfg: &'a BridgeConfig,
+    /// Its references, resolved in one pass ([`crate::start::Resolved`]).
+    pub resolved: &'a Resolved,
+    /// AWS.
+    pub sdk: &'a SdkConfig,
+    /// The time (tests set it).
+    pub clock: Clock,
+    /// Next install windows for tickets, when `schedule:` has any.
+    pub windows: Option<Arc<dyn NextWindow>>,
+    /// The digest board and its period, once `notify` built it: escalations and window notices
+    /// post to it.
+    pub board: Option<(Arc<notify::DigestBoard>, std::time::Duration)>,
+    /// The sinks registered so far.
+    pub sinks: Sinks,
+}
+
+impl Builder<'_> {
+    /// Whether the file has the section `action` needs ([`crate::config::Action::needs`], the
+    /// one rule): a sink registers its action only then.
+    pub fn wants(&self, action: Action) -> bool {
+        self.cfg.deliverable().contains(&action)
+    }
+
+    /// The owner of what no step of the owner chain knows: the default assignment group.
+    pub fn default_owner(&self) -> String {
+        self.cfg
+            .servicenow
+            .assignment_group
+            .clone()
+            .unwrap_or_else(|| "unassigned".into())
+    }
+}
+
+/// The registry: one line per sink folder, in the order they build (the digest board first:
+/// the ServiceNow escalation and window notices post to it). A new sink is a folder with its
+/// `config.rs` and one line here.
+fn register_all(b: &mut Builder<'_>) -> Result<(), StartError> {
+    notify::config::register(b)?;
+    servicenow::config::register(b)?;
+    window_notices::config::register(b)?;
+    Ok(())
+}
+
+/// Every sink `bridge.yaml` configures, and the digest board when there is one; fails when a
+/// routed action has no sink.
+pub fn build(
+    cfg: &BridgeConfig,
+    resolved: &Resolved,
+    sdk: &SdkConfig,
+    windows: Option<Arc<dyn NextWindow>>,
+    clock: Clock,
+) -> Result<(Sinks, Option<Arc<notify::DigestBoard>>), StartError> {
+    let mut b = Builder {
+        cfg,
+        resolved,
+        sdk,
+        clock,
+        windows,
+        board: None,
+        sinks: Sinks::new(),
+    };
+    register_all(&mut b)?;
+    let have = b.sinks.actions();
+    for rule in cfg.rules() {
+        if let Some(action) = rule.actions.iter().find(|a| !have.contains(a)) {
+            return Err(StartError::NoSink { action: *action });
+        }
+    }
+    Ok((b.sinks, b.board.map(|(board, _)| board)))
 }
 
 /// Delivers nothing and reports success: `replay --dry-run` prints what would have been done.

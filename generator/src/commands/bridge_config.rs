@@ -1,7 +1,7 @@
 //! `patchplane bridge-config`: the `bridge.yaml` a policy's bridge runs with, as the central stack
 //! gives it to the ECS task: the policy's `central.bridge.config` (or `--base FILE`) with its
 //! `schedule`, `enrich.baselines` and `exceptions` filled in from the policy
-//! ([`crate::model::fill_bridge_config`]). The bridge does not link the generator (ADR 023), so
+//! ([`crate::model::fill_bridge_config`]). The bridge does not link the generator (ADR 024), so
 //! this is how `patchplane-bridge replay --config` names a node's next window from a policy.
 
 use std::path::PathBuf;

@@ -11,6 +11,8 @@
 //! form the digest again and send it again with the same idempotency key, so a receiver can
 //! dedupe; the board counts a digest holding a redelivered message as a possible re-send.
 
+pub mod config;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};

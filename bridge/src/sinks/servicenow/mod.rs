@@ -470,32 +470,20 @@ impl ActionSink for ResolveSink {
 pub struct ServiceNowSink(Sinks);
 
 impl ServiceNowSink {
-    /// The sinks over `client`.
+    /// The sinks over `client`, registered as the running bridge registers them
+    /// ([`config::register_desks`]).
     pub fn new(client: Client, assignment: Assignment) -> Self {
         let desk = Arc::new(Desk::new(client, assignment, Lifecycle::default()));
         let tickets = patchplane_bridge_config::TicketsConfig::default();
-        Self(
-            Sinks::new()
-                .with(Action::Incident, Arc::new(IncidentSink(desk.clone())))
-                .with(Action::Resolve, Arc::new(ResolveSink(desk.clone())))
-                .with(
-                    Action::InspectorTicket,
-                    Arc::new(vulnerability::VulnerabilitySink::new(
-                        desk.clone(),
-                        &tickets,
-                        None,
-                        escalation::system_clock(),
-                    )),
-                )
-                .with(
-                    Action::Escalate,
-                    Arc::new(escalation::EscalationSink::new(
-                        desk,
-                        &tickets,
-                        escalation::system_clock(),
-                    )),
-                ),
-        )
+        Self(config::register_desks(
+            Sinks::new(),
+            desk.clone(),
+            desk,
+            &tickets,
+            None,
+            super::common::system_clock(),
+            None,
+        ))
     }
 }
 

@@ -16,6 +16,7 @@
 //! patch group tag in each member account, cached), owners from the owner chain, scans from
 //! [`Scans`] (the evidence bucket's inventory sync), tickets from [`TicketLog`].
 
+pub mod config;
 pub mod sources;
 
 use std::collections::{BTreeMap, BTreeSet};
