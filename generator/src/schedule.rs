@@ -1,6 +1,6 @@
 //! `patchplane schedule`: the next openings of every window, per region, in local time and UTC.
 //!
-//! Openings are computed from the [`WindowSchedule`] the template renders (the parsed cron plus
+//! Openings are computed from the [`crate::resolve::WindowSchedule`] the template renders (the parsed cron plus
 //! `ScheduleOffset`) in the region's zone, so the preview cannot disagree with the template.
 //! The offset is added to the local date at the same wall-clock time, as SSM does. A wall-clock
 //! time that does not exist (spring-forward gap) moves forward by the gap, and one that occurs

@@ -4,7 +4,7 @@
 //! `<prefix>/AWS:<Type>/accountid=<id>/region=<region>/resourcetype=ManagedInstanceInventory/<node>.json`,
 //! each line one JSON object with the inventory type's attributes (numbers as strings) and the
 //! sync's own `captureTime`, `resourceId`, `schemaVersion`. The bucket is versioned, so each
-//! object's versions are its history ([`super::history`]).
+//! object's versions are its history (the generator's `report::history`).
 
 use std::collections::BTreeMap;
 

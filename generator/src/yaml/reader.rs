@@ -1,8 +1,7 @@
-//! YAML for the templates: [`quote`], the escape function every `{{value}}` goes through; [`read`],
-//! the read-back of a rendered template; [`canonical`], what is written.
+//! The read-back of a rendered template: [`read`] gives serde_yaml's answer, through [`parse`]
+//! when the text is inside the subset it reads.
 //!
-//! [`read`] gives a [`Node`] tree, fast for the plain shape the templates produce, through
-//! serde_yaml for anything else (ADR 018). [`parse`] reads a subset of YAML in one pass: block mappings and sequences indented with
+//! [`parse`] reads a subset of YAML in one pass: block mappings and sequences indented with
 //! spaces, one-line flow collections (`[a, b]`, `{Ref: x}`), double-quoted scalars, and plain
 //! scalars that are a word-ish string, an unsigned decimal integer, `true`, `false` or `null`. The
 //! moment it meets anything else (a comment, a single-quoted or block scalar, a tag or anchor, a
@@ -17,182 +16,7 @@
 
 use std::borrow::Cow;
 
-/// A YAML value as read back: serde_yaml's data model, with strings borrowed from the text where
-/// they can be and mappings as ordered pairs (the emitter needs no lookups).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Node<'a> {
-    /// `null`, `~` or nothing.
-    Null,
-    /// `true` or `false`.
-    Bool(bool),
-    /// A number, as serde_yaml writes it.
-    Number(Cow<'a, str>),
-    /// A string.
-    Str(Cow<'a, str>),
-    /// A sequence.
-    Seq(Vec<Node<'a>>),
-    /// A mapping, in text order, keys distinct.
-    Map(Vec<(Node<'a>, Node<'a>)>),
-    /// A tagged value (`!Ref x`): never in a rendered template; kept to be refused by name.
-    Tagged(String),
-}
-
-impl From<serde_yaml::Value> for Node<'static> {
-    fn from(v: serde_yaml::Value) -> Self {
-        use serde_yaml::Value as Y;
-        match v {
-            Y::Null => Node::Null,
-            Y::Bool(b) => Node::Bool(b),
-            Y::Number(n) => Node::Number(Cow::Owned(n.to_string())),
-            Y::String(s) => Node::Str(Cow::Owned(s)),
-            Y::Sequence(s) => Node::Seq(s.into_iter().map(Node::from).collect()),
-            Y::Mapping(m) => Node::Map(m.into_iter().map(|(k, v)| (Node::from(k), Node::from(v))).collect()),
-            Y::Tagged(t) => Node::Tagged(t.tag.to_string()),
-        }
-    }
-}
-
-/// Quotes `s` as a YAML double-quoted scalar. Everything outside YAML's printable set, plus `"`
-/// and `\`, is escaped, so the result is one line and parses back to exactly `s`.
-pub fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    // Most values are printable ASCII with nothing to escape: copied whole.
-    if s.bytes().all(|b| matches!(b, b' '..=b'~') && b != b'"' && b != b'\\') {
-        out.push_str(s);
-        out.push('"');
-        return out;
-    }
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            // YAML's printable set (1.2 §5.1); the rest, including NEL, line/paragraph separators
-            // (which some parsers treat as line breaks) and BOM, is escaped.
-            ' '..='~' => out.push(c),
-            '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}'
-                if !matches!(c, '\u{2028}' | '\u{2029}' | '\u{FEFF}') =>
-            {
-                out.push(c)
-            }
-            c if (c as u32) <= 0xFFFF => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push_str(&format!("\\U{:08X}", c as u32)),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Reads YAML back and emits it canonically: block style, two-space indent, keys in template
-/// order, and a string left plain only when no YAML 1.1 or 1.2 reader could take it for anything
-/// else.
-///
-/// serde_yaml's own emitter follows YAML 1.2, where `2010-09-09` or `1_000` are plain strings;
-/// CloudFormation and cfn-lint read YAML 1.1, where they are a timestamp and a number. A policy
-/// value must arrive as the string it was, so everything not obviously a word is double-quoted.
-pub fn canonical(text: &str) -> Result<String, serde_yaml::Error> {
-    let value = read(text)?;
-    let mut out = String::with_capacity(text.len());
-    let written = if is_block(&value) {
-        write_block(&mut out, &value, 0, false)
-    } else {
-        scalar(&mut out, &value).map(|()| out.push('\n'))
-    };
-    written.map_err(<serde_yaml::Error as serde::de::Error>::custom)?;
-    Ok(out)
-}
-
-fn is_block(v: &Node) -> bool {
-    match v {
-        Node::Map(m) => !m.is_empty(),
-        Node::Seq(s) => !s.is_empty(),
-        _ => false,
-    }
-}
-
-/// Whether `s` can be written unquoted: starts with a letter, holds only word-ish characters,
-/// has no `: ` or trailing `:`, and is not a YAML 1.1 boolean or null.
-fn plain_ok(s: &str) -> bool {
-    const WORDS: [&str; 10] = ["y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"];
-    s.starts_with(|c: char| c.is_ascii_alphabetic())
-        && s.bytes().all(|b| {
-            matches!(b, b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b' ' | b'_' | b'.' | b'/' | b'-' | b'(' | b')' | b'*' | b'+' | b',' | b'=' | b'@' | b':')
-        })
-        && !s.as_bytes().windows(2).any(|w| w == b": ")
-        && !s.ends_with([':', ' '])
-        && (s.len() > 5 || !WORDS.iter().any(|w| w.eq_ignore_ascii_case(s)))
-}
-
-fn scalar(out: &mut String, v: &Node) -> Result<(), String> {
-    match v {
-        Node::Null => out.push_str("null"),
-        Node::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Node::Number(n) => out.push_str(n),
-        Node::Str(s) if plain_ok(s) => out.push_str(s),
-        Node::Str(s) => out.push_str(&quote(s)),
-        Node::Seq(s) if s.is_empty() => out.push_str("[]"),
-        Node::Map(m) if m.is_empty() => out.push_str("{}"),
-        Node::Tagged(tag) => return Err(format!("unexpected YAML tag {tag} in a rendered template")),
-        _ => return Err("a collection cannot be written as a scalar".to_owned()),
-    }
-    Ok(())
-}
-
-/// Writes a non-empty mapping or sequence at `indent`; `inline_first` when the first line's
-/// position is already written (after `- `).
-fn write_block(out: &mut String, v: &Node, indent: usize, inline_first: bool) -> Result<(), String> {
-    let pad = |out: &mut String, i: usize| {
-        if i > 0 || !inline_first {
-            out.extend(std::iter::repeat_n(' ', indent));
-        }
-    };
-    match v {
-        Node::Map(m) => {
-            for (i, (k, val)) in m.iter().enumerate() {
-                pad(out, i);
-                if is_block(k) {
-                    return Err("complex mapping keys are not supported".to_owned());
-                }
-                scalar(out, k)?;
-                out.push(':');
-                match val {
-                    Node::Map(_) if is_block(val) => {
-                        out.push('\n');
-                        write_block(out, val, indent + 2, false)?;
-                    }
-                    // Sequences under a key sit at the key's indent, as serde_yaml and cfn-lint's
-                    // own examples write them.
-                    Node::Seq(_) if is_block(val) => {
-                        out.push('\n');
-                        write_block(out, val, indent, false)?;
-                    }
-                    _ => {
-                        out.push(' ');
-                        scalar(out, val)?;
-                        out.push('\n');
-                    }
-                }
-            }
-        }
-        Node::Seq(s) => {
-            for (i, item) in s.iter().enumerate() {
-                pad(out, i);
-                out.push_str("- ");
-                if is_block(item) {
-                    write_block(out, item, indent + 2, true)?;
-                } else {
-                    scalar(out, item)?;
-                    out.push('\n');
-                }
-            }
-        }
-        _ => return Err("not a collection".to_owned()),
-    }
-    Ok(())
-}
+use super::Node;
 
 /// Parses `text` as serde_yaml does: the fast subset when it covers the text, else serde_yaml.
 pub fn read(text: &str) -> Result<Node<'_>, serde_yaml::Error> {
@@ -465,7 +289,7 @@ fn plain(text: &str, in_flow: bool) -> Option<Node<'_>> {
     (first_ok && chars_ok && shape_ok).then_some(Node::Str(Cow::Borrowed(text)))
 }
 
-/// Non-ASCII characters YAML prints as they are ([`quote`]'s set:
+/// Non-ASCII characters YAML prints as they are ([`quote`](super::quote)'s set:
 /// no NEL, line or paragraph separator, BOM or C1 control).
 fn printable(c: char) -> bool {
     matches!(c, '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
@@ -473,7 +297,7 @@ fn printable(c: char) -> bool {
 }
 
 /// A double-quoted scalar at the start of `text` → (its value, the text after the closing quote).
-/// Only the escapes [`quote`] writes and `\/`; no line breaks.
+/// Only the escapes [`quote`](super::quote) writes and `\/`; no line breaks.
 fn quoted(text: &str) -> Option<(Cow<'_, str>, &str)> {
     let inner = text.strip_prefix('"')?;
     // Without a backslash before the closing quote, the value is the text between the quotes.
@@ -591,6 +415,7 @@ fn flow_node(text: &str, depth: usize) -> Option<(Node<'_>, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::yaml::quote;
     use proptest::prelude::*;
     use serde_yaml::{Mapping, Value};
 
@@ -764,39 +589,5 @@ mod tests {
             other => out.push_str(&format!("{pad}{}\n", one_line(other))),
         }
         out
-    }
-    #[test]
-    fn quote_round_trips_hostile_strings() {
-        for s in [
-            "a: b",
-            "x\ny",
-            "{{x}}",
-            "# c",
-            "&a *a",
-            "!Ref X",
-            "\"q\" 'q'",
-            "\u{2028}\u{85}\u{FEFF}\u{0}",
-            "😀",
-            "",
-        ] {
-            let doc = format!("k: {}\n", quote(s));
-            let v: serde_yaml::Value = serde_yaml::from_str(&doc).expect("parses");
-            assert_eq!(v["k"].as_str(), Some(s), "{doc}");
-        }
-    }
-
-    #[test]
-    fn canonical_quotes_what_yaml_1_1_would_retype() {
-        let out =
-            canonical("a: \"2010-09-09\"\nb: \"1_000\"\nc: \"yes\"\nd: plain words\ne: [\"x: y\", 5, true]\nf: {}\n")
-                .expect("ok");
-        assert_eq!(
-            out,
-            "a: \"2010-09-09\"\nb: \"1_000\"\nc: \"yes\"\nd: plain words\ne:\n- \"x: y\"\n- 5\n- true\nf: {}\n"
-        );
-        // And it is a fixed point: canonical output parses back to the same value.
-        assert_eq!(canonical(&out).expect("ok"), out);
-        let nested = canonical("- - a\n  - b\n- k: v\n  l: [1]\n").expect("ok");
-        assert_eq!(nested, "- - a\n  - b\n- k: v\n  l:\n  - 1\n");
     }
 }

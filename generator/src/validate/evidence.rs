@@ -1,0 +1,104 @@
+//! `evidence:`: the remediation SLA (one number or per severity) and the retention of evidence;
+//! and [`sla_feasibility`], which holds the SLA against the resolved plan's install windows.
+
+use std::collections::BTreeMap;
+
+use super::{Checker, shorten};
+use crate::bridge_config::SlaDays;
+use crate::diag::Finding;
+use crate::policy::Policy;
+
+/// Severities `evidence.sla_days` may name: Patch Manager's compliance levels and the vendors'
+/// patch severities (MSRC: Critical, Important, Moderate, Low; Linux: Medium, …).
+const SLA_SEVERITIES: [&str; 9] = [
+    "default",
+    "critical",
+    "important",
+    "high",
+    "moderate",
+    "medium",
+    "low",
+    "informational",
+    "unspecified",
+];
+
+/// Checks `evidence.sla_days`.
+pub(super) fn sla_days(c: &mut Checker, p: &Policy) {
+    match &p.evidence.sla_days {
+        SlaDays::All(d) => c.range("evidence.sla_days", i64::from(*d), 1, 365, "days"),
+        SlaDays::PerSeverity(m) => {
+            if !m.contains_key("default") {
+                c.error("evidence.sla_days", "a map of severities needs a `default`");
+            }
+            for (k, d) in m {
+                if SLA_SEVERITIES.contains(&k.to_ascii_lowercase().as_str()) {
+                    c.range(&format!("evidence.sla_days.{k}"), i64::from(*d), 1, 365, "days");
+                } else {
+                    c.error(
+                        format!("evidence.sla_days.{k}"),
+                        format!("`{}` is not a severity ({})", shorten(k), SLA_SEVERITIES.join(", ")),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Checks `evidence.retention_days`.
+pub(super) fn retention(c: &mut Checker, p: &Policy) {
+    c.range("evidence.retention_days", p.evidence.retention_days, 30, 3650, "days");
+}
+
+/// An approval rule's longest time to install: (days, ring, delay, sla, severity).
+type Worst = (i64, String, i64, i64, String);
+
+/// Warnings for approval rules whose delay plus the longest wait for the next install of a ring
+/// cannot meet the SLA of the rule's severity: a patch released just after an install waits
+/// `approve_after_days`, then until the ring's next install after that.
+pub fn sla_feasibility(p: &Policy, plan: &crate::model::Plan) -> Vec<Finding> {
+    let mut c = Checker::default();
+    let Some(zone) = plan.regions.first().and_then(|r| jiff::tz::TimeZone::get(&r.zone).ok()) else {
+        return c.out;
+    };
+    let from = jiff::Timestamp::now();
+    // (baseline, rule) → the worst case over its rings.
+    let mut worst: BTreeMap<(usize, usize), Worst> = BTreeMap::new();
+    for w in plan
+        .windows
+        .iter()
+        .filter(|w| w.kind == crate::model::WindowKind::Install)
+    {
+        let (Some(ring), Some(baseline)) = (&w.ring, &w.baseline) else {
+            continue;
+        };
+        let Some((bi, b)) = p.baselines.iter().enumerate().find(|(_, b)| &b.name == baseline) else {
+            continue;
+        };
+        let opens = crate::schedule::openings(&w.schedule, &zone, from, 14);
+        let gap = opens
+            .windows(2)
+            .map(|pair| pair[0].timestamp().duration_until(pair[1].timestamp()).as_secs())
+            .max()
+            .unwrap_or(0);
+        let gap_days = (gap + 86_399) / 86_400;
+        for (ri, rule) in b.rules.iter().enumerate() {
+            let delay = rule.approve_after_days.unwrap_or(0);
+            let severity = format!("{:?}", rule.compliance).to_ascii_lowercase();
+            let sla = i64::from(p.evidence.sla_days.days(&severity));
+            let days = delay + gap_days;
+            if days > sla && worst.get(&(bi, ri)).is_none_or(|w| days > w.0) {
+                worst.insert((bi, ri), (days, ring.clone(), delay, sla, severity));
+            }
+        }
+    }
+    for ((bi, ri), (days, ring, delay, sla, severity)) in worst {
+        c.warn(
+            format!("baselines[{bi}].rules[{ri}].approve_after_days"),
+            format!(
+                "{delay} day(s) to approve plus up to {} day(s) until ring `{ring}` installs again ({days} days) cannot meet the {sla}-day SLA for {severity} patches (evidence.sla_days)",
+                days - delay
+            ),
+        );
+    }
+    c.out
+}
