@@ -225,14 +225,75 @@ fn clean_serde_message(msg: &str, path: &str) -> String {
         Some((head, rest)) if !head.is_empty() && path.starts_with(head) => rest,
         _ => msg,
     };
-    match msg.find(" at line ") {
-        Some(i) => msg[..i].to_owned(),
-        None => msg.to_owned(),
+    let msg = match msg.find(" at line ") {
+        Some(i) => &msg[..i],
+        None => msg,
+    };
+    excerpt_quotes(msg)
+}
+
+/// The longest quoted value a message shows; longer ones are cut to their first characters and
+/// `…`, so a message quotes a short excerpt of the input, never the whole file.
+const QUOTE_MAX: usize = 40;
+
+/// `msg` with every `"…"` span longer than [`QUOTE_MAX`] characters cut short (serde quotes the
+/// value it could not read, which for a file that is not a mapping is the whole file).
+pub fn excerpt_quotes(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len().min(256));
+    let mut rest = msg;
+    while let Some(start) = rest.find('"') {
+        out.push_str(&rest[..=start]);
+        let after = &rest[start + 1..];
+        // The closing quote: the first `"` not escaped by a backslash (serde's Debug quoting).
+        let mut end = None;
+        let mut escaped = false;
+        for (i, c) in after.char_indices() {
+            match c {
+                '\\' if !escaped => escaped = true,
+                '"' if !escaped => {
+                    end = Some(i);
+                    break;
+                }
+                _ => escaped = false,
+            }
+        }
+        let Some(end) = end else {
+            out.push_str(after);
+            return out;
+        };
+        let quoted = &after[..end];
+        if quoted.chars().count() > QUOTE_MAX {
+            out.extend(quoted.chars().take(QUOTE_MAX));
+            out.push('…');
+        } else {
+            out.push_str(quoted);
+        }
+        out.push('"');
+        rest = &after[end + 1..];
     }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_file_that_is_not_a_mapping_is_quoted_as_a_short_excerpt() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Doc {
+            version: u32,
+        }
+        let text = "this is not a mapping ".repeat(40);
+        let d = super::parse_yaml::<Doc>(&text, std::path::Path::new("policy.yaml")).expect_err("a string");
+        let line = d.to_string();
+        assert!(line.len() < 200, "{line}");
+        assert!(line.contains("invalid type: string \"this is not a mapping this is not a mapp…\""), "{line}");
+        assert_eq!(line.lines().count(), 1, "{line}");
+        // Short values and escaped quotes inside one are kept whole.
+        assert_eq!(super::excerpt_quotes(r#"unknown field `x`: "a\"b""#), r#"unknown field `x`: "a\"b""#);
+    }
+
     use super::*;
 
     #[test]
