@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 
 use jiff::{SignedDuration, Timestamp};
 use patchplane_integrations::retry::Failure;
-use patchplane_integrations::servicenow::{Client, Incident, NewIncident};
+use patchplane_integrations::servicenow::{Client, Incident, NewIncident, state};
 use serde_json::{Map, Value as Json, json};
 
 use self::lifecycle::{Step, Want, decide};
@@ -213,7 +213,7 @@ impl Desk {
                     );
                 }
                 if step == Step::CreateResolved {
-                    extra.insert("state".into(), "6".into());
+                    extra.insert("state".into(), state::RESOLVED.into());
                     extra.insert("close_code".into(), self.lifecycle.close_code.clone().into());
                     extra.insert("close_notes".into(), fixed.into());
                 }

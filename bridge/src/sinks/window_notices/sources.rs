@@ -8,7 +8,7 @@ use patchplane_bridge_config::sync::{
     COMPLIANCE_ITEM, PATCH_SUMMARY, PatchSummary, parse_missing_patches, parse_patch_summary, sync_key,
 };
 use patchplane_integrations::retry::Failure;
-use patchplane_integrations::servicenow::Client;
+use patchplane_integrations::servicenow::{Client, state};
 
 use super::{Fut, Scan, Scans, TicketChange, TicketLog};
 use crate::enrich::EnrichError;
@@ -221,7 +221,7 @@ impl TicketLog for ServiceNowTickets {
                         });
                     }
                     let resolved = text("resolved_at");
-                    if !resolved.is_empty() && resolved >= at && matches!(text("state").as_str(), "6" | "7") {
+                    if !resolved.is_empty() && resolved >= at && [state::RESOLVED, state::CLOSED].contains(&text("state").as_str()) {
                         out.push(TicketChange {
                             node: node.to_owned(),
                             number,
