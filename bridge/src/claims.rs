@@ -97,7 +97,7 @@ impl S3Claims {
         }
     }
 
-    fn failure<E: std::error::Error + Send + Sync + 'static>(
+    fn failure<E: std::error::Error + aws_sdk_s3::error::ProvideErrorMetadata + Send + Sync + 'static>(
         e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
     ) -> Failure {
         use aws_sdk_s3::error::SdkError;
@@ -108,7 +108,7 @@ impl S3Claims {
         };
         Failure {
             status,
-            message: aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
+            message: patchplane_integrations::aws_error::chain(e),
             retry_after: None,
         }
     }

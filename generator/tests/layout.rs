@@ -21,12 +21,7 @@ fn cycles(dirs: &[&str]) -> Output {
 
 #[test]
 fn no_import_circle_between_the_modules_of_a_crate_at_any_depth() {
-    let out = cycles(&[
-        "generator/src",
-        "bridge/src",
-        "bridge/config/src",
-        "integrations/src",
-    ]);
+    let out = cycles(&["generator/src", "bridge/src", "bridge/config/src", "integrations/src"]);
     assert!(
         out.status.success(),
         "tests/scripts/module-cycles.py exited {:?}:\n{}{}",

@@ -7,8 +7,8 @@
 //! A joiner whose leader was dropped (its message's work canceled at the drain deadline) asks
 //! alone. Failures reach every joiner; nothing is kept here (callers cache what they want to).
 //!
-//! Used by [`crate::enrich::cache`] (tags, one `GetResources` of up to 100 ARNs) and
-//! [`crate::sinks::servicenow`] (tickets, one Table API query for the keys of a receive).
+//! Used by the bridge's `enrich::cache` (tags, one `GetResources` of up to 100 ARNs) and
+//! `sinks::servicenow` (tickets, one Table API query for the keys of a receive).
 
 use std::collections::HashMap;
 use std::future::Future;

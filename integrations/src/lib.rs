@@ -8,18 +8,27 @@
 //!   writes.
 //! - [`retry`]: the retry policy shared by every client (bounded attempts, exponential backoff
 //!   with jitter, `Retry-After` honoured) and the retryable / permanent split.
+//! - [`http`]: one reading of an HTTP response for every client: status, `Retry-After`, body, and
+//!   a failure carrying a bounded one-line excerpt of it.
 //! - [`servicenow`]: the ServiceNow Table API client pinned to v2 (incidents: lookup by
 //!   `correlation_id` before create, the newest row of a key, resolve, reopen, work notes, rows of
-//!   any table; basic or OAuth client-credentials auth), incident states.
+//!   any table; batched writes; basic or OAuth client-credentials auth), incident states by name
+//!   ([`servicenow::IncidentState`]); a folder, one file per concern.
+//! - [`aws_error`]: an AWS SDK error as one line for an operator: the operation, the cause in
+//!   words (no region, no or rejected credentials, access denied, unreachable, throttled, …) and
+//!   what to do, never the SDK's `Debug` dump.
 //! - [`aws_json`]: calls to AWS JSON-protocol APIs, SigV4-signed with the SDK's signer and
 //!   credentials, without the SDK's per-call machinery (ADR 020); [`sqs`] (receive, batch delete,
 //!   visibility changes: the bridge's source) and [`tagging`] (`GetResources` by ARN) use it.
 //! - [`notify`]: owner notifications (a digest) through SNS, Slack incoming webhooks and Teams
-//!   Workflows webhooks: the payload builders within each service's limits, secret webhook URLs.
+//!   Workflows webhooks (one generic webhook notifier, parametrised by the service): the payload
+//!   builders within each service's limits, secret webhook URLs.
 
+pub mod aws_error;
 pub mod aws_json;
 pub mod cmdb;
 pub mod gather;
+pub mod http;
 pub mod notify;
 pub mod retry;
 pub mod servicenow;

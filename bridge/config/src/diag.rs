@@ -288,10 +288,16 @@ mod tests {
         let d = super::parse_yaml::<Doc>(&text, std::path::Path::new("policy.yaml")).expect_err("a string");
         let line = d.to_string();
         assert!(line.len() < 200, "{line}");
-        assert!(line.contains("invalid type: string \"this is not a mapping this is not a mapp…\""), "{line}");
+        assert!(
+            line.contains("invalid type: string \"this is not a mapping this is not a mapp…\""),
+            "{line}"
+        );
         assert_eq!(line.lines().count(), 1, "{line}");
         // Short values and escaped quotes inside one are kept whole.
-        assert_eq!(super::excerpt_quotes(r#"unknown field `x`: "a\"b""#), r#"unknown field `x`: "a\"b""#);
+        assert_eq!(
+            super::excerpt_quotes(r#"unknown field `x`: "a\"b""#),
+            r#"unknown field `x`: "a\"b""#
+        );
     }
 
     use super::*;

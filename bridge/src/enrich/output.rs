@@ -6,7 +6,7 @@
 
 use std::pin::Pin;
 
-use aws_sdk_s3::error::DisplayErrorContext;
+use patchplane_integrations::aws_error;
 
 use super::EnrichError;
 
@@ -60,7 +60,7 @@ impl S3Output {
             .max_keys(100)
             .send()
             .await
-            .map_err(|e| DisplayErrorContext(&e).to_string())?;
+            .map_err(|e| aws_error::describe("ListObjectsV2", None, &e))?;
         let keys: Vec<String> = listed
             .contents()
             .iter()
@@ -77,7 +77,7 @@ impl S3Output {
                 .key(&key)
                 .send()
                 .await
-                .map_err(|e| DisplayErrorContext(&e).to_string())?;
+                .map_err(|e| aws_error::describe("GetObject", None, &e))?;
             let bytes = out.body.collect().await.map_err(|e| e.to_string())?.into_bytes();
             if let Some(r) = health_check_reason(&String::from_utf8_lossy(&bytes)) {
                 return Ok(Some(r));

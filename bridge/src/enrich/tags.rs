@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use aws_config::SdkConfig;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_resourcegroupstagging::Client;
-use aws_sdk_resourcegroupstagging::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_resourcegroupstagging::error::{ProvideErrorMetadata, SdkError};
 
 use patchplane_bridge_config::ids::partition;
 use patchplane_integrations::retry::{Failure, RetryPolicy};
@@ -221,7 +221,7 @@ pub(crate) fn tag_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
     };
     EnrichError {
         node: subject.to_owned(),
-        message: DisplayErrorContext(e).to_string(),
+        message: patchplane_integrations::aws_error::chain(e),
         retryable,
     }
 }

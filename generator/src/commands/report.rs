@@ -73,6 +73,13 @@ pub enum ReportError {
         #[source]
         source: std::io::Error,
     },
+    /// No region in the environment or the AWS profile: S3 cannot be addressed (the SDK would
+    /// only say so as a "dispatch failure" of the first request).
+    #[error("no AWS region to read s3://{bucket} from; set AWS_REGION (or `region` in the AWS profile)")]
+    NoRegion {
+        /// The evidence bucket.
+        bucket: String,
+    },
     /// The bucket could not be listed or read.
     #[error("{message}")]
     Collect {
@@ -129,10 +136,20 @@ impl Args {
             .map(|l| crate::exception::everywhere(&l.policy.exceptions))
             .unwrap_or_default();
         let runtime = tokio::runtime::Runtime::new().map_err(|source| ReportError::Runtime { source })?;
+        let conf = runtime.block_on(sdk_config(self.endpoint_url.clone()));
+        // Checked here, before any request, so the operator reads what to set rather than the
+        // SDK's endpoint-resolution failure.
+        if conf.region().is_none() {
+            return Err(ReportError::NoRegion {
+                bucket: self.bucket.clone(),
+            }
+            .into());
+        }
         let (r, requests) = runtime
             .block_on(async {
-                let conf = sdk_config(self.endpoint_url.clone()).await;
-                let bucket = std::sync::Arc::new(report::s3::Bucket::new(s3_client(&conf), &self.bucket, &self.prefix));
+                let bucket = report::s3::Bucket::new(s3_client(&conf), &self.bucket, &self.prefix)
+                    .with_endpoint(conf.endpoint_url());
+                let bucket = std::sync::Arc::new(bucket);
                 let listing = bucket.list().await?;
                 let (walks, stray) = report::walks(&self.prefix, listing.clone(), cutoff, &everywhere);
                 let mut snapshot = bucket.run(walks).await;
@@ -223,10 +240,10 @@ impl Args {
                 .send()
                 .await
                 .map_err(|e| {
-                    fail(format!(
-                        "cannot put s3://{}/{key}: {}",
-                        self.bucket,
-                        aws_sdk_s3::error::DisplayErrorContext(&e)
+                    fail(patchplane_integrations::aws_error::describe(
+                        &format!("cannot put s3://{}/{key}", self.bucket),
+                        conf.endpoint_url(),
+                        &e,
                     ))
                 })?;
             uris.push(format!("s3://{}/{key}", self.bucket));

@@ -31,6 +31,8 @@ pub struct Bucket {
     client: Client,
     bucket: String,
     prefix: String,
+    /// The endpoint override, named when it cannot be reached.
+    endpoint: Option<String>,
     /// Requests so far.
     pub requests: Arc<Requests>,
     /// Bodies of patch summary versions already read (the trend reads the same versions for
@@ -38,20 +40,15 @@ pub struct Bucket {
     cache: std::sync::Mutex<std::collections::HashMap<(String, String), String>>,
 }
 
-/// One readable line: the service's code and message when it sent them (an error S3's model
-/// does not name, such as `NoSuchBucket` from `ListObjectVersions`, would otherwise print its raw
-/// response), else the cause chain.
-fn error_line<E, R>(what: &str, e: aws_sdk_s3::error::SdkError<E, R>) -> String
+/// One readable line naming `what` failed, why, and what to do
+/// ([`patchplane_integrations::aws_error::describe`]): an error S3's model does not name, such as
+/// `NoSuchBucket` from `ListObjectVersions`, by the code and message S3 sent, never by its raw
+/// response.
+fn error_line<E>(what: &str, endpoint: Option<&str>, e: &aws_sdk_s3::error::SdkError<E>) -> String
 where
     E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
-    use aws_sdk_s3::error::ProvideErrorMetadata;
-    match (e.code(), e.message()) {
-        (Some(code), Some(message)) => format!("{what}: {code}: {message}"),
-        (Some(code), None) => format!("{what}: {code}"),
-        _ => format!("{what}: {}", aws_sdk_s3::error::DisplayErrorContext(e)),
-    }
+    patchplane_integrations::aws_error::describe(what, endpoint, e)
 }
 
 fn ts(t: Option<&aws_sdk_s3::primitives::DateTime>) -> Option<Timestamp> {
@@ -65,9 +62,16 @@ impl Bucket {
             client,
             bucket: bucket.to_owned(),
             prefix: prefix.trim_end_matches('/').to_owned(),
+            endpoint: None,
             requests: Arc::default(),
             cache: Default::default(),
         }
+    }
+
+    /// Names `endpoint` (the `--endpoint-url` the client was given) in errors that cannot reach it.
+    pub fn with_endpoint(mut self, endpoint: Option<&str>) -> Self {
+        self.endpoint = endpoint.map(str::to_owned);
+        self
     }
 
     /// Every version and delete marker below the prefix, by key. A listing failure is an error
@@ -94,7 +98,8 @@ impl Bucket {
                 .map_err(|e| {
                     error_line(
                         &format!("cannot list the versions of s3://{}/{list_prefix}", self.bucket),
-                        e,
+                        self.endpoint.as_deref(),
+                        &e,
                     )
                 })?;
             for v in page.versions() {
@@ -147,7 +152,10 @@ impl Bucket {
         if version != "null" {
             req = req.version_id(version);
         }
-        let out = req.send().await.map_err(|e| error_line("cannot read", e))?;
+        let out = req
+            .send()
+            .await
+            .map_err(|e| error_line("cannot read", self.endpoint.as_deref(), &e))?;
         let bytes = out
             .body
             .collect()

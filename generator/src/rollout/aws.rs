@@ -1,7 +1,7 @@
 //! The real client: [`Api`] through aws-sdk-cloudformation.
 
 use aws_sdk_cloudformation::Client;
-use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use aws_sdk_cloudformation::types::{
     AutoDeployment, CallAs, Capability, DeploymentTargets, ManagedExecution, StackSetOperationPreferences, Tag,
 };
@@ -22,18 +22,21 @@ impl CloudFormation {
     }
 }
 
-fn classify<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
-    e: aws_sdk_cloudformation::error::SdkError<E, R>,
+/// The API error of a failed `operation`: its kind from CloudFormation's code, its message one
+/// readable line ([`patchplane_integrations::aws_error::describe`]: the cause and what to do,
+/// never the raw response).
+fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    operation: &str,
+    e: aws_sdk_cloudformation::error::SdkError<E>,
 ) -> ApiError {
-    let code = e.code().unwrap_or_default().to_owned();
-    let kind = match code.as_str() {
-        "OperationInProgressException" => ErrorKind::InProgress,
-        "StaleRequestException" => ErrorKind::Stale,
+    let kind = match e.code() {
+        Some("OperationInProgressException") => ErrorKind::InProgress,
+        Some("StaleRequestException") => ErrorKind::Stale,
         _ => ErrorKind::Other,
     };
     ApiError {
         kind,
-        message: DisplayErrorContext(e).to_string(),
+        message: patchplane_integrations::aws_error::describe(operation, None, &e),
     }
 }
 
@@ -89,7 +92,7 @@ impl Api for CloudFormation {
         {
             Ok(o) => o,
             Err(e) if e.code() == Some("StackSetNotFoundException") => return Ok(None),
-            Err(e) => return Err(classify(e)),
+            Err(e) => return Err(classify("DescribeStackSet", e)),
         };
         let Some(set) = set.stack_set() else { return Ok(None) };
         let mut instances = Vec::new();
@@ -101,7 +104,7 @@ impl Api for CloudFormation {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            for s in page.map_err(classify)?.summaries() {
+            for s in page.map_err(|e| classify("ListStackInstances", e))?.summaries() {
                 instances.push(Instance {
                     account: s.account().unwrap_or_default().to_owned(),
                     region: s.region().unwrap_or_default().to_owned(),
@@ -162,7 +165,7 @@ impl Api for CloudFormation {
             .send()
             .await
             .map(|_| ())
-            .map_err(classify)
+            .map_err(|e| classify("CreateStackSet", e))
     }
 
     async fn update_stack_set(&self, d: &Desired, t: &Targets, op: &str) -> Result<String, ApiError> {
@@ -183,7 +186,7 @@ impl Api for CloudFormation {
             .call_as(call_as(d))
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(|e| classify("UpdateStackSet", e))?;
         Ok(out.operation_id().unwrap_or(op).to_owned())
     }
 
@@ -199,7 +202,7 @@ impl Api for CloudFormation {
             .call_as(call_as(d))
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(|e| classify("CreateStackInstances", e))?;
         Ok(out.operation_id().unwrap_or(op).to_owned())
     }
 
@@ -216,7 +219,7 @@ impl Api for CloudFormation {
             .call_as(call_as(d))
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(|e| classify("DeleteStackInstances", e))?;
         Ok(out.operation_id().unwrap_or(op).to_owned())
     }
 
@@ -229,7 +232,7 @@ impl Api for CloudFormation {
             .call_as(call_as(d))
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(|e| classify("DescribeStackSetOperation", e))?;
         let o = out.stack_set_operation();
         Ok(Operation {
             status: o
@@ -251,7 +254,10 @@ impl Api for CloudFormation {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            for s in page.map_err(classify)?.summaries() {
+            for s in page
+                .map_err(|e| classify("ListStackSetOperationResults", e))?
+                .summaries()
+            {
                 out.push(InstanceResult {
                     account: s.account().unwrap_or_default().to_owned(),
                     region: s.region().unwrap_or_default().to_owned(),

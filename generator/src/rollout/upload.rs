@@ -11,10 +11,13 @@ pub trait TemplateStore {
 
 /// Why a template could not be uploaded.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot upload {location}: {}", aws_sdk_s3::error::DisplayErrorContext(&**source))]
+#[error("{message}")]
 pub struct UploadError {
     /// Where it was going, `s3://BUCKET/KEY`.
     pub location: String,
+    /// `cannot upload s3://BUCKET/KEY: ` and the cause on one line, with what to do when the
+    /// cause is known ([`patchplane_integrations::aws_error::describe`] for S3's errors).
+    pub message: String,
     /// The cause.
     #[source]
     pub source: Box<dyn std::error::Error + Send + Sync>,
@@ -49,9 +52,17 @@ impl TemplateStore for S3Store {
             .body(body.to_owned().into_bytes().into())
             .send()
             .await
-            .map_err(|e| UploadError {
-                location: format!("s3://{}/{key}", self.bucket),
-                source: Box::new(e),
+            .map_err(|e| {
+                let location = format!("s3://{}/{key}", self.bucket);
+                UploadError {
+                    message: patchplane_integrations::aws_error::describe(
+                        &format!("cannot upload {location}"),
+                        None,
+                        &e,
+                    ),
+                    location,
+                    source: Box::new(e),
+                }
             })?;
         Ok(format!(
             "https://{}.s3.{}.amazonaws.com/{key}",

@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{ConfigError, Lookup, Node, Owner, OwnerSource, non_empty};
-use crate::retry::transport;
-use crate::retry::{Failure, RetryPolicy, parse_retry_after};
+use crate::http;
+use crate::retry::{Failure, RetryPolicy, transport};
 
 /// Configuration of an [`HttpCmdb`]. `Debug` prints no token.
 #[derive(Clone)]
@@ -212,23 +212,11 @@ impl HttpCmdb {
                 if let Some(t) = &self.token {
                     req = req.bearer_auth(t);
                 }
-                let resp = req.send().await.map_err(transport)?;
-                let status = resp.status().as_u16();
-                let retry_after = resp
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(parse_retry_after);
-                let body = resp.text().await.map_err(transport)?;
-                let fail = |message: String| Failure {
-                    status: Some(status),
-                    message,
-                    retry_after,
-                };
-                match status {
-                    200..=299 => parse_answer(&body).map_err(fail),
+                let answer = http::read(req.send().await.map_err(transport)?).await?;
+                match answer.status {
+                    200..=299 => parse_answer(&answer.body).map_err(|m| answer.failure(m)),
                     404 => Ok(Lookup::Unknown),
-                    _ => Err(fail(body.chars().take(200).collect())),
+                    _ => Err(answer.refusal()),
                 }
             })
             .await

@@ -30,7 +30,9 @@ mod webhook;
 
 pub use payload::{Payloads, SnsMessage, limits, payloads, slack_payload, sns_message, teams_payload, truncate_chars};
 pub use sns::{SnsNotifier, Topics, aws_sdk_sns};
-pub use webhook::{SlackNotifier, TeamsNotifier, WebhookConfig, WebhookUrl};
+pub use webhook::{
+    Slack, SlackNotifier, Teams, TeamsNotifier, WebhookConfig, WebhookNotifier, WebhookService, WebhookUrl,
+};
 
 /// One owner notification.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -10,8 +10,7 @@ use std::fmt;
 
 pub use aws_sdk_sns;
 use aws_sdk_sns::config::http::HttpResponse;
-use aws_sdk_sns::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_sns::operation::RequestId;
+use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sns::operation::publish::PublishError;
 use aws_sdk_sns::types::MessageAttributeValue;
 
@@ -139,12 +138,10 @@ fn failure(topic: &str, e: &SdkError<PublishError, HttpResponse>) -> Failure {
         SdkError::ResponseError(r) => Some(r.raw().status().as_u16()),
         _ => None,
     };
-    // DisplayErrorContext is the error and its sources, then ` ({e:?})`: the raw response with
-    // headers and body. The chain is what a reader needs; the request id replaces the dump.
-    let full = DisplayErrorContext(e).to_string();
-    let chain = full.strip_suffix(&format!(" ({e:?})")).unwrap_or(&full);
-    let mut context = one_line(chain);
-    if let Some(id) = e.request_id() {
+    // The chain without the SDK's `Debug` tail (raw response, headers, body); the request id
+    // stands in for the dump.
+    let mut context = crate::aws_error::chain(e);
+    if let Some(id) = crate::aws_error::request_id(e) {
         context.push_str(&format!(" (request id {id})"));
     }
     match status {
@@ -161,10 +158,6 @@ fn failure(topic: &str, e: &SdkError<PublishError, HttpResponse>) -> Failure {
             retry_after: None,
         },
     }
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

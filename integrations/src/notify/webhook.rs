@@ -16,6 +16,7 @@
 //! of the URL and of its path and query tokens, whatever the transport put in them.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::time::Duration;
 
 use serde_json::Value as Json;
@@ -24,7 +25,8 @@ use tokio::time::Instant;
 
 use super::payload::{slack_payload, teams_payload};
 use super::{Digest, Notifier, SendFuture};
-use crate::retry::{Failure, RetryPolicy, chain, parse_retry_after, transport};
+use crate::http::{self, Answer, excerpt};
+use crate::retry::{Failure, RetryPolicy, chain, transport};
 
 /// A webhook URL: a secret. `Debug` never shows it and there is no `Display`.
 #[derive(Clone, PartialEq, Eq)]
@@ -94,22 +96,75 @@ impl WebhookConfig {
     }
 }
 
-/// What one attempt's response means.
-type Classify = fn(u16, Option<Duration>, &str) -> Result<(), Failure>;
+/// What differs between two webhook services; the rest (pacing, retries, the idempotency
+/// header, redaction) is [`WebhookNotifier`]'s.
+pub trait WebhookService: Send + Sync + 'static {
+    /// The kind in names and errors (``slack webhook `team-data` ``).
+    const KIND: &'static str;
+    /// The notifier's name in `Debug` output.
+    const NOTIFIER: &'static str;
+    /// The JSON body of one digest.
+    fn payload(digest: &Digest) -> Json;
+    /// What one attempt's answer means: `Ok` when delivered, else a classified failure.
+    fn outcome(answer: &Answer) -> Result<(), Failure>;
+}
 
-/// The HTTP side both webhook kinds share.
-struct Poster {
+/// Slack incoming webhooks: refusals as plain-text bodies with a 4xx.
+#[derive(Debug, Clone, Copy)]
+pub struct Slack;
+
+impl WebhookService for Slack {
+    const KIND: &'static str = "slack";
+    const NOTIFIER: &'static str = "SlackNotifier";
+
+    fn payload(digest: &Digest) -> Json {
+        slack_payload(digest)
+    }
+
+    fn outcome(answer: &Answer) -> Result<(), Failure> {
+        slack_outcome(answer)
+    }
+}
+
+/// Microsoft Teams Workflows webhooks ("post to a channel when a webhook request is received"):
+/// failures, throttling included, may come inside a 2xx body.
+#[derive(Debug, Clone, Copy)]
+pub struct Teams;
+
+impl WebhookService for Teams {
+    const KIND: &'static str = "teams";
+    const NOTIFIER: &'static str = "TeamsNotifier";
+
+    fn payload(digest: &Digest) -> Json {
+        teams_payload(digest)
+    }
+
+    fn outcome(answer: &Answer) -> Result<(), Failure> {
+        teams_outcome(answer)
+    }
+}
+
+/// Posts digests to a Slack incoming webhook.
+pub type SlackNotifier = WebhookNotifier<Slack>;
+
+/// Posts digests to a Microsoft Teams Workflows webhook.
+pub type TeamsNotifier = WebhookNotifier<Teams>;
+
+/// Posts digests to one webhook of service `S`, paced and retried.
+pub struct WebhookNotifier<S: WebhookService> {
     http: reqwest::Client,
     cfg: WebhookConfig,
     /// ``slack webhook `team-data` ``.
     label: String,
     /// When the last request started (pacing).
     last: Mutex<Option<Instant>>,
+    service: PhantomData<S>,
 }
 
-impl Poster {
-    fn new(kind: &str, cfg: WebhookConfig) -> Result<Self, Failure> {
-        let label = format!("{kind} webhook `{}`", cfg.name);
+impl<S: WebhookService> WebhookNotifier<S> {
+    /// A notifier for one webhook.
+    pub fn new(cfg: WebhookConfig) -> Result<Self, Failure> {
+        let label = format!("{} webhook `{}`", S::KIND, cfg.name);
         let http = reqwest::Client::builder()
             .timeout(cfg.timeout)
             // A redirect would carry the request (and its token) elsewhere; webhooks never need one.
@@ -125,6 +180,7 @@ impl Poster {
             cfg,
             label,
             last: Mutex::new(None),
+            service: PhantomData,
         })
     }
 
@@ -138,7 +194,7 @@ impl Poster {
         *last = Some(Instant::now());
     }
 
-    async fn post(&self, body: &Json, key: &str, classify: Classify) -> Result<(), Failure> {
+    async fn post(&self, body: &Json, key: &str) -> Result<(), Failure> {
         let bytes = serde_json::to_vec(body).unwrap_or_default();
         let key = header_value(key);
         self.cfg
@@ -155,20 +211,29 @@ impl Poster {
                     req = req.header("Idempotency-Key", key.as_str());
                 }
                 let resp = req.send().await.map_err(transport)?;
-                let status = resp.status().as_u16();
-                let retry_after = resp
-                    .headers()
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(parse_retry_after);
-                let text = resp.text().await.map_err(transport)?;
-                classify(status, retry_after, &text)
+                S::outcome(&http::read(resp).await?)
             })
             .await
             .map_err(|f| Failure {
                 message: self.cfg.url.scrub(&format!("{}: {}", self.label, f.message)),
                 ..f
             })
+    }
+}
+
+impl<S: WebhookService> fmt::Debug for WebhookNotifier<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct(S::NOTIFIER).field("webhook", &self.cfg).finish()
+    }
+}
+
+impl<S: WebhookService> Notifier for WebhookNotifier<S> {
+    fn name(&self) -> &str {
+        &self.label
+    }
+
+    fn send<'a>(&'a self, digest: &'a Digest) -> SendFuture<'a> {
+        Box::pin(async move { self.post(&S::payload(digest), &digest.idempotency_key).await })
     }
 }
 
@@ -183,28 +248,13 @@ fn header_value(key: &str) -> String {
         .collect()
 }
 
-/// The first 200 characters of a body, on one line.
-fn snippet(body: &str) -> String {
-    let s: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
-    super::payload::truncate_chars(&s, 200)
-}
-
 /// Slack: 2xx is delivered; otherwise the plain-text body names the refusal, and the status
 /// decides (429 and 5xx retryable, other 4xx permanent).
-fn slack_outcome(status: u16, retry_after: Option<Duration>, body: &str) -> Result<(), Failure> {
-    if (200..300).contains(&status) {
+fn slack_outcome(answer: &Answer) -> Result<(), Failure> {
+    if answer.is_success() {
         return Ok(());
     }
-    let text = snippet(body);
-    Err(Failure {
-        status: Some(status),
-        message: if text.is_empty() {
-            "no error text".to_owned()
-        } else {
-            text
-        },
-        retry_after,
-    })
+    Err(answer.refusal())
 }
 
 /// The status a Teams body reports ("… returned HTTP error 429 …"), if any.
@@ -216,118 +266,55 @@ fn reported_status(body: &str) -> Option<u16> {
 /// Teams Workflows: 2xx is delivered unless the body reports a failure; a reported status
 /// classifies it (429 and 5xx retryable), throttling words mean 429, any other reported failure
 /// is retried as a transport problem would be.
-fn teams_outcome(status: u16, retry_after: Option<Duration>, body: &str) -> Result<(), Failure> {
-    let text = snippet(body);
-    if (200..300).contains(&status) {
-        let lower = body.to_ascii_lowercase();
-        let throttled = ["throttl", "toomanyrequests", "too many requests", "rate limit"]
-            .iter()
-            .any(|w| lower.contains(w));
-        let failed = ["fail", "error", "exception"].iter().any(|w| lower.contains(w));
-        if !throttled && !failed {
-            return Ok(());
-        }
-        let reported = reported_status(body).or(throttled.then_some(429));
-        return Err(Failure {
-            status: reported,
-            message: format!("answered {status} but reported a failure: {text}"),
-            retry_after,
-        });
+fn teams_outcome(answer: &Answer) -> Result<(), Failure> {
+    if !answer.is_success() {
+        return Err(answer.refusal());
+    }
+    let lower = answer.body.to_ascii_lowercase();
+    let throttled = ["throttl", "toomanyrequests", "too many requests", "rate limit"]
+        .iter()
+        .any(|w| lower.contains(w));
+    let failed = ["fail", "error", "exception"].iter().any(|w| lower.contains(w));
+    if !throttled && !failed {
+        return Ok(());
     }
     Err(Failure {
-        status: Some(status),
-        message: if text.is_empty() {
-            "no error text".to_owned()
-        } else {
-            text
-        },
-        retry_after,
+        status: reported_status(&answer.body).or(throttled.then_some(429)),
+        message: format!(
+            "answered {} but reported a failure: {}",
+            answer.status,
+            excerpt(&answer.body)
+        ),
+        retry_after: answer.retry_after,
     })
-}
-
-/// Posts digests to a Slack incoming webhook.
-pub struct SlackNotifier {
-    poster: Poster,
-}
-
-impl SlackNotifier {
-    /// A notifier for one Slack incoming webhook.
-    pub fn new(cfg: WebhookConfig) -> Result<Self, Failure> {
-        Ok(Self {
-            poster: Poster::new("slack", cfg)?,
-        })
-    }
-}
-
-impl fmt::Debug for SlackNotifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SlackNotifier")
-            .field("webhook", &self.poster.cfg)
-            .finish()
-    }
-}
-
-impl Notifier for SlackNotifier {
-    fn name(&self) -> &str {
-        &self.poster.label
-    }
-
-    fn send<'a>(&'a self, digest: &'a Digest) -> SendFuture<'a> {
-        Box::pin(async move {
-            self.poster
-                .post(&slack_payload(digest), &digest.idempotency_key, slack_outcome)
-                .await
-        })
-    }
-}
-
-/// Posts digests to a Microsoft Teams Workflows webhook ("post to a channel when a webhook
-/// request is received").
-pub struct TeamsNotifier {
-    poster: Poster,
-}
-
-impl TeamsNotifier {
-    /// A notifier for one Teams Workflows webhook.
-    pub fn new(cfg: WebhookConfig) -> Result<Self, Failure> {
-        Ok(Self {
-            poster: Poster::new("teams", cfg)?,
-        })
-    }
-}
-
-impl fmt::Debug for TeamsNotifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TeamsNotifier")
-            .field("webhook", &self.poster.cfg)
-            .finish()
-    }
-}
-
-impl Notifier for TeamsNotifier {
-    fn name(&self) -> &str {
-        &self.poster.label
-    }
-
-    fn send<'a>(&'a self, digest: &'a Digest) -> SendFuture<'a> {
-        Box::pin(async move {
-            self.poster
-                .post(&teams_payload(digest), &digest.idempotency_key, teams_outcome)
-                .await
-        })
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn answer(status: u16, retry_after: Option<Duration>, body: &str) -> Answer {
+        Answer {
+            status,
+            retry_after,
+            body: body.to_owned(),
+        }
+    }
+
+    fn slack(status: u16, retry_after: Option<Duration>, body: &str) -> Result<(), Failure> {
+        slack_outcome(&answer(status, retry_after, body))
+    }
+
+    fn teams(status: u16, retry_after: Option<Duration>, body: &str) -> Result<(), Failure> {
+        teams_outcome(&answer(status, retry_after, body))
+    }
+
     const URL: &str = "https://hooks.slack.com/services/T0123ABCD/B0456EFGH/abcdefghijklmnopqrstuvwx";
 
     #[test]
     fn slack_classification() {
-        assert!(slack_outcome(200, None, "ok").is_ok());
-        let f = slack_outcome(400, None, "invalid_payload").expect_err("refused");
+        assert!(slack(200, None, "ok").is_ok());
+        let f = slack(400, None, "invalid_payload").expect_err("refused");
         assert!(!f.is_retryable() && f.message == "invalid_payload");
         for (status, body) in [
             (404, "channel_not_found"),
@@ -335,22 +322,18 @@ mod tests {
             (410, "channel_is_archived"),
             (403, "action_prohibited"),
         ] {
-            assert!(!slack_outcome(status, None, body).expect_err(body).is_retryable());
+            assert!(!slack(status, None, body).expect_err(body).is_retryable());
         }
-        let f = slack_outcome(429, Some(Duration::from_secs(3)), "rate_limited").expect_err("429");
+        let f = slack(429, Some(Duration::from_secs(3)), "rate_limited").expect_err("429");
         assert!(f.is_retryable() && f.retry_after == Some(Duration::from_secs(3)));
-        assert!(
-            slack_outcome(500, None, "rollup_error")
-                .expect_err("500")
-                .is_retryable()
-        );
+        assert!(slack(500, None, "rollup_error").expect_err("500").is_retryable());
     }
 
     #[test]
     fn teams_classification() {
-        assert!(teams_outcome(202, None, "").is_ok());
-        assert!(teams_outcome(200, None, "1").is_ok());
-        let f = teams_outcome(
+        assert!(teams(202, None, "").is_ok());
+        assert!(teams(200, None, "1").is_ok());
+        let f = teams(
             200,
             None,
             "Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error 429 with ContextId tcid=0",
@@ -358,26 +341,24 @@ mod tests {
         .expect_err("throttled in the body");
         assert_eq!(f.status, Some(429));
         assert!(f.is_retryable() && f.message.starts_with("answered 200 but reported a failure: Webhook"));
-        let f = teams_outcome(200, None, "… returned HTTP error 413 with ContextId x").expect_err("too large");
+        let f = teams(200, None, "… returned HTTP error 413 with ContextId x").expect_err("too large");
         assert!(!f.is_retryable());
         assert_eq!(
-            teams_outcome(200, None, "Request was throttled")
-                .expect_err("throttled")
-                .status,
+            teams(200, None, "Request was throttled").expect_err("throttled").status,
             Some(429)
         );
         assert!(
-            teams_outcome(200, None, "System.Net.Http.HttpRequestException: Error while copying")
+            teams(200, None, "System.Net.Http.HttpRequestException: Error while copying")
                 .expect_err("x")
                 .is_retryable()
         );
         assert!(
-            teams_outcome(429, Some(Duration::from_secs(1)), "")
+            teams(429, Some(Duration::from_secs(1)), "")
                 .expect_err("429")
                 .is_retryable()
         );
         assert!(
-            !teams_outcome(400, None, "{\"error\":{\"code\":\"InvalidRequestContent\"}}")
+            !teams(400, None, "{\"error\":{\"code\":\"InvalidRequestContent\"}}")
                 .expect_err("400")
                 .is_retryable()
         );

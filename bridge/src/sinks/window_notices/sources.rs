@@ -98,7 +98,7 @@ impl S3Scans {
                     SdkError::ServiceError(s) => Some(s.raw().status().as_u16()),
                     _ => None,
                 },
-                message: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+                message: patchplane_integrations::aws_error::describe("GetObject", None, &e),
                 retry_after: None,
             }),
         }
@@ -221,7 +221,10 @@ impl TicketLog for ServiceNowTickets {
                         });
                     }
                     let resolved = text("resolved_at");
-                    if !resolved.is_empty() && resolved >= at && [state::RESOLVED, state::CLOSED].contains(&text("state").as_str()) {
+                    if !resolved.is_empty()
+                        && resolved >= at
+                        && [state::RESOLVED, state::CLOSED].contains(&text("state").as_str())
+                    {
                         out.push(TicketChange {
                             node: node.to_owned(),
                             number,
