@@ -123,16 +123,19 @@ pub struct WindowEvent {
 pub struct GateEvent {
     /// `HELD` or `OPENED_ON_PURPOSE`.
     pub decision: String,
-    /// Why, with the counts (`4 of 30 nodes (13.3%) failed …`).
+    /// Why, with the counts (`3 of 10 nodes (30.0%) failed in ring early…`).
     pub reason: String,
     /// The ring held.
     #[serde(default)]
     pub ring: String,
     /// The window's patch group.
     pub patch_group: String,
-    /// The earlier ring's patch groups it judged.
+    /// The earlier ring it judged (the same baseline's), by name.
     #[serde(default)]
-    pub previous_groups: Vec<String>,
+    pub previous_ring: String,
+    /// That ring's window in the member account (`mw-…`), whose last run it read.
+    #[serde(default)]
+    pub previous_window: String,
     /// The Automation execution that decided.
     #[serde(default)]
     pub automation_execution_id: String,

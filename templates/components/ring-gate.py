@@ -1,35 +1,36 @@
-"""patchplane ring gate: the first step of a gated ring's install automation.
-
-It opens the ring only if the previous ring's last install in this account and region failed on
-at most `MaxFailedPercent` of its nodes, or if an operator opened the gate on purpose (the SSM
-parameter `GateParameter` holds {"open_until": "YYYY-MM-DDTHH:MM:SSZ", "by": "...", "why": "..."}).
-It sees one account and one region: the commands Systems Manager ran here, nothing else.
-Its decision is the step's `Decision` output; the next step installs only when it is not HELD.
-A held gate, and a gate opened on purpose, put a `patchplane Ring Gate` event on the account's
-default bus, which forwards it to the central bridge: one incident per held gate, with the reason.
-"""
+"""patchplane ring gate (ADR 016, amended): judges the last run of the same baseline's earlier ring
+window in this account and region, as SSM records it; an earlier ring held by its own gate holds
+this one; a window that never ran opens only while new. A held gate (or one an operator opened via
+the `GateParameter` SSM parameter) puts a `patchplane Ring Gate` event on the default bus."""
 import json
 from datetime import datetime, timedelta, timezone
 
-# Command invocation statuses that count as a failed node (Run Command's terminal failures).
-FAILED = {"Failed", "TimedOut", "Cancelled", "Undeliverable", "Terminated", "DeliveryTimedOut", "ExecutionTimedOut"}
-PATCH_DOCUMENTS = ("AWS-RunPatchBaseline", "AWS-RunPatchBaselineWithHooks")
+# A failed node: window invocation FAILED/TIMED_OUT/CANCELLED, command invocation
+# Failed/TimedOut/Cancelled (compared without case or `_`).
+FAILED = {"FAILED", "TIMEDOUT", "CANCELLED"}
+UNFINISHED = {"PENDING", "IN_PROGRESS", "CANCELLING"}
+LOOKBACK_DAYS = 62
 
 
-def decide(statuses, max_failed_percent, override, now):
-    """The gate's decision: ("OPEN" | "HELD" | "OPENED_ON_PURPOSE", reason)."""
+def decide(statuses, max_failed_percent, override, now, previous="the previous ring"):
+    """The gate's decision over the per-node statuses of the previous ring's last run:
+    ("OPEN" | "HELD" | "OPENED_ON_PURPOSE", reason)."""
     if override:
         until = str(override.get("open_until", ""))
         if until and until >= now.strftime("%Y-%m-%dT%H:%M:%SZ"):
             return ("OPENED_ON_PURPOSE",
                     "opened by %s until %s: %s" % (override.get("by", "?"), until, override.get("why", "")))
     if not statuses:
-        return ("OPEN", "the previous ring has no install on record in this account and region")
-    failed = sum(1 for s in statuses if s in FAILED)
+        return ("OPEN", "%s's last run installed on no node in this account and region" % previous)
+    failed = sum(1 for s in statuses if failed_status(s))
     percent = 100.0 * failed / len(statuses)
     verdict = "HELD" if percent > max_failed_percent else "OPEN"
-    return (verdict, "%d of %d nodes (%.1f%%) failed in the previous ring's last install; the gate allows %s%%"
-            % (failed, len(statuses), percent, max_failed_percent))
+    return (verdict, "%d of %d nodes (%.1f%%) failed in %s's last install; the gate allows %s%%"
+            % (failed, len(statuses), percent, previous, max_failed_percent))
+
+
+def failed_status(status):
+    return str(status).upper().replace("_", "") in FAILED
 
 
 def pages(call, key, **kwargs):
@@ -43,27 +44,83 @@ def pages(call, key, **kwargs):
         kwargs["NextToken"] = token
 
 
-def last_install_statuses(ssm, target_key, groups, now, lookback_days=62):
-    """Per-node statuses of the latest install command of each of `groups` (the previous ring's
-    patch groups, targeted as `target_key`, e.g. `tag:PatchGroup`) in the last `lookback_days`."""
-    latest = {}
+def seconds(t):
+    """A timestamp as boto3 returns it (datetime) or as the CLI prints it (epoch seconds)."""
+    if isinstance(t, datetime):
+        return t.timestamp()
+    if isinstance(t, str):
+        return datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp()
+    return float(t or 0)
+
+
+def last_run(ssm, window_id, now, lookback_days=LOOKBACK_DAYS):
+    """The previous ring window's latest finished run within the look-back, or None."""
     after = (now - timedelta(days=lookback_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    for doc in PATCH_DOCUMENTS:
-        filters = [{"key": "DocumentName", "value": doc}, {"key": "InvokedAfter", "value": after}]
-        for c in pages(ssm.list_commands, "Commands", Filters=filters):
-            if c.get("Parameters", {}).get("Operation") != ["Install"]:
+    runs = [r for r in pages(ssm.describe_maintenance_window_executions, "WindowExecutions",
+                             WindowId=window_id, Filters=[{"Key": "ExecutedAfter", "Values": [after]}])
+            if r.get("Status") not in UNFINISHED]
+    return max(runs, key=lambda r: seconds(r.get("StartTime"))) if runs else None
+
+
+def step_output(execution, step, name):
+    """The first value of output `name` of step `step` of an Automation execution, or None."""
+    for s in execution.get("StepExecutions", []):
+        if s.get("StepName") == step:
+            values = (s.get("Outputs") or {}).get(name) or []
+            return values[0] if values else None
+    return None
+
+
+def run_results(ssm, run):
+    """What one window run did: (per-node statuses, why it installed nothing or None)."""
+    statuses, held = [], None
+    wid = run["WindowExecutionId"]
+    for task in pages(ssm.describe_maintenance_window_execution_tasks, "WindowExecutionTaskIdentities",
+                      WindowExecutionId=wid):
+        for inv in pages(ssm.describe_maintenance_window_execution_task_invocations,
+                         "WindowExecutionTaskInvocationIdentities",
+                         WindowExecutionId=wid, TaskId=task["TaskExecutionId"]):
+            if (inv.get("TaskType") or task.get("TaskType")) != "AUTOMATION":
+                # Run Command: one invocation per target node.
+                statuses.append(inv.get("Status", ""))
                 continue
-            for t in c.get("Targets", []):
-                if t.get("Key") != target_key:
-                    continue
-                for g in t.get("Values", []):
-                    if g in groups and (g not in latest or c["RequestedDateTime"] > latest[g]["RequestedDateTime"]):
-                        latest[g] = c
-    statuses = []
-    for command_id in sorted({c["CommandId"] for c in latest.values()}):
-        for inv in pages(ssm.list_command_invocations, "CommandInvocations", CommandId=command_id):
-            statuses.append(inv["Status"])
-    return statuses
+            execution = ssm.get_automation_execution(
+                AutomationExecutionId=inv["ExecutionId"])["AutomationExecution"]
+            if step_output(execution, "CheckRingGate", "Decision") == "HELD":
+                held = "its own gate held it (%s)" % (step_output(execution, "CheckRingGate", "Reason") or "")
+                continue
+            # Each aws:runCommand step outputs its CommandId (none when nothing was stopped).
+            commands = [c for step in execution.get("StepExecutions", [])
+                        for c in (step.get("Outputs") or {}).get("CommandId", [])]
+            if not commands and failed_status(execution.get("AutomationExecutionStatus", "")):
+                held = "its install never ran (automation %s)" % execution.get("AutomationExecutionStatus")
+            for command in commands:
+                statuses.extend(ci.get("Status", "") for ci in pages(
+                    ssm.list_command_invocations, "CommandInvocations", CommandId=command))
+    return statuses, held
+
+
+def judge(ssm, window_id, max_failed_percent, override, now, previous="the previous ring"):
+    """The whole decision for a previous window: ("OPEN" | "HELD" | "OPENED_ON_PURPOSE", reason)."""
+    if not window_id:
+        return ("OPEN", "no previous ring")
+    run = last_run(ssm, window_id, now)
+    if run is None:
+        decision = decide([], max_failed_percent, override, now, previous)
+        if decision[0] == "OPENED_ON_PURPOSE":
+            return decision
+        created = ssm.get_maintenance_window(WindowId=window_id).get("CreatedDate")
+        if created is not None and seconds(created) >= (now - timedelta(days=LOOKBACK_DAYS)).timestamp():
+            return ("OPEN", "%s has not run since its window was created (a new account or region)" % previous)
+        return ("HELD", "%s has not run in %d days: its window may be disabled or failing to start"
+                % (previous, LOOKBACK_DAYS))
+    statuses, held = run_results(ssm, run)
+    if held:
+        decision = decide([], max_failed_percent, override, now, previous)
+        if decision[0] == "OPENED_ON_PURPOSE":
+            return decision
+        return ("HELD", "%s's last run (%s) installed nothing: %s" % (previous, run["WindowExecutionId"], held))
+    return decide(statuses, max_failed_percent, override, now, previous)
 
 
 EVENT_SOURCE = "patchplane.gate"
@@ -77,7 +134,8 @@ def gate_event(decision, reason, events, execution_id):
         "reason": reason,
         "ring": events.get("Ring", ""),
         "patch-group": events.get("PatchGroup", ""),
-        "previous-groups": [g for g in events.get("PreviousGroups", "").split(",") if g],
+        "previous-ring": events.get("PreviousRing", ""),
+        "previous-window": events.get("PreviousWindow", ""),
         "automation-execution-id": execution_id,
     }
     return {"Source": EVENT_SOURCE, "DetailType": EVENT_DETAIL_TYPE, "Detail": json.dumps(detail)}
@@ -95,9 +153,9 @@ def handler(events, context):
         override = None
     except ValueError:
         override = None
-    groups = [g for g in events["PreviousGroups"].split(",") if g]
-    statuses = last_install_statuses(ssm, events["TargetKey"], groups, now)
-    decision, reason = decide(statuses, float(events["MaxFailedPercent"]), override, now)
+    previous = "ring %s" % events["PreviousRing"] if events.get("PreviousRing") else "the previous ring"
+    decision, reason = judge(ssm, events.get("PreviousWindow", ""), float(events["MaxFailedPercent"]),
+                             override, now, previous)
     print("PATCHPLANE_GATE_" + decision + ": " + reason)
     if decision != "OPEN":
         execution_id = (context or {}).get("automation:EXECUTION_ID", "")

@@ -1,17 +1,61 @@
 """The ring gate's script (templates/components/ring-gate.py, as rendered into the Automation
-document) against realistic Run Command histories, with a fake SSM client: held, opened, opened
-on purpose. Run by tests/tests/ring_gate.rs with the project's Python."""
+document) against maintenance-window histories built from the shapes AWS documents.
+
+Every record the fake SSM client returns is a deep copy of a documented example in
+tests/fixtures/aws/ssm/ (each file names its page in `_source`), with only ids, statuses and times
+changed to play a night: the structure, field names and value formats are AWS's. Timestamps are
+turned into datetimes, as boto3 returns them. Run by tests/tests/ring_gate.rs with the project's
+Python."""
+import copy
 import importlib.util
 import json
+import pathlib
 import sys
 import unittest
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 spec = importlib.util.spec_from_file_location("gate", sys.argv.pop(1))
 gate = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(gate)
 
+FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "aws" / "ssm"
+
+
+def documented(name):
+    return json.loads((FIXTURES / (name + ".json")).read_text())
+
+
+# One documented record of each kind (the page of each is in its file's `_source`).
+EXECUTION = documented("DescribeMaintenanceWindowExecutions")["response"]["WindowExecutions"][2]  # FAILED, with StatusDetails
+TASK = documented("DescribeMaintenanceWindowExecutionTasks")["response"]["WindowExecutionTaskIdentities"][0]
+INVOCATION = documented("DescribeMaintenanceWindowExecutionTaskInvocations")["more_examples"][0]["response"][
+    "WindowExecutionTaskInvocationIdentities"][0]  # has ExecutionId and TaskType
+AUTOMATION = documented("GetAutomationExecution")["response"]["AutomationExecution"]
+COMMAND_INVOCATION = documented("ListCommandInvocations")["response"]["CommandInvocations"][0]
+WINDOW = documented("GetMaintenanceWindow")["response"]
+
 NOW = datetime(2026, 12, 9, 7, 0, tzinfo=timezone.utc)
+TIME_KEYS = {"StartTime", "EndTime", "CreatedDate", "ModifiedDate", "ExecutionStartTime", "ExecutionEndTime",
+             "RequestedDateTime"}
+
+
+def as_boto3(value):
+    """CLI-printed timestamps (epoch seconds or ISO 8601) as the datetimes boto3 returns."""
+    if isinstance(value, dict):
+        return {k: (to_datetime(v) if k in TIME_KEYS else as_boto3(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_boto3(v) for v in value]
+    return value
+
+
+def to_datetime(v):
+    if isinstance(v, (int, float)):
+        return datetime.fromtimestamp(v, timezone.utc)
+    return datetime.fromisoformat(v)
+
+
+def at(hours_before_now):
+    return (NOW - timedelta(hours=hours_before_now)).isoformat()
 
 
 class NotFound(Exception):
@@ -19,27 +63,57 @@ class NotFound(Exception):
 
 
 class FakeSsm:
-    """list_commands / list_command_invocations / get_parameter over a history, paginated by 2."""
+    """The maintenance-window and Automation reads the gate makes, over a history, paginated by 2
+    (every list call of these APIs is paginated with NextToken)."""
 
     class exceptions:
         ParameterNotFound = NotFound
 
-    def __init__(self, commands, invocations, parameter=None):
-        self.commands, self.invocations, self.parameter = commands, invocations, parameter
+    def __init__(self, windows, parameter=None):
+        # windows: window id -> {"created": iso, "runs": [run]}, run = (execution, tasks), task =
+        # (task identity, [invocation]); automations: id -> execution; commands: id -> [invocation]
+        self.windows, self.parameter = windows, parameter
+        self.automations, self.commands, self.calls = {}, {}, []
 
     def _page(self, items, key, NextToken=None):
         start = int(NextToken or 0)
-        out = {key: items[start:start + 2]}
+        out = {key: as_boto3(items[start:start + 2])}
         if start + 2 < len(items):
             out["NextToken"] = str(start + 2)
         return out
 
-    def list_commands(self, Filters, NextToken=None):
-        doc = [f["value"] for f in Filters if f["key"] == "DocumentName"][0]
-        return self._page([c for c in self.commands if c["DocumentName"] == doc], "Commands", NextToken)
+    def describe_maintenance_window_executions(self, WindowId, Filters=(), NextToken=None):
+        self.calls.append(("executions", WindowId, Filters))
+        after = [f["Values"][0] for f in Filters if f["Key"] == "ExecutedAfter"]
+        runs = [e for e, _ in self.windows.get(WindowId, {}).get("runs", [])
+                if not after or to_datetime(e["StartTime"]) >= to_datetime(after[0].replace("Z", "+00:00"))]
+        return self._page(runs, "WindowExecutions", NextToken)
+
+    def _run(self, execution_id):
+        for w in self.windows.values():
+            for e, tasks in w.get("runs", []):
+                if e["WindowExecutionId"] == execution_id:
+                    return tasks
+        raise KeyError(execution_id)
+
+    def describe_maintenance_window_execution_tasks(self, WindowExecutionId, NextToken=None):
+        return self._page([t for t, _ in self._run(WindowExecutionId)], "WindowExecutionTaskIdentities", NextToken)
+
+    def describe_maintenance_window_execution_task_invocations(self, WindowExecutionId, TaskId, NextToken=None):
+        invs = [i for t, invs in self._run(WindowExecutionId) if t["TaskExecutionId"] == TaskId for i in invs]
+        return self._page(invs, "WindowExecutionTaskInvocationIdentities", NextToken)
+
+    def get_automation_execution(self, AutomationExecutionId):
+        return {"AutomationExecution": as_boto3(self.automations[AutomationExecutionId])}
 
     def list_command_invocations(self, CommandId, NextToken=None):
-        return self._page([{"Status": s} for s in self.invocations[CommandId]], "CommandInvocations", NextToken)
+        return self._page(self.commands[CommandId], "CommandInvocations", NextToken)
+
+    def get_maintenance_window(self, WindowId):
+        w = copy.deepcopy(WINDOW)
+        w["WindowId"] = WindowId
+        w["CreatedDate"] = self.windows[WindowId]["created"]
+        return as_boto3(w)
 
     def get_parameter(self, Name):
         if self.parameter is None:
@@ -47,55 +121,157 @@ class FakeSsm:
         return {"Parameter": {"Value": self.parameter}}
 
 
-def command(cid, group, at, operation="Install", doc="AWS-RunPatchBaseline"):
-    return {"CommandId": cid, "DocumentName": doc, "RequestedDateTime": at,
-            "Parameters": {"Operation": [operation], "RebootOption": ["RebootIfNeeded"]},
-            "Targets": [{"Key": "tag:PatchGroup", "Values": [group]}]}
+def execution(window, eid, hours_ago, status="SUCCESS"):
+    e = copy.deepcopy(EXECUTION)
+    e.update(WindowId=window, WindowExecutionId=eid, Status=status, StartTime=at(hours_ago),
+             EndTime=at(hours_ago - 1))
+    if status == "SUCCESS":
+        e.pop("StatusDetails", None)
+    return e
 
 
-HISTORY = [
-    command("c-old", "AL2023-early", "2026-11-10T07:00:00Z"),
-    command("c-scan", "AL2023-early", "2026-12-08T03:00:00Z", operation="Scan"),
-    command("c-al", "AL2023-early", "2026-12-08T07:00:00Z"),
-    command("c-win", "Win2022-early", "2026-12-08T07:05:00Z", doc="AWS-RunPatchBaselineWithHooks"),
-    command("c-other", "AL2023-main", "2026-12-08T07:00:00Z"),
-]
+def run_command_task(eid, tid, statuses):
+    """A Run Command task of a window run: one invocation per target node (the documented shape:
+    `Parameters` a JSON string naming that node in `instanceIds`)."""
+    t = copy.deepcopy(TASK)
+    t.update(WindowExecutionId=eid, TaskExecutionId=tid, TaskArn="AWS-RunPatchBaseline", Status="SUCCESS")
+    invs = []
+    for n, status in enumerate(statuses):
+        i = copy.deepcopy(INVOCATION)
+        params = json.loads(i["Parameters"])
+        params["documentName"] = "AWS-RunPatchBaseline"
+        params["instanceIds"] = ["i-%017x" % (0xabc0000 + n)]
+        params["parameters"] = {"Operation": ["Install"], "RebootOption": ["RebootIfNeeded"]}
+        i.update(WindowExecutionId=eid, TaskExecutionId=tid, InvocationId="%s-%d" % (tid, n),
+                 ExecutionId="cmd-%s-%d" % (tid, n), Parameters=json.dumps(params), Status=status,
+                 StatusDetails={"SUCCESS": "Success", "FAILED": "Failed", "TIMED_OUT": "Timed Out"}.get(status, status))
+        invs.append(i)
+    return (t, invs)
+
+
+def automation_task(ssm, eid, tid, automation_id, decision, command_statuses=None, status="Success"):
+    """A gated ring's task: this Automation; its gate step's decision and its install's command."""
+    t = copy.deepcopy(TASK)
+    t.update(WindowExecutionId=eid, TaskExecutionId=tid, TaskArn="acme-gated-install", TaskType="AUTOMATION")
+    i = copy.deepcopy(INVOCATION)
+    i.update(WindowExecutionId=eid, TaskExecutionId=tid, InvocationId=tid + "-0", ExecutionId=automation_id,
+             TaskType="AUTOMATION", Parameters="{}")
+    a = copy.deepcopy(AUTOMATION)
+    step = a["StepExecutions"][0]
+    gate_step = dict(copy.deepcopy(step), StepName="CheckRingGate", Action="aws:executeScript",
+                     Outputs={"Decision": [decision], "Reason": ["0 of 0 nodes"]})
+    steps = [gate_step]
+    a.update(AutomationExecutionId=automation_id, DocumentName="acme-gated-install", AutomationExecutionStatus=status)
+    if command_statuses is not None:
+        command_id = "cmd-" + automation_id
+        steps.append(dict(copy.deepcopy(step), StepName="InstallPatches", Action="aws:runCommand",
+                          Outputs={"CommandId": [command_id], "Status": ["Success"]}))
+        invs = []
+        for n, status in enumerate(command_statuses):
+            ci = copy.deepcopy(COMMAND_INVOCATION)
+            ci.update(CommandId=command_id, InstanceId="i-%017x" % (0xdef0000 + n), DocumentName="AWS-RunPatchBaseline",
+                      Status=status, StatusDetails=status)
+            invs.append(ci)
+        ssm.commands[command_id] = invs
+    a["StepExecutions"] = steps
+    ssm.automations[automation_id] = a
+    return (t, [i])
+
+
+def ok(n):
+    return ["SUCCESS"] * n
 
 
 class Gate(unittest.TestCase):
-    def run_gate(self, invocations, parameter=None, max_failed=5):
-        ssm = FakeSsm(HISTORY, invocations, parameter)
-        statuses = gate.last_install_statuses(ssm, "tag:PatchGroup", ["AL2023-early", "Win2022-early"], NOW)
-        return statuses, gate.decide(statuses, max_failed, json.loads(parameter) if parameter else None, NOW)
+    def test_only_the_failed_os_holds_its_next_ring(self):
+        """A night where Amazon Linux's first ring failed on 30% of its nodes and Windows' succeeded:
+        the gate of each next ring reads its own baseline's first ring, so only AL2023-main holds."""
+        ssm = FakeSsm({
+            "mw-0al2023early0001": {"created": at(24 * 90), "runs": [
+                (execution("mw-0al2023early0001", "al-run", 20), [run_command_task("al-run", "al-task", ok(7) + ["FAILED"] * 2 + ["TIMED_OUT"])]),
+            ]},
+            "mw-0win2022early001": {"created": at(24 * 90), "runs": [
+                (execution("mw-0win2022early001", "win-run", 19), [run_command_task("win-run", "win-task", ok(10))]),
+            ]},
+        })
+        al = gate.judge(ssm, "mw-0al2023early0001", 5.0, None, NOW, "ring early")
+        win = gate.judge(ssm, "mw-0win2022early001", 5.0, None, NOW, "ring early")
+        self.assertEqual(al[0], "HELD", al)
+        self.assertIn("3 of 10 nodes (30.0%) failed in ring early's last install", al[1])
+        self.assertEqual(win, ("OPEN", "0 of 10 nodes (0.0%) failed in ring early's last install; the gate allows 5.0%"))
 
-    def test_held_when_the_early_ring_failed_on_too_many_nodes(self):
-        inv = {"c-al": ["Success"] * 17 + ["Failed"] * 3, "c-win": ["Success"] * 9 + ["TimedOut"],
-               "c-old": ["Failed"] * 50, "c-other": ["Failed"] * 50, "c-scan": ["Failed"] * 50}
-        statuses, (decision, reason) = self.run_gate(inv)
-        self.assertEqual(len(statuses), 30, "the latest install of each previous-ring group only")
+    def test_the_last_finished_run_counts_not_an_older_one_nor_one_in_progress(self):
+        ssm = FakeSsm({"mw-0al2023early0001": {"created": at(24 * 90), "runs": [
+            (execution("mw-0al2023early0001", "old", 24 * 28, "FAILED"), [run_command_task("old", "t-old", ["FAILED"] * 10)]),
+            (execution("mw-0al2023early0001", "last", 20), [run_command_task("last", "t-last", ok(9) + ["FAILED"])]),
+            (execution("mw-0al2023early0001", "now", 1, "IN_PROGRESS"), [run_command_task("now", "t-now", ["FAILED"] * 10)]),
+        ]}})
+        decision, reason = gate.judge(ssm, "mw-0al2023early0001", 5.0, None, NOW)
         self.assertEqual(decision, "HELD")
-        self.assertIn("4 of 30 nodes (13.3%)", reason)
+        self.assertIn("1 of 10 nodes (10.0%)", reason)
+        decision, _ = gate.judge(ssm, "mw-0al2023early0001", 10.0, None, NOW)
+        self.assertEqual(decision, "OPEN", "10% failed is within a 10% gate")
+        # Only runs of the look-back are asked for.
+        self.assertEqual(ssm.calls[0][2], [{"Key": "ExecutedAfter", "Values": ["2026-10-08T07:00:00Z"]}])
 
-    def test_open_when_failures_stay_under_the_threshold(self):
-        inv = {"c-al": ["Success"] * 39 + ["Failed"], "c-win": ["Success"] * 20}
-        _, (decision, reason) = self.run_gate(inv)
-        self.assertEqual(decision, "OPEN")
-        self.assertIn("1 of 60 nodes (1.7%)", reason)
+    def test_an_earlier_ring_held_by_its_own_gate_holds_this_one(self):
+        ssm = FakeSsm({"mw-0al2023main00001": {"created": at(24 * 90), "runs": []}})
+        ssm.windows["mw-0al2023main00001"]["runs"].append(
+            (execution("mw-0al2023main00001", "main-run", 20), [automation_task(ssm, "main-run", "main-task", "auto-1", "HELD")]))
+        decision, reason = gate.judge(ssm, "mw-0al2023main00001", 5.0, None, NOW, "ring main")
+        self.assertEqual(decision, "HELD")
+        self.assertIn("ring main's last run (main-run) installed nothing: its own gate held it", reason)
+
+    def test_a_gated_earlier_ring_is_judged_by_its_install_command(self):
+        ssm = FakeSsm({"mw-0al2023main00001": {"created": at(24 * 90), "runs": []}})
+        ssm.windows["mw-0al2023main00001"]["runs"].append(
+            (execution("mw-0al2023main00001", "main-run", 20),
+             [automation_task(ssm, "main-run", "main-task", "auto-2", "OPEN", ["Success"] * 18 + ["Failed", "TimedOut"])]))
+        decision, reason = gate.judge(ssm, "mw-0al2023main00001", 5.0, None, NOW)
+        self.assertEqual(decision, "HELD")
+        self.assertIn("2 of 20 nodes (10.0%)", reason)
+
+    def test_a_start_patch_stop_run_with_nothing_stopped_adds_nothing_but_a_failed_install_holds(self):
+        ssm = FakeSsm({"mw-0al2023main00001": {"created": at(24 * 90), "runs": []}})
+        run = (execution("mw-0al2023main00001", "main-run", 20),
+               [automation_task(ssm, "main-run", "install", "auto-3", "OPEN", ["Success"] * 10),
+                automation_task(ssm, "main-run", "stopped", "auto-4", "OPEN")])
+        ssm.windows["mw-0al2023main00001"]["runs"].append(run)
+        self.assertEqual(gate.judge(ssm, "mw-0al2023main00001", 5.0, None, NOW)[0], "OPEN")
+        ssm.windows["mw-0al2023main00001"]["runs"] = [
+            (execution("mw-0al2023main00001", "bad-run", 10, "FAILED"),
+             [automation_task(ssm, "bad-run", "install", "auto-5", "OPEN", None, status="Failed")])]
+        decision, reason = gate.judge(ssm, "mw-0al2023main00001", 5.0, None, NOW)
+        self.assertEqual(decision, "HELD")
+        self.assertIn("its install never ran (automation Failed)", reason)
+
+    def test_never_ran_opens_only_while_the_window_is_new(self):
+        ssm = FakeSsm({"mw-new": {"created": at(24 * 10), "runs": []}, "mw-stale": {"created": at(24 * 200), "runs": []}})
+        self.assertEqual(gate.judge(ssm, "mw-new", 5.0, None, NOW)[0], "OPEN")
+        decision, reason = gate.judge(ssm, "mw-stale", 5.0, None, NOW, "ring early")
+        self.assertEqual(decision, "HELD")
+        self.assertIn("ring early has not run in 62 days", reason)
+
+    def test_a_run_that_touched_no_node_opens(self):
+        ssm = FakeSsm({"mw-empty": {"created": at(24 * 90), "runs": [
+            (execution("mw-empty", "empty-run", 20), [run_command_task("empty-run", "t", [])])]}})
+        self.assertEqual(gate.judge(ssm, "mw-empty", 5.0, None, NOW)[0], "OPEN")
 
     def test_opened_on_purpose_until_the_time_the_operator_gave(self):
-        inv = {"c-al": ["Failed"] * 20, "c-win": ["Failed"] * 20}
-        param = json.dumps({"open_until": "2026-12-09T12:00:00Z", "by": "jane@acme.example", "why": "INC0012345: failures were a repo outage"})
-        _, (decision, reason) = self.run_gate(inv, param)
+        ssm = FakeSsm({"mw-x": {"created": at(24 * 90), "runs": [
+            (execution("mw-x", "r", 20), [run_command_task("r", "t", ["FAILED"] * 20)])]}})
+        param = {"open_until": "2026-12-09T12:00:00Z", "by": "jane@acme.example", "why": "INC0012345: a repo outage"}
+        decision, reason = gate.judge(ssm, "mw-x", 5.0, param, NOW)
         self.assertEqual(decision, "OPENED_ON_PURPOSE")
         self.assertIn("jane@acme.example", reason)
-        expired = json.dumps({"open_until": "2026-12-09T06:00:00Z", "by": "jane", "why": "old"})
-        _, (decision, _) = self.run_gate(inv, expired)
-        self.assertEqual(decision, "HELD", "an expired opening holds again")
+        expired = {"open_until": "2026-12-09T06:00:00Z", "by": "jane", "why": "old"}
+        self.assertEqual(gate.judge(ssm, "mw-x", 5.0, expired, NOW)[0], "HELD", "an expired opening holds again")
 
-    def test_open_without_history(self):
-        ssm = FakeSsm([], {})
-        statuses = gate.last_install_statuses(ssm, "tag:PatchGroup", ["AL2023-early"], NOW)
-        self.assertEqual(gate.decide(statuses, 5, None, NOW)[0], "OPEN")
+    def test_statuses_are_the_documented_enums(self):
+        for s in ("FAILED", "TIMED_OUT", "CANCELLED", "Failed", "TimedOut", "Cancelled"):
+            self.assertTrue(gate.failed_status(s), s)
+        for s in ("SUCCESS", "Success", "SKIPPED_OVERLAPPING"):
+            self.assertFalse(gate.failed_status(s), s)
 
     def test_a_held_gate_says_so_and_tells_the_bridge(self):
         sent = []
@@ -105,28 +281,28 @@ class Gate(unittest.TestCase):
                 sent.extend(Entries)
                 return {"FailedEntryCount": 0}
 
+        history = {"mw-0al2023early0001": {"created": at(24 * 90), "runs": [
+            (execution("mw-0al2023early0001", "r", 20), [run_command_task("r", "t", ["FAILED"] * 5)])]}}
+
         class Boto:
             @staticmethod
             def client(name):
-                if name == "events":
-                    return FakeEvents()
-                return FakeSsm(HISTORY, {"c-al": ["Failed"] * 5, "c-win": []})
+                return FakeEvents() if name == "events" else FakeSsm(history)
         sys.modules["boto3"] = Boto
-        out = gate.handler({"GateParameter": "/patchplane/gates/main", "TargetKey": "tag:PatchGroup",
-                            "PreviousGroups": "AL2023-early,Win2022-early", "MaxFailedPercent": "5",
-                            "Ring": "main", "PatchGroup": "AL2023-main"},
+        out = gate.handler({"GateParameter": "/patchplane/acme/gates/main", "PreviousWindow": "mw-0al2023early0001",
+                            "PreviousRing": "early", "MaxFailedPercent": "5", "Ring": "main", "PatchGroup": "AL2023-main"},
                            {"automation:EXECUTION_ID": "exec-1"})
         self.assertEqual(out["Decision"], "HELD")
         self.assertEqual(len(sent), 1)
         self.assertEqual((sent[0]["Source"], sent[0]["DetailType"]), ("patchplane.gate", "patchplane Ring Gate"))
         detail = json.loads(sent[0]["Detail"])
-        self.assertEqual((detail["decision"], detail["ring"], detail["patch-group"], detail["automation-execution-id"]),
-                         ("HELD", "main", "AL2023-main", "exec-1"))
+        self.assertEqual((detail["decision"], detail["ring"], detail["patch-group"], detail["previous-ring"],
+                          detail["previous-window"], detail["automation-execution-id"]),
+                         ("HELD", "main", "AL2023-main", "early", "mw-0al2023early0001", "exec-1"))
         self.assertTrue(detail["reason"].startswith("5 of 5 nodes"))
         sent.clear()
-        Boto.client = staticmethod(lambda name: FakeEvents() if name == "events" else FakeSsm(HISTORY, {"c-al": ["Success"], "c-win": []}))
-        out = gate.handler({"GateParameter": "/g", "TargetKey": "tag:PatchGroup", "PreviousGroups": "AL2023-early",
-                            "MaxFailedPercent": "5"}, None)
+        history["mw-0al2023early0001"]["runs"] = [(execution("mw-0al2023early0001", "r2", 20), [run_command_task("r2", "t2", ok(3))])]
+        out = gate.handler({"GateParameter": "/g", "PreviousWindow": "mw-0al2023early0001", "MaxFailedPercent": "5"}, None)
         self.assertEqual((out["Decision"], sent), ("OPEN", []), "an open gate is no news")
 
 

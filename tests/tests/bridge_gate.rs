@@ -63,7 +63,7 @@ async fn a_held_gate_opens_one_incident_with_its_reason() {
     let f = &incidents[0].fields;
     let short = f.get("short_description").cloned().unwrap_or_default();
     assert!(
-        short.contains("Ring main held for AL2023-main: 4 of 30 nodes (13.3%) failed"),
+        short.contains("Ring main held for AL2023-main: 3 of 10 nodes (30.0%) failed in ring early"),
         "{short}"
     );
     assert_eq!(

@@ -1,8 +1,11 @@
-//! The ring gate (issue #14): its decision logic, the Python step rendered into the gated-install
-//! Automation document, run with the project's Python against realistic Run Command histories
-//! through a fake SSM client (held, opened, opened on purpose, no history); and the document as
-//! rendered for the example policy, parsed and checked step by step. moto does not run Automation
-//! documents or `aws:executeScript`, so no moto test claims to.
+//! The ring gate (issue #14, amended by #28): its decision logic, the Python step rendered into the
+//! gated-install Automation document, run with the project's Python against maintenance-window
+//! histories built from the shapes AWS documents (`tests/fixtures/aws/ssm/`, each file citing its
+//! page: DescribeMaintenanceWindowExecutions, ...ExecutionTasks, ...ExecutionTaskInvocations,
+//! GetAutomationExecution, ListCommandInvocations, GetMaintenanceWindow) through a fake SSM client;
+//! and the document as rendered for the example policy, parsed and checked step by step. moto does
+//! not run Automation documents or `aws:executeScript`, nor record window executions, so no moto
+//! test claims to.
 
 use patchplane_e2e::{python_tests, rendered};
 use serde_yaml::Value;
@@ -19,7 +22,7 @@ fn the_gate_decides_held_open_and_opened_on_purpose() {
         .as_str()
         .expect("the gate step's script, as rendered");
     let log = python_tests("test_ring_gate.py", script);
-    assert!(log.contains("Ran 5 tests"), "{log}");
+    assert!(log.contains("Ran 10 tests"), "{log}");
 }
 
 #[test]
@@ -77,11 +80,25 @@ fn the_gated_install_document_checks_then_installs() {
             "{p} unused"
         );
     }
-    // `main` and `late` are gated: their tasks run the document with the earlier ring's groups.
+    // `main` and `late` are gated: each baseline's task judges its OWN earlier ring's window
+    // (ADR 016, amended), never another OS's groups.
     let main = &r["InstallAL2023MainTask"]["Properties"];
     assert_eq!(main["TaskType"], "AUTOMATION");
     let params = &main["TaskInvocationParameters"]["MaintenanceWindowAutomationParameters"]["Parameters"];
-    assert_eq!(params["PreviousGroups"][0], "AL2023-early,Ubuntu22-early,Win2022-early");
+    assert_eq!(params["PreviousWindow"][0]["Ref"], "InstallAL2023EarlyWindow");
+    assert_eq!(params["PreviousRing"][0], "early");
+    for (task, window) in [
+        ("InstallWin2022MainTask", "InstallWin2022EarlyWindow"),
+        ("InstallUbuntu22MainTask", "InstallUbuntu22EarlyWindow"),
+    ] {
+        let p =
+            &r[task]["Properties"]["TaskInvocationParameters"]["MaintenanceWindowAutomationParameters"]["Parameters"];
+        assert_eq!(p["PreviousWindow"][0]["Ref"], window, "{task}");
+        assert!(
+            r[window]["Type"] == "AWS::SSM::MaintenanceWindow",
+            "{window} is a window of this stack"
+        );
+    }
     assert_eq!(params["GateParameter"][0], "/patchplane/acme/gates/main");
     assert_eq!(params["MaxFailedPercent"][0], "5");
     for p in params.as_mapping().expect("params").keys().filter_map(|k| k.as_str()) {
@@ -94,4 +111,11 @@ fn the_gated_install_document_checks_then_installs() {
         r["InstallAL2023EarlyTask"]["Properties"]["TaskType"], "RUN_COMMAND",
         "the first ring has no gate"
     );
+    // A team window is gated after its baseline's first ring, at the strictest ring threshold.
+    let team = &r["InstallAL2023TeamPaymentsSatnightTask"]["Properties"];
+    assert_eq!(team["TaskArn"]["Ref"], "GatedInstallDocument");
+    let p = &team["TaskInvocationParameters"]["MaintenanceWindowAutomationParameters"]["Parameters"];
+    assert_eq!(p["PreviousWindow"][0]["Ref"], "InstallAL2023EarlyWindow");
+    assert_eq!(p["PreviousRing"][0], "early");
+    assert_eq!(p["MaxFailedPercent"][0], "5");
 }

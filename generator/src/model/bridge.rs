@@ -6,7 +6,8 @@ use serde::Serialize;
 
 use super::window::{WindowKind, WindowPlan};
 use crate::bridge_config::{BridgeConfig, EVIDENCE_BUCKET_ENV, ScheduleConfig, Setting, WindowSpec};
-use crate::policy::{BridgeService, Policy};
+use crate::bridge_config::owners::{AccountFilter as Filter, OrganizationAccountsConfig, OrganizationTargets};
+use crate::policy::{AccountFilter, BridgeService, Policy};
 
 /// `patchplane-bridge` on ECS Fargate in the central account.
 #[derive(Debug, Clone, Serialize)]
@@ -57,6 +58,18 @@ pub struct BridgePlan {
     pub command_output_prefix: Option<String>,
     /// Whether the task is told the evidence bucket's name.
     pub evidence_env: bool,
+    /// How the task reads the target OUs' accounts for window notices, when it does.
+    pub organizations_read: Option<OrganizationsRead>,
+}
+
+/// How the task reads the organization (`notify.windows.organization`).
+#[derive(Debug, Clone, Serialize)]
+pub struct OrganizationsRead {
+    /// The role it assumes for the reads; without one its own role lists the target OUs (the
+    /// central account is then the management account or a delegated administrator).
+    pub role_arn: Option<String>,
+    /// Whether a target is the root, whose ARN joins the OUs' in the permission.
+    pub root: bool,
 }
 
 /// An ECR repository, from an image reference.
@@ -115,8 +128,10 @@ pub fn ecr_repository(image: &str) -> Option<EcrRepository> {
 
 /// The bridge's configuration as the policy gives it, plus what the policy knows and the
 /// configuration does not set: `enrich.baselines` (group prefix → baseline name) from the
-/// policy's baselines, and `schedule` (zones and install windows) from the plan's windows, so a
-/// ticket names the same next window `patchplane schedule` shows. One source of truth.
+/// policy's baselines, `schedule` (zones and install windows) from the plan's windows, so a
+/// ticket names the same next window `patchplane schedule` shows, the node exceptions, and
+/// `tickets.compliance_sla_days` from `evidence.sla_days`, so a non-compliance incident falls due
+/// when `report` counts the node's patches overdue. One source of truth.
 pub fn bridge_config(p: &Policy, b: &BridgeService, windows: &[WindowPlan]) -> BridgeConfig {
     fill_bridge_config(p, b.config.clone(), windows)
 }
@@ -136,6 +151,32 @@ pub fn fill_bridge_config(p: &Policy, mut config: BridgeConfig, windows: &[Windo
     }
     if config.exceptions.is_empty() {
         config.exceptions = p.exceptions.iter().filter(|e| e.selects_nodes()).cloned().collect();
+    }
+    if config.tickets.compliance_sla_days.is_none() {
+        config.tickets.compliance_sla_days = Some(p.evidence.sla_days.clone());
+    }
+    fill_organization(p, config)
+}
+
+/// `config` whose window notices read their accounts from the organization: the member
+/// StackSet's targets (`organization.targets`), unless the configuration names targets itself,
+/// so no list of accounts is kept by hand (issue 28).
+pub fn fill_organization(p: &Policy, mut config: BridgeConfig) -> BridgeConfig {
+    if let Some(w) = config.notify.as_mut().and_then(|n| n.windows.as_mut()) {
+        let org = w.organization.get_or_insert_with(OrganizationAccountsConfig::default);
+        if org.targets.is_empty() {
+            let t = &p.organization.targets;
+            org.targets = OrganizationTargets {
+                organizational_units: t.organizational_units.clone(),
+                accounts: t.accounts.clone(),
+                account_filter: match t.account_filter {
+                    AccountFilter::None => Filter::None,
+                    AccountFilter::Intersection => Filter::Intersection,
+                    AccountFilter::Difference => Filter::Difference,
+                    AccountFilter::Union => Filter::Union,
+                },
+            };
+        }
     }
     config
 }
@@ -162,6 +203,14 @@ pub fn schedule_config(p: &Policy, windows: &[WindowPlan]) -> ScheduleConfig {
 pub(super) fn build(p: &Policy, b: &BridgeService, windows: &[WindowPlan]) -> BridgePlan {
     let mut plan = build_plan(p, b, windows);
     plan.evidence_env = plan.evidence_prefix.is_some() || plan.command_output_prefix.is_some();
+    plan.organizations_read = fill_organization(p, b.config.clone())
+        .notify
+        .and_then(|n| n.windows)
+        .and_then(|w| w.organization)
+        .map(|o| OrganizationsRead {
+            root: o.targets.organizational_units.iter().any(|ou| ou.starts_with("r-")),
+            role_arn: o.role_arn,
+        });
     plan
 }
 
@@ -217,6 +266,7 @@ fn build_plan(p: &Policy, b: &BridgeService, windows: &[WindowPlan]) -> BridgePl
             .filter(|o| matches!(&o.bucket, Setting::Env { env } if env == EVIDENCE_BUCKET_ENV))
             .map(|o| o.prefix.clone()),
         evidence_env: false,
+        organizations_read: None,
         sweep_schedule: match b.config.tickets.sweep_minutes {
             0 => None,
             m => Some(format!("rate({m} minutes)")),
@@ -237,5 +287,39 @@ pub(super) fn tags_role(p: &Policy, b: &BridgePlan) -> BridgeTagsRolePlan {
         },
         central_account: p.central.account.clone(),
         task_role_name: b.task_role_name.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use crate::bridge_config::SlaDays;
+
+    /// The example policy's `evidence: { sla_days: { default: 30, critical: 14 } }`, written out.
+    fn example_sla() -> SlaDays {
+        SlaDays::PerSeverity(BTreeMap::from([
+            ("critical".to_owned(), 14),
+            ("default".to_owned(), 30),
+        ]))
+    }
+
+    #[test]
+    fn the_policys_sla_becomes_the_compliance_incidents_sla_unless_the_file_sets_its_own() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let l = crate::load::load_file(&root.join("examples/org-policy.yaml")).expect("policy loads");
+        let service = l.policy.central.bridge.clone().expect("the example runs a bridge");
+        let filled = super::bridge_config(&l.policy, &service, &l.plan.windows);
+        assert_eq!(filled.tickets.compliance_sla_days, Some(example_sla()));
+        assert_eq!(filled.tickets.compliance_sla().days("CRITICAL"), 14);
+
+        let mut own = service.config.clone();
+        own.tickets.compliance_sla_days = Some(SlaDays::All(5));
+        let kept = super::fill_bridge_config(&l.policy, own, &l.plan.windows);
+        assert_eq!(
+            kept.tickets.compliance_sla_days,
+            Some(SlaDays::All(5)),
+            "the file's own wins"
+        );
     }
 }

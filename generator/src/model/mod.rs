@@ -34,7 +34,8 @@ pub use crate::ids::partition;
 pub use crate::resolve::{ScheduleError, WindowSchedule, parse_at, resolve_schedule};
 pub use ami::{AmiPlan, ImageIds, ImagePlan};
 pub use bridge::{
-    BridgePlan, BridgeTagsRolePlan, EcrRepository, NamedSecret, bridge_config, ecr_repository, fill_bridge_config,
+    BridgePlan, BridgeTagsRolePlan, EcrRepository, NamedSecret, OrganizationsRead, bridge_config, ecr_repository,
+    fill_bridge_config, fill_organization,
     schedule_config,
 };
 pub use central::CentralPlan;

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::names::{central_bus_name, enum_str, pascal, patch_group};
 use super::window::{GatePlan, Param, StoppedTaskPlan, TargetPlan, WindowKind, WindowPlan};
 use crate::ids::partition;
-use crate::policy::{EventSource, Policy, Reboot, RejectedPatchesAction, StoppedInstances};
+use crate::policy::{Baseline, EventSource, Policy, Reboot, RejectedPatchesAction, StoppedInstances};
 use crate::resolve::{ScheduleError, resolve_schedule};
 
 /// A baseline to render.
@@ -246,6 +246,10 @@ fn install_windows_with(
             let ws = resolve_schedule(&ring.schedule, b.install_offset_days)?;
             let g = patch_group(&b.group_prefix, &ring.name);
             let id = format!("Install{}{}", pascal(&b.group_prefix), pascal(&ring.name));
+            let gate = ring
+                .gate
+                .as_ref()
+                .map(|gate| gate_plan(p, b, &ring.name, &gate.after, gate.max_failed_percent, &g));
             let window = WindowPlan::new(
                 p,
                 WindowKind::Install,
@@ -271,18 +275,8 @@ fn install_windows_with(
                 p.install.max_errors.clone(),
             );
             windows.push(WindowPlan {
-                gate: ring.gate.as_ref().map(|gate| GatePlan {
-                    parameter: gate_parameter(p, &ring.name),
-                    previous_groups: p
-                        .baselines
-                        .iter()
-                        .map(|pb| patch_group(&pb.group_prefix, &gate.after))
-                        .collect::<Vec<_>>()
-                        .join(","),
-                    max_failed_percent: gate.max_failed_percent.to_string(),
-                    patch_group: g.clone(),
-                }),
-                stopped: stopped_task(p, &id, &ring.name, ring.gate.as_ref(), &g),
+                gate: gate.clone(),
+                stopped: stopped_task(p, &id, &ring.name, gate, &g),
                 snapshot_task_id: snapshot_task(p, &id),
                 ..window
             });
@@ -303,6 +297,7 @@ fn install_windows_with(
                 pascal(&w.name)
             );
             let ring = format!("{}-{}", t.team, w.name);
+            let gate = team_gate(p, b, &ring, &g);
             let window = WindowPlan::new(
                 p,
                 WindowKind::Install,
@@ -332,8 +327,9 @@ fn install_windows_with(
                 // A team window has its own duration; the policy's cutoff is kept below it.
                 duration: w.duration_hours,
                 cutoff: p.windows.cutoff_hours.min(w.duration_hours - 1).max(0),
-                stopped: stopped_task(p, &id, &ring, None, &g),
+                stopped: stopped_task(p, &id, &ring, gate.clone(), &g),
                 snapshot_task_id: snapshot_task(p, &id),
+                gate,
                 ..window
             });
         }
@@ -350,27 +346,41 @@ fn snapshot_task(p: &Policy, id: &str) -> Option<String> {
         .then(|| format!("{id}SnapshotTask"))
 }
 
-/// The start-patch-stop task of an install window, when the policy asks for it.
-fn stopped_task(
-    p: &Policy,
-    id: &str,
-    ring: &str,
-    gate: Option<&crate::policy::Gate>,
-    group: &str,
-) -> Option<StoppedTaskPlan> {
+/// The gate of a ring's window of baseline `b`: it judges the window of the same baseline's ring
+/// `after` in this stack (ADR 016, amended), never another OS's groups.
+fn gate_plan(p: &Policy, b: &Baseline, ring: &str, after: &str, max_failed_percent: f64, group: &str) -> GatePlan {
+    GatePlan {
+        parameter: gate_parameter(p, ring),
+        previous_window_id: format!("Install{}{}Window", pascal(&b.group_prefix), pascal(after)),
+        previous_ring: after.to_owned(),
+        max_failed_percent: max_failed_percent.to_string(),
+        patch_group: group.to_owned(),
+    }
+}
+
+/// A team window is gated after its baseline's first ring when the policy gates any ring, with
+/// the strictest threshold of the ring gates: a team's own schedule never skips the ring that
+/// proves a month's patches first.
+fn team_gate(p: &Policy, b: &Baseline, team_ring: &str, group: &str) -> Option<GatePlan> {
+    let strictest = p
+        .rings
+        .iter()
+        .filter_map(|r| r.gate.as_ref().map(|g| g.max_failed_percent))
+        .reduce(f64::min)?;
+    let first = p.rings.first()?;
+    Some(gate_plan(p, b, team_ring, &first.name, strictest, group))
+}
+
+/// The start-patch-stop task of an install window, when the policy asks for it; it runs behind
+/// the same gate as the window's install.
+fn stopped_task(p: &Policy, id: &str, ring: &str, gate: Option<GatePlan>, group: &str) -> Option<StoppedTaskPlan> {
     (p.install.stopped_instances == StoppedInstances::StartPatchStop).then(|| StoppedTaskPlan {
         task_id: format!("{id}StoppedTask"),
         gate_parameter: gate_parameter(p, ring),
-        previous_groups: gate
-            .map(|g| {
-                p.baselines
-                    .iter()
-                    .map(|b| patch_group(&b.group_prefix, &g.after))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            })
-            .unwrap_or_default(),
-        max_failed_percent: gate.map_or_else(|| "100".to_owned(), |g| g.max_failed_percent.to_string()),
+        max_failed_percent: gate
+            .as_ref()
+            .map_or_else(|| "100".to_owned(), |g| g.max_failed_percent.clone()),
+        gate,
         patch_group: group.to_owned(),
     })
 }

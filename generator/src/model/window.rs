@@ -147,11 +147,11 @@ impl WindowPlan {
 pub struct StoppedTaskPlan {
     /// Logical id of the task.
     pub task_id: String,
-    /// The gate's parameter, earlier groups (empty: no gate) and threshold.
+    /// The gate's parameter (an operator's opening on purpose).
     pub gate_parameter: String,
-    /// Earlier ring's patch groups, comma-separated; empty for an ungated window.
-    pub previous_groups: String,
-    /// Threshold.
+    /// The gate in front of it, the same as the window's install's; `None` for an ungated window.
+    pub gate: Option<GatePlan>,
+    /// Threshold (100 when ungated).
     pub max_failed_percent: String,
     /// The window's patch group.
     pub patch_group: String,
@@ -162,8 +162,11 @@ pub struct StoppedTaskPlan {
 pub struct GatePlan {
     /// The SSM parameter an operator sets to open the gate on purpose.
     pub parameter: String,
-    /// The earlier ring's patch groups, comma-separated.
-    pub previous_groups: String,
+    /// Logical id of the window of the same baseline's earlier ring, in this stack: the gate
+    /// reads that window's last run as SSM records it (ADR 016, amended).
+    pub previous_window_id: String,
+    /// That ring's name, for the gate's reason.
+    pub previous_ring: String,
     /// Its threshold, as a string parameter.
     pub max_failed_percent: String,
     /// The patch group this window installs.
