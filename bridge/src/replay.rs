@@ -11,7 +11,7 @@ use crate::enrich::{Context, TagSource};
 use crate::outcome::{Ack, Outcome};
 use crate::pipeline::{Processed, Stages};
 use crate::route::Action;
-use crate::sinks::servicenow::vulnerability;
+use crate::sinks::servicenow::{compliance, vulnerability};
 use crate::sinks::{DryRun, Sink};
 
 /// What to replay and how.
@@ -175,6 +175,21 @@ pub fn would(action: Action, d: &Decoded, ctx: &Context, cfg: &BridgeConfig) -> 
                     f.status
                 ),
                 s => format!("nothing for status {s}"),
+            }
+        }
+        (Action::Incident, Event::Compliance(_)) => {
+            let due = crate::sinks::common::event_time(d)
+                .ok()
+                .and_then(|at| compliance::due(d, at, &cfg.tickets.compliance_sla()));
+            match due {
+                Some(due) => format!(
+                    "would open or update the incident {}\n      due {} ({} days for {})",
+                    d.correlation_key(),
+                    due.at,
+                    due.days,
+                    due.severity
+                ),
+                None => format!("would open or update the incident {}", d.correlation_key()),
             }
         }
         (Action::Resolve, Event::Compliance(_)) => {

@@ -259,6 +259,12 @@ fn check_and_replay_from_the_command_line() {
     assert!(
         text.contains("Incident [failed-patch-window] [patchplane] Maintenance window mw-0ed7251d3fcf6e0c2 TIMED_OUT")
     );
+    // AWS's sample non-compliance (critical, 2017-07-17T19:02:31Z) falls due 14 days later when
+    // `tickets.compliance_sla_days` is unset.
+    assert!(
+        text.contains("due 2017-07-31T19:02:31Z (14 days for critical)"),
+        "{text}"
+    );
 
     let poison = dir.path().join("poison.json");
     std::fs::write(&poison, r#"{"source": "aws.ssm"}"#).expect("write");

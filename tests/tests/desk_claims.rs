@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use patchplane_bridge::claims::{ClaimFuture, Claimed, Claims};
+use patchplane_bridge::config::TicketsConfig;
 use patchplane_bridge::decode::decode;
 use patchplane_bridge::enrich::Context;
 use patchplane_bridge::outcome::Outcome;
@@ -81,7 +82,7 @@ async fn a_slow_create_keeps_its_claim_renewed_until_the_ticket_exists() {
     .expect("client");
     let claims = Arc::new(Recording::default());
     let desk = Desk::new(client, Assignment::default(), Lifecycle::default()).with_create_claims(claims.clone());
-    let sink = IncidentSink(Arc::new(desk));
+    let sink = IncidentSink::new(Arc::new(desk), &TicketsConfig::default());
     let body =
         std::fs::read(root().join("tests/fixtures/events/ssm-compliance-patch-non-compliant.json")).expect("fixture");
     let event = decode(&body).expect("the fixture decodes");

@@ -1,5 +1,5 @@
-//! `tickets:`: the vulnerability tickets of the closed loop, what opens, resolves, reopens and
-//! escalates them.
+//! `tickets:`: the tickets of the closed loop, what opens, resolves, reopens and escalates them,
+//! and the SLAs that give vulnerability tickets and non-compliance incidents their due dates.
 
 use std::collections::BTreeMap;
 
@@ -56,6 +56,22 @@ impl Default for SlaDays {
     }
 }
 
+/// Severities a compliance SLA may name: Patch Manager's compliance levels and the vendors' patch
+/// severities (MSRC: Critical, Important, Moderate, Low; Linux: Medium, …), lower case. The
+/// policy's `evidence.sla_days` names these, and the generator copies it into
+/// `tickets.compliance_sla_days`, so both check against this one list.
+pub const SLA_SEVERITIES: [&str; 9] = [
+    "default",
+    "critical",
+    "important",
+    "high",
+    "moderate",
+    "medium",
+    "low",
+    "informational",
+    "unspecified",
+];
+
 impl SlaDays {
     /// Days allowed for a finding of `severity`.
     pub fn days(&self, severity: &str) -> u32 {
@@ -88,6 +104,12 @@ pub struct TicketsConfig {
     /// Days from `firstObservedAt` to the ticket's due date, per severity. Default 14.
     #[serde(default)]
     pub sla_days: SlaDays,
+    /// Days from a node's first Patch non-compliance to its incident's due date, per severity of
+    /// the missing patches (the event's `severity`; `default` when it names none). The generator
+    /// fills it from the policy's `evidence.sla_days`, so the report's overdue column and the
+    /// incidents count the same days. Unset: 14.
+    #[serde(default)]
+    pub compliance_sla_days: Option<SlaDays>,
     /// A resolved ticket whose finding (or node, or window) fails again within this many days of
     /// the resolution is reopened; if ServiceNow has closed it meanwhile, a new ticket names it.
     /// Default 30.
@@ -114,6 +136,7 @@ impl Default for TicketsConfig {
             min_severity: default_min_severity(),
             only_fixable: false,
             sla_days: SlaDays::default(),
+            compliance_sla_days: None,
             reopen_days: default_reopen_days(),
             close_code: default_close_code(),
             escalate_before_days: default_escalate_before(),
@@ -139,26 +162,31 @@ fn default_sweep_minutes() -> u32 {
 }
 
 impl TicketsConfig {
+    /// The SLA of non-compliance incidents: `compliance_sla_days`, else 14 days.
+    pub fn compliance_sla(&self) -> SlaDays {
+        self.compliance_sla_days.clone().unwrap_or_default()
+    }
+
     /// Its problems, appended to `out`.
     pub(super) fn check(&self, out: &mut Vec<Finding>) {
         if self.table.is_empty() || !self.table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             out.push(error("tickets.table", "must be a table name (letters, digits, `_`)"));
         }
-        match &self.sla_days {
-            SlaDays::All(d) if !(1..=365).contains(d) => out.push(error("tickets.sla_days", "must be 1–365 days")),
-            SlaDays::PerSeverity(m) => {
-                for (k, d) in m {
-                    if k != "default" && FindingSeverity::parse(k).is_none() {
-                        out.push(error(
-                            &format!("tickets.sla_days.{k}"),
-                            "is not a severity (CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL or default)",
-                        ));
-                    } else if !(1..=365).contains(d) {
-                        out.push(error(&format!("tickets.sla_days.{k}"), "must be 1–365 days"));
-                    }
-                }
-            }
-            SlaDays::All(_) => {}
+        check_sla(
+            "tickets.sla_days",
+            &self.sla_days,
+            |k| k == "default" || FindingSeverity::parse(k).is_some(),
+            "CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL or default",
+            out,
+        );
+        if let Some(sla) = &self.compliance_sla_days {
+            check_sla(
+                "tickets.compliance_sla_days",
+                sla,
+                |k| SLA_SEVERITIES.contains(&k.to_ascii_lowercase().as_str()),
+                &SLA_SEVERITIES.join(", "),
+                out,
+            );
         }
         if !(1..=365).contains(&self.reopen_days) {
             out.push(error("tickets.reopen_days", "must be 1–365 days"));
@@ -178,5 +206,73 @@ impl TicketsConfig {
         if self.escalate_before_days > 90 {
             out.push(error("tickets.escalate_before_days", "must be 0–90 days"));
         }
+    }
+}
+
+/// The problems of the SLA at `path`: days out of 1–365, severities `known` does not accept.
+fn check_sla(path: &str, sla: &SlaDays, known: impl Fn(&str) -> bool, names: &str, out: &mut Vec<Finding>) {
+    match sla {
+        SlaDays::All(d) if !(1..=365).contains(d) => out.push(error(path, "must be 1–365 days")),
+        SlaDays::All(_) => {}
+        SlaDays::PerSeverity(m) => {
+            for (k, d) in m {
+                if !known(k) {
+                    out.push(error(&format!("{path}.{k}"), format!("is not a severity ({names})")));
+                } else if !(1..=365).contains(d) {
+                    out.push(error(&format!("{path}.{k}"), "must be 1–365 days"));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(t: &TicketsConfig) -> Vec<String> {
+        let mut out = Vec::new();
+        t.check(&mut out);
+        out.iter().map(|f| format!("{}: {}", f.path, f.message)).collect()
+    }
+
+    #[test]
+    fn the_compliance_sla_takes_the_policys_severities_and_defaults_to_14_days() {
+        let unset = TicketsConfig::default();
+        assert_eq!(unset.compliance_sla(), SlaDays::All(14));
+        assert!(problems(&unset).is_empty());
+        // What `evidence.sla_days` may say, copied as the generator copies it.
+        let policy: BTreeMap<String, u32> = [("default", 30), ("critical", 14), ("Important", 10)]
+            .into_iter()
+            .map(|(k, d)| (k.to_owned(), d))
+            .collect();
+        let set = TicketsConfig {
+            compliance_sla_days: Some(SlaDays::PerSeverity(policy)),
+            ..TicketsConfig::default()
+        };
+        assert!(problems(&set).is_empty(), "{:?}", problems(&set));
+        assert_eq!(set.compliance_sla().days("CRITICAL"), 14);
+        assert_eq!(set.compliance_sla().days("UNSPECIFIED"), 30);
+        let bad = TicketsConfig {
+            compliance_sla_days: Some(SlaDays::PerSeverity(
+                [("urgent".to_owned(), 3), ("low".to_owned(), 0)].into_iter().collect(),
+            )),
+            ..TicketsConfig::default()
+        };
+        let p = problems(&bad);
+        assert!(
+            p.iter()
+                .any(|m| m.starts_with("tickets.compliance_sla_days.urgent: is not a severity (default, critical")),
+            "{p:?}"
+        );
+        assert!(
+            p.contains(&"tickets.compliance_sla_days.low: must be 1–365 days".to_owned()),
+            "{p:?}"
+        );
+        let zero = TicketsConfig {
+            compliance_sla_days: Some(SlaDays::All(0)),
+            ..TicketsConfig::default()
+        };
+        assert_eq!(problems(&zero), ["tickets.compliance_sla_days: must be 1–365 days"]);
     }
 }

@@ -5,8 +5,8 @@
 use serde::Serialize;
 
 use super::window::{WindowKind, WindowPlan};
-use crate::bridge_config::{BridgeConfig, EVIDENCE_BUCKET_ENV, ScheduleConfig, Setting, WindowSpec};
 use crate::bridge_config::owners::{AccountFilter as Filter, OrganizationAccountsConfig, OrganizationTargets};
+use crate::bridge_config::{BridgeConfig, EVIDENCE_BUCKET_ENV, ScheduleConfig, Setting, WindowSpec};
 use crate::policy::{AccountFilter, BridgeService, Policy};
 
 /// `patchplane-bridge` on ECS Fargate in the central account.
@@ -129,7 +129,7 @@ pub fn ecr_repository(image: &str) -> Option<EcrRepository> {
 /// The bridge's configuration as the policy gives it, plus what the policy knows and the
 /// configuration does not set: `enrich.baselines` (group prefix → baseline name) from the
 /// policy's baselines, `schedule` (zones and install windows) from the plan's windows, so a
-/// ticket names the same next window `patchplane schedule` shows, the node exceptions, and
+/// ticket names the same next window `patchplane schedule` shows, the exceptions, and
 /// `tickets.compliance_sla_days` from `evidence.sla_days`, so a non-compliance incident falls due
 /// when `report` counts the node's patches overdue. One source of truth.
 pub fn bridge_config(p: &Policy, b: &BridgeService, windows: &[WindowPlan]) -> BridgeConfig {
@@ -150,7 +150,9 @@ pub fn fill_bridge_config(p: &Policy, mut config: BridgeConfig, windows: &[Windo
         config.schedule = schedule_config(p, windows);
     }
     if config.exceptions.is_empty() {
-        config.exceptions = p.exceptions.iter().filter(|e| e.selects_nodes()).cloned().collect();
+        // All of them: the bridge suppresses tickets for node exceptions only, but reminds the
+        // approver of every exception (a patch exception too) before it expires.
+        config.exceptions = p.exceptions.clone();
     }
     if config.tickets.compliance_sla_days.is_none() {
         config.tickets.compliance_sla_days = Some(p.evidence.sla_days.clone());
@@ -194,6 +196,7 @@ pub fn schedule_config(p: &Policy, windows: &[WindowPlan]) -> ScheduleConfig {
                 cron: w.cron.clone(),
                 offset_days: w.offset_days.unwrap_or(0),
                 duration_hours: u8::try_from(w.duration).unwrap_or(24),
+                zone: w.zone.clone(),
             })
             .collect(),
     }
@@ -275,51 +278,23 @@ fn build_plan(p: &Policy, b: &BridgeService, windows: &[WindowPlan]) -> BridgePl
     }
 }
 
-/// The role of the bridge in member accounts. IAM is global, so one region's stack instance creates
-/// it: the central region when members deploy there, else their first region.
-pub(super) fn tags_role(p: &Policy, b: &BridgePlan) -> BridgeTagsRolePlan {
-    BridgeTagsRolePlan {
-        role_name: b.member_role_name.clone(),
-        home_region: if p.organization.regions.contains_key(&p.central.region) {
-            p.central.region.clone()
-        } else {
-            p.organization.regions.keys().next().cloned().unwrap_or_default()
-        },
-        central_account: p.central.account.clone(),
-        task_role_name: b.task_role_name.clone(),
+/// The region whose member stack creates an account's global (IAM) resources: the central region
+/// when members deploy there, else the first target region.
+pub(super) fn home_region(p: &Policy) -> String {
+    if p.organization.regions.contains_key(&p.central.region) {
+        p.central.region.clone()
+    } else {
+        p.organization.regions.keys().next().cloned().unwrap_or_default()
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use std::collections::BTreeMap;
-
-    use crate::bridge_config::SlaDays;
-
-    /// The example policy's `evidence: { sla_days: { default: 30, critical: 14 } }`, written out.
-    fn example_sla() -> SlaDays {
-        SlaDays::PerSeverity(BTreeMap::from([
-            ("critical".to_owned(), 14),
-            ("default".to_owned(), 30),
-        ]))
-    }
-
-    #[test]
-    fn the_policys_sla_becomes_the_compliance_incidents_sla_unless_the_file_sets_its_own() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let l = crate::load::load_file(&root.join("examples/org-policy.yaml")).expect("policy loads");
-        let service = l.policy.central.bridge.clone().expect("the example runs a bridge");
-        let filled = super::bridge_config(&l.policy, &service, &l.plan.windows);
-        assert_eq!(filled.tickets.compliance_sla_days, Some(example_sla()));
-        assert_eq!(filled.tickets.compliance_sla().days("CRITICAL"), 14);
-
-        let mut own = service.config.clone();
-        own.tickets.compliance_sla_days = Some(SlaDays::All(5));
-        let kept = super::fill_bridge_config(&l.policy, own, &l.plan.windows);
-        assert_eq!(
-            kept.tickets.compliance_sla_days,
-            Some(SlaDays::All(5)),
-            "the file's own wins"
-        );
+/// The role of the bridge in member accounts. IAM is global, so one region's stack instance creates
+/// it ([`home_region`]).
+pub(super) fn tags_role(p: &Policy, b: &BridgePlan) -> BridgeTagsRolePlan {
+    BridgeTagsRolePlan {
+        role_name: b.member_role_name.clone(),
+        home_region: home_region(p),
+        central_account: p.central.account.clone(),
+        task_role_name: b.task_role_name.clone(),
     }
 }

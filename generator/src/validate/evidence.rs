@@ -5,22 +5,11 @@ use std::collections::BTreeMap;
 
 use super::{Checker, shorten};
 use crate::bridge_config::SlaDays;
+// Severities `evidence.sla_days` may name: the contract's list, since the generator copies the SLA
+// into the bridge's `tickets.compliance_sla_days`, which the bridge checks against the same list.
+use crate::bridge_config::tickets::SLA_SEVERITIES;
 use crate::diag::Finding;
 use crate::policy::Policy;
-
-/// Severities `evidence.sla_days` may name: Patch Manager's compliance levels and the vendors'
-/// patch severities (MSRC: Critical, Important, Moderate, Low; Linux: Medium, …).
-const SLA_SEVERITIES: [&str; 9] = [
-    "default",
-    "critical",
-    "important",
-    "high",
-    "moderate",
-    "medium",
-    "low",
-    "informational",
-    "unspecified",
-];
 
 /// Checks `evidence.sla_days`.
 pub(super) fn sla_days(c: &mut Checker, p: &Policy) {

@@ -78,8 +78,9 @@ pub fn register(b: &mut Builder<'_>) -> Result<(), StartError> {
     Ok(())
 }
 
-/// Registers `incident` and `resolve` over `incidents`, `inspector-ticket` and `escalate` over
-/// `tickets` (the same desk when both live in one table); escalations post notices to `notify`'s
+/// Registers `incident` and `resolve` over `incidents`, `inspector-ticket` over `tickets` (the
+/// same desk when both live in one table), and `escalate` over both: vulnerability tickets in
+/// `tickets`, non-compliance incidents in `incidents`. Escalations post notices to `notify`'s
 /// board, addressed to the ticket's group or the default owner.
 pub fn register_desks(
     sinks: Sinks,
@@ -90,12 +91,12 @@ pub fn register_desks(
     clock: Clock,
     notify: Option<(Arc<DigestBoard>, String)>,
 ) -> Sinks {
-    let mut escalation = EscalationSink::new(tickets.clone(), t, clock.clone());
+    let mut escalation = EscalationSink::new(tickets.clone(), t, clock.clone()).with_compliance(incidents.clone());
     if let Some((board, default_owner)) = notify {
         escalation = escalation.with_notify(board, default_owner);
     }
     sinks
-        .with(Action::Incident, Arc::new(IncidentSink(incidents.clone())))
+        .with(Action::Incident, Arc::new(IncidentSink::new(incidents.clone(), t)))
         .with(Action::Resolve, Arc::new(ResolveSink(incidents)))
         .with(
             Action::InspectorTicket,

@@ -1,8 +1,11 @@
 //! `escalate`: the sweep. On each tick (the central stack's schedule sends one to the queue every
-//! `tickets.sweep_minutes`, so normally one bridge task sweeps per tick), one query finds the open
-//! vulnerability tickets whose due date is within `tickets.escalate_before_days` or past, and each
-//! is escalated once per stage: `escalation` 2 (High) when near, 3 (Overdue) when past, urgency
-//! raised, a work note. The stage is recorded on the ticket itself, so a later tick finds it done.
+//! `tickets.sweep_minutes`, so normally one bridge task sweeps per tick), one query per kind of
+//! ticket finds the open ones whose due date is within `tickets.escalate_before_days` or past:
+//! vulnerability tickets in `tickets.table`, and non-compliance incidents in `servicenow.table`
+//! (which may be another table, or the same one). Each is escalated once per stage: `escalation` 2
+//! (High) when near, 3 (Overdue) when past, urgency raised, a work note. The stage is recorded on
+//! the ticket itself, so a later tick finds it done. "Open" is New, In Progress or On Hold
+//! (`stateIN1,2,3`): a Resolved incident is still `active=true`, and is never escalated.
 //!
 //! Two sweeps at once (a redelivered tick, two ticks close together) must not escalate twice, and
 //! the Table API has no conditional update. So a sweep claims before it writes, as ADR 007 checks
@@ -20,7 +23,7 @@ use patchplane_integrations::retry::Failure;
 use patchplane_integrations::servicenow::{Incident, state};
 use serde_json::json;
 
-use super::Desk;
+use super::{Desk, parse_glide};
 use crate::decode::Decoded;
 use crate::enrich::Context;
 use crate::outcome::Outcome;
@@ -34,9 +37,20 @@ pub const NEAR: u8 = 2;
 /// `escalation` when it is past.
 pub const OVERDUE: u8 = 3;
 
+/// The part of a vulnerability ticket's correlation key that names it
+/// (`account/region/node/vulnerability/ID`).
+pub const VULNERABILITY_MARKER: &str = "/vulnerability/";
+
+/// One kind of ticket the sweep escalates: the desk of its table, and the part of its correlation
+/// key that names the kind (checked on every row, since ServiceNow may ignore a query term).
+struct Swept {
+    desk: Arc<Desk>,
+    marker: &'static str,
+}
+
 /// The sink.
 pub struct EscalationSink {
-    desk: Arc<Desk>,
+    swept: Vec<Swept>,
     margin: SignedDuration,
     clock: Clock,
     settle: std::time::Duration,
@@ -55,15 +69,6 @@ fn process_token() -> String {
     format!("{:016x}", h.finish())
 }
 
-/// `due_date` as ServiceNow writes it (`YYYY-MM-DD HH:MM:SS`, UTC through the API).
-fn parse_glide(s: &str) -> Option<Timestamp> {
-    jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M:%S", s)
-        .ok()?
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .ok()
-        .map(|z| z.timestamp())
-}
-
 /// The stage a ticket due at `due` has reached at `now`, if any.
 pub fn stage(due: Timestamp, now: Timestamp, margin: SignedDuration) -> Option<u8> {
     if due <= now {
@@ -76,10 +81,13 @@ pub fn stage(due: Timestamp, now: Timestamp, margin: SignedDuration) -> Option<u
 }
 
 impl EscalationSink {
-    /// A sweep through `desk` with `tickets:` settings and `clock`.
+    /// A sweep of the vulnerability tickets of `desk` with `tickets:` settings and `clock`.
     pub fn new(desk: Arc<Desk>, tickets: &TicketsConfig, clock: Clock) -> Self {
         Self {
-            desk,
+            swept: vec![Swept {
+                desk,
+                marker: VULNERABILITY_MARKER,
+            }],
             margin: SignedDuration::from_hours(24 * i64::from(tickets.escalate_before_days)),
             clock,
             settle: std::time::Duration::from_secs(2),
@@ -87,6 +95,15 @@ impl EscalationSink {
             sweeps: Default::default(),
             notify: None,
         }
+    }
+
+    /// Sweeps the non-compliance incidents of `desk` (`servicenow.table`) too.
+    pub fn with_compliance(mut self, desk: Arc<Desk>) -> Self {
+        self.swept.push(Swept {
+            desk,
+            marker: super::compliance::KEY_MARKER,
+        });
+        self
     }
 
     /// Tells each escalated ticket's owner (its assignment group, else `default_owner`) through
@@ -107,28 +124,26 @@ impl EscalationSink {
     pub async fn sweep(&self) -> Result<usize, Failure> {
         let now = (self.clock)();
         let horizon = now.checked_add(self.margin).unwrap_or(now);
-        let query = format!(
-            "{}^due_dateISNOTEMPTY^due_date<={}^correlation_idLIKE/vulnerability/^ORDERBYdue_date",
-            state::OPEN_QUERY,
-            horizon.strftime("%Y-%m-%d %H:%M:%S")
-        );
         let n = self.sweeps.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let token = format!("{}.{n}", self.token);
-        // Claim every ticket that is due and misses its stage.
+        // Claim every ticket of every kind that is due and misses its stage.
         let mut claimed = Vec::new();
-        for row in self.desk.client.list(&query, 500).await? {
-            // Never trust the filter: check every row against what was asked.
-            let Some(due) = parse_glide(&row.due_date) else {
-                continue;
-            };
-            let Some(stage) = stage(due, now, self.margin) else {
-                continue;
-            };
-            if !row.is_open() || !row.correlation_id.contains("/vulnerability/") {
-                continue;
-            }
-            if self.claim(&row, stage, &token).await? {
-                claimed.push((row, stage, due));
+        for swept in &self.swept {
+            let query = due_query(swept.marker, horizon);
+            for row in swept.desk.client.list(&query, 500).await? {
+                // Never trust the filter: check every row against what was asked.
+                let Some(due) = parse_glide(&row.due_date) else {
+                    continue;
+                };
+                let Some(stage) = stage(due, now, self.margin) else {
+                    continue;
+                };
+                if !row.is_open() || !row.correlation_id.contains(swept.marker) {
+                    continue;
+                }
+                if self.claim(&swept.desk, &row, stage, &token).await? {
+                    claimed.push((&swept.desk, row, stage, due));
+                }
             }
         }
         if claimed.is_empty() {
@@ -136,8 +151,8 @@ impl EscalationSink {
         }
         tokio::time::sleep(self.settle).await;
         let mut escalated = 0;
-        for (row, stage, due) in claimed {
-            if self.escalate(&row, stage, due, &token).await? {
+        for (desk, row, stage, due) in claimed {
+            if self.escalate(desk, &row, stage, due, &token).await? {
                 escalated += 1;
             }
         }
@@ -145,23 +160,22 @@ impl EscalationSink {
     }
 
     /// The row as it is now, if it is still the open ticket of its key and misses `stage`.
-    async fn missing(&self, row: &Incident, stage: u8) -> Result<Option<Incident>, Failure> {
-        let Some(current) = self.desk.client.latest_with_key(&row.correlation_id).await? else {
+    async fn missing(&self, desk: &Desk, row: &Incident, stage: u8) -> Result<Option<Incident>, Failure> {
+        let Some(current) = desk.client.latest_with_key(&row.correlation_id).await? else {
             return Ok(None);
         };
         let recorded: u8 = current.escalation.parse().unwrap_or(0);
         Ok((current.sys_id == row.sys_id && current.is_open() && recorded < stage).then_some(current))
     }
 
-    async fn claim(&self, row: &Incident, stage: u8, token: &str) -> Result<bool, Failure> {
-        let lock = self.desk.lock_for(&row.correlation_id);
+    async fn claim(&self, desk: &Desk, row: &Incident, stage: u8, token: &str) -> Result<bool, Failure> {
+        let lock = desk.lock_for(&row.correlation_id);
         let _held = lock.lock().await;
-        let Some(current) = self.missing(row, stage).await? else {
+        let Some(current) = self.missing(desk, row, stage).await? else {
             return Ok(false);
         };
         let time = current.correlation_display.split('|').next().unwrap_or_default();
-        self.desk
-            .client
+        desk.client
             .patch(
                 &current.sys_id,
                 json!({ "correlation_display": format!("{time}|esc:{stage}:{token}") }),
@@ -170,12 +184,19 @@ impl EscalationSink {
         Ok(true)
     }
 
-    async fn escalate(&self, row: &Incident, stage: u8, due: Timestamp, token: &str) -> Result<bool, Failure> {
-        let lock = self.desk.lock_for(&row.correlation_id);
+    async fn escalate(
+        &self,
+        desk: &Desk,
+        row: &Incident,
+        stage: u8,
+        due: Timestamp,
+        token: &str,
+    ) -> Result<bool, Failure> {
+        let lock = desk.lock_for(&row.correlation_id);
         let _held = lock.lock().await;
         // Still ours, still missing the stage? Another sweep's later claim, or an event that
         // rewrote the ticket's time, means this sweep leaves it.
-        let Some(current) = self.missing(row, stage).await? else {
+        let Some(current) = self.missing(desk, row, stage).await? else {
             return Ok(false);
         };
         if !current.correlation_display.ends_with(&format!("|esc:{stage}:{token}")) {
@@ -193,8 +214,7 @@ impl EscalationSink {
                 format!("Due soon: the due date is {due}. Escalated by patchplane."),
             )
         };
-        let back = self
-            .desk
+        let back = desk
             .client
             .patch(
                 &current.sys_id,
@@ -214,7 +234,8 @@ impl EscalationSink {
             } else {
                 current.assignment_group_name.clone()
             };
-            // `account/region/node/vulnerability/ID`: the node is the third part.
+            // `account/region/node/vulnerability/ID` and `account/region/node/compliance/patch`:
+            // the node is the third part.
             let node = current.correlation_id.split('/').nth(2).map(str::to_owned);
             let status = if stage == OVERDUE { "Overdue" } else { "Due soon" };
             let item = Item {
@@ -226,6 +247,15 @@ impl EscalationSink {
         }
         Ok(true)
     }
+}
+
+/// The query of open tickets of the kind `marker` names that are due by `horizon`, soonest first.
+fn due_query(marker: &str, horizon: Timestamp) -> String {
+    format!(
+        "{}^due_dateISNOTEMPTY^due_date<={}^correlation_idLIKE{marker}^ORDERBYdue_date",
+        state::OPEN_QUERY,
+        horizon.strftime("%Y-%m-%d %H:%M:%S")
+    )
 }
 
 impl ActionSink for EscalationSink {
@@ -256,5 +286,15 @@ mod tests {
         assert_eq!(stage(at("2026-11-30T12:00:00Z"), now, m), Some(OVERDUE));
         assert_eq!(parse_glide("2026-12-03 12:00:00"), Some(at("2026-12-03T12:00:00Z")));
         assert_eq!(parse_glide("soon"), None);
+    }
+
+    #[test]
+    fn each_kind_is_asked_for_by_its_own_key_among_open_tickets_only() {
+        let horizon: Timestamp = "2017-08-03T00:00:00Z".parse().expect("t");
+        assert_eq!(
+            due_query(super::super::compliance::KEY_MARKER, horizon),
+            "stateIN1,2,3^due_dateISNOTEMPTY^due_date<=2017-08-03 00:00:00^correlation_idLIKE/compliance/patch^ORDERBYdue_date"
+        );
+        assert!(due_query(VULNERABILITY_MARKER, horizon).contains("^correlation_idLIKE/vulnerability/^"));
     }
 }

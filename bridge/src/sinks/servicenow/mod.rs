@@ -8,16 +8,19 @@
 //! A failure the client classifies as retryable (429, 5xx, timeouts) is [`Outcome::Retry`]; any
 //! other is [`Outcome::Reject`].
 //!
-//! - [`IncidentSink`] (`incident`), [`ResolveSink`] (`resolve`): here.
+//! - [`IncidentSink`] (`incident`), [`ResolveSink`] (`resolve`): here; a node's Patch
+//!   non-compliance incident falls due by [`compliance`]'s SLA.
 //! - [`vulnerability::VulnerabilitySink`] (`inspector-ticket`): tickets per (account, node,
 //!   vulnerability) with packages, due date and next window.
-//! - [`escalation::EscalationSink`] (`escalate`): the sweep over tickets near or past due.
+//! - [`escalation::EscalationSink`] (`escalate`): the sweep over vulnerability tickets and
+//!   non-compliance incidents near or past due.
 //! - [`ServiceNowSink`]: all of them over one client, for tests and single-table setups.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use jiff::{SignedDuration, Timestamp};
+use patchplane_bridge_config::{SlaDays, TicketsConfig};
 use patchplane_integrations::retry::Failure;
 use patchplane_integrations::servicenow::{Client, Incident, NewIncident, state};
 use serde_json::{Map, Value as Json, json};
@@ -31,6 +34,7 @@ use crate::gather::Gather;
 use crate::outcome::Outcome;
 use crate::route::Action;
 
+pub mod compliance;
 pub mod config;
 pub mod escalation;
 pub mod lifecycle;
@@ -185,6 +189,8 @@ impl Desk {
 
     /// Carries out what [`decide`] says for `key`, holding the key's lock. `new` and `extra`
     /// describe a ticket to open; `note` reports the event; `fixed` is the resolution's note.
+    /// `due`: the due date the event asks for, kept as [`compliance`] says (set when the ticket
+    /// opens or reopens, moved only earlier by a newer event); `None` leaves `due_date` alone.
     #[allow(clippy::too_many_arguments)]
     async fn apply(
         &self,
@@ -192,6 +198,7 @@ impl Desk {
         want: Want,
         at: Timestamp,
         record_fixed: bool,
+        due: Option<Timestamp>,
         new: impl FnOnce() -> (NewIncident, Map<String, Json>),
         note: &str,
         fixed: &str,
@@ -206,6 +213,9 @@ impl Desk {
             Step::Create | Step::CreateAfter { .. } | Step::CreateResolved => {
                 let (mut new, mut extra) = new();
                 extra.insert("correlation_display".into(), stamp.clone().into());
+                if let Some(due) = due {
+                    extra.insert("due_date".into(), glide(due).into());
+                }
                 if let Step::CreateAfter { previous } = &step {
                     new.description = format!(
                         "Follows {previous}, which is closed or was resolved long ago.\n\n{}",
@@ -244,12 +254,44 @@ impl Desk {
                     tracing::warn!(%key, error = %e, "Creation claim not marked done");
                 }
             }
-            Step::Note => {
-                self.client.note(sys_id, note, &stamp).await?;
-            }
-            Step::Reopen => {
-                self.client.reopen(sys_id, &format!("Reopened: {note}"), &stamp).await?;
-            }
+            Step::Note => match due
+                .zip(latest.as_ref())
+                .and_then(|(due, t)| compliance::earlier(t, due))
+            {
+                // One write: the note, the event's time and the earlier due date together.
+                Some(due) => {
+                    self.client
+                        .patch(
+                            sys_id,
+                            json!({ "work_notes": note, "correlation_display": stamp, "due_date": glide(due) }),
+                        )
+                        .await?;
+                }
+                None => {
+                    self.client.note(sys_id, note, &stamp).await?;
+                }
+            },
+            Step::Reopen => match due {
+                // A new spell: a fresh due date and no escalation yet, in the reopen's own write,
+                // so a retry never finds the reopen done and the date missing.
+                Some(due) => {
+                    self.client
+                        .patch(
+                            sys_id,
+                            json!({
+                                "state": state::IN_PROGRESS,
+                                "work_notes": format!("Reopened: {note}"),
+                                "correlation_display": stamp,
+                                "due_date": glide(due),
+                                "escalation": "0",
+                            }),
+                        )
+                        .await?;
+                }
+                None => {
+                    self.client.reopen(sys_id, &format!("Reopened: {note}"), &stamp).await?;
+                }
+            },
             Step::Resolve => {
                 self.client
                     .resolve(sys_id, &self.lifecycle.close_code, fixed, &stamp)
@@ -310,6 +352,20 @@ impl Desk {
     }
 }
 
+/// `due_date` as ServiceNow writes it (`YYYY-MM-DD HH:MM:SS`, UTC through the API).
+pub fn parse_glide(s: &str) -> Option<Timestamp> {
+    jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M:%S", s)
+        .ok()?
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .ok()
+        .map(|z| z.timestamp())
+}
+
+/// ServiceNow's date-time format for `due_date` (UTC through the API).
+pub(crate) fn glide(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M:%S").to_string()
+}
+
 /// The incident's body: the event, and what enrichment knows of the node.
 pub fn description(d: &Decoded, ctx: &Context) -> String {
     let e = &d.envelope;
@@ -361,16 +417,29 @@ fn urgency(d: &Decoded) -> u8 {
     }
 }
 
-/// `incident`: a failure opens (or notes, or reopens) the incident of its correlation key.
-pub struct IncidentSink(pub Arc<Desk>);
+/// `incident`: a failure opens (or notes, or reopens) the incident of its correlation key; a
+/// node's Patch non-compliance falls due by `tickets.compliance_sla_days` ([`compliance`]).
+pub struct IncidentSink {
+    desk: Arc<Desk>,
+    compliance_sla: SlaDays,
+}
 
 impl IncidentSink {
+    /// A sink writing through `desk` with `tickets:` settings.
+    pub fn new(desk: Arc<Desk>, tickets: &TicketsConfig) -> Self {
+        Self {
+            desk,
+            compliance_sla: tickets.compliance_sla(),
+        }
+    }
+
     async fn deliver(&self, d: &Decoded, ctx: &Context) -> Outcome {
         let at = match event_time(d) {
             Ok(t) => t,
             Err(e) => return Outcome::Reject(e),
         };
-        let desk = &self.0;
+        let desk = &self.desk;
+        let due = compliance::due(d, at, &self.compliance_sla);
         let u = urgency(d);
         // Its own reason, when enrichment found one (the pre-patch health check's).
         let short = match &ctx.reason {
@@ -378,10 +447,17 @@ impl IncidentSink {
             None => summary(d),
         };
         let new = || {
+            let mut body = description(d, ctx);
+            if let Some(due) = &due {
+                body.push_str(&format!(
+                    "\nDue: {} ({} days for {} from the first non-compliance, {at})",
+                    due.at, due.days, due.severity
+                ));
+            }
             (
                 NewIncident {
                     short_description: short.clone(),
-                    description: description(d, ctx),
+                    description: body,
                     urgency: u,
                     impact: u,
                     assignment_group: desk.assignment.group(ctx),
@@ -391,7 +467,16 @@ impl IncidentSink {
         };
         let note = format!("{short} (event {} at {})", d.envelope.id, d.envelope.time);
         match desk
-            .apply(&d.correlation_key(), Want::Open, at, false, new, &note, "")
+            .apply(
+                &d.correlation_key(),
+                Want::Open,
+                at,
+                false,
+                due.as_ref().map(|d| d.at),
+                new,
+                &note,
+                "",
+            )
             .await
         {
             Ok(()) => Outcome::Delivered,
@@ -428,7 +513,7 @@ impl ResolveSink {
                     c.resource_id, c.compliance_status, c.compliance_type, e.time, e.id
                 );
                 let new = || (NewIncident::default(), Map::new());
-                desk.apply(&d.correlation_key(), Want::Fixed, at, false, new, &note, &note)
+                desk.apply(&d.correlation_key(), Want::Fixed, at, false, None, new, &note, &note)
                     .await
                     .map(|()| 0)
             }
