@@ -264,11 +264,18 @@ pub fn check_summary(cfg: &BridgeConfig) -> String {
             .map(|(name, _)| *name)
             .collect();
             let windows = n.windows.as_ref().map_or_else(String::new, |w| {
+                let accounts = match &w.organization {
+                    Some(o) => format!(
+                        "the accounts of {} target(s) read from Organizations{}, and {} listed",
+                        o.targets.organizational_units.len() + o.targets.accounts.len(),
+                        if o.role_arn.is_some() { " through a role" } else { "" },
+                        w.accounts.len()
+                    ),
+                    None => format!("{} account(s)", w.accounts.len()),
+                };
                 format!(
-                    ", window notices {} h before and {} min after windows in {} account(s)",
-                    w.lead_hours,
-                    w.summary_after_minutes,
-                    w.accounts.len()
+                    ", window notices {} h before and {} min after windows in {accounts}",
+                    w.lead_hours, w.summary_after_minutes
                 )
             });
             format!("digests every {} min to {}{windows}", n.digest_minutes, to.join(", "))

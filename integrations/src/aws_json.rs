@@ -212,7 +212,13 @@ fn error(operation: &str, status: u16, text: &str) -> Failure {
     };
     let throttled = matches!(
         code.as_str(),
-        "ThrottlingException" | "ThrottledException" | "RequestThrottled" | "Throttling" | "KmsThrottled"
+        "ThrottlingException"
+            | "ThrottledException"
+            | "RequestThrottled"
+            | "Throttling"
+            | "KmsThrottled"
+            // Organizations' throttling code.
+            | "TooManyRequestsException"
     );
     let what = match (code.is_empty(), message.is_empty()) {
         (false, false) => format!("{code}: {message}"),
@@ -248,6 +254,12 @@ mod tests {
             r#"{"__type":"com.amazonaws.sqs#RequestThrottled"}"#,
         );
         assert!(t.is_retryable(), "{t}");
+        let orgs = error(
+            "ListAccountsForParent",
+            400,
+            r#"{"__type":"TooManyRequestsException","Message":"You have sent too many requests in too short a period of time."}"#,
+        );
+        assert!(orgs.is_retryable(), "{orgs}");
         let raw = error("ReceiveMessage", 503, "<html>busy</html>");
         assert!(raw.is_retryable());
         assert_eq!(raw.message, "ReceiveMessage: <html>busy</html>");

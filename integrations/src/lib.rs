@@ -19,7 +19,9 @@
 //!   what to do, never the SDK's `Debug` dump.
 //! - [`aws_json`]: calls to AWS JSON-protocol APIs, SigV4-signed with the SDK's signer and
 //!   credentials, without the SDK's per-call machinery (ADR 020); [`sqs`] (receive, batch delete,
-//!   visibility changes: the bridge's source) and [`tagging`] (`GetResources` by ARN) use it.
+//!   visibility changes: the bridge's source), [`tagging`] (`GetResources` by ARN) and
+//!   [`organizations`] (the OUs and accounts under a parent, a page at a time: window notices'
+//!   member accounts) use it.
 //! - [`notify`]: owner notifications (a digest) through SNS, Slack incoming webhooks and Teams
 //!   Workflows webhooks (one generic webhook notifier, parametrised by the service): the payload
 //!   builders within each service's limits, secret webhook URLs.
@@ -30,6 +32,7 @@ pub mod cmdb;
 pub mod gather;
 pub mod http;
 pub mod notify;
+pub mod organizations;
 pub mod retry;
 pub mod servicenow;
 pub mod sqs;

@@ -1,5 +1,7 @@
 //! `owners:` and `notify:`: who owns a node (tags, then a CMDB, then a static map, then the
-//! default group), and where owners hear about their nodes (SNS, Slack, Teams), in digests.
+//! default group), and where owners hear about their nodes (SNS, Slack, Teams), in digests; with
+//! `notify.windows`, before and after their windows in every member account the organization's
+//! target OUs hold (`notify.windows.organization`).
 
 use std::collections::BTreeMap;
 
@@ -131,9 +133,14 @@ pub struct WindowNoticesConfig {
     /// Whether summaries after windows are sent. Default true.
     #[serde(default = "yes")]
     pub summary: bool,
-    /// Member accounts whose nodes are looked up (through `enrich.member_role_name`): the bridge
-    /// cannot list an organization's accounts without Organizations rights it does not have.
+    /// Member accounts whose nodes are looked up (through `enrich.member_role_name`) besides
+    /// those `organization` reads; without `organization`, the only ones.
+    #[serde(default)]
     pub accounts: Vec<String>,
+    /// The member accounts read from AWS Organizations: the member StackSet's targets. The
+    /// generator sets it (targets from the policy) for a policy's bridge.
+    #[serde(default)]
+    pub organization: Option<OrganizationAccountsConfig>,
     /// The bucket where bridge tasks record their claims, so two tasks never send one notice
     /// twice (ADR 014): `{env: PATCHPLANE_CLAIMS_BUCKET}` for the one the central stack creates.
     pub claims_bucket: Setting,
@@ -148,6 +155,149 @@ pub struct WindowNoticesConfig {
     /// How long a patch group's node list is cached. Default 30.
     #[serde(default = "default_nodes_cache")]
     pub nodes_cache_minutes: u64,
+}
+
+/// `notify.windows.organization:`: the member accounts of window notices read from AWS
+/// Organizations: every `ACTIVE` account the member StackSet's deployment targets reach (the
+/// target OUs at every depth, `accounts` combined by `account_filter`, never the management
+/// account), so accounts that auto-deployment adds get notices too. Organizations answers only the
+/// management account and delegated administrators: the bridge calls it with its own task role,
+/// or through `role_arn`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationAccountsConfig {
+    /// The member StackSet's deployment targets: the policy's `organization.targets`, which the
+    /// generator fills in when they are empty.
+    #[serde(default)]
+    pub targets: OrganizationTargets,
+    /// How long the account list is kept before Organizations is read again. Default 60; 0 reads
+    /// it for every notice. A read that fails keeps the last good list.
+    #[serde(default = "default_org_cache")]
+    pub cache_minutes: u64,
+    /// A role to assume for the reads (`arn:aws:iam::MANAGEMENT:role/NAME`, allowed
+    /// `organizations:ListAccountsForParent` and `organizations:ListOrganizationalUnitsForParent`
+    /// and trusting the bridge's task role), when the central account is neither the management
+    /// account nor a delegated administrator. Without it the task role calls Organizations itself.
+    #[serde(default)]
+    pub role_arn: Option<String>,
+}
+
+impl Default for OrganizationAccountsConfig {
+    fn default() -> Self {
+        Self {
+            targets: OrganizationTargets::default(),
+            cache_minutes: default_org_cache(),
+            role_arn: None,
+        }
+    }
+}
+
+/// The member StackSet's `DeploymentTargets`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationTargets {
+    /// OU ids (`ou-…`) or the root id (`r-…`); their child OUs are read at every depth.
+    #[serde(default)]
+    pub organizational_units: Vec<String>,
+    /// 12-digit account ids, combined with the OUs' accounts by `account_filter`.
+    #[serde(default)]
+    pub accounts: Vec<String>,
+    /// `NONE` (every account of the OUs; `accounts` empty), `INTERSECTION` (only the listed ones
+    /// among them), `DIFFERENCE` (all but the listed ones) or `UNION` (the listed ones as well).
+    #[serde(default)]
+    pub account_filter: AccountFilter,
+}
+
+impl OrganizationTargets {
+    /// Whether nothing is targeted (the generator fills such targets from the policy).
+    pub fn is_empty(&self) -> bool {
+        self.organizational_units.is_empty() && self.accounts.is_empty()
+    }
+}
+
+/// `DeploymentTargets.AccountFilterType`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AccountFilter {
+    /// Every account of the OUs.
+    #[default]
+    None,
+    /// Only the listed accounts that are in the OUs.
+    Intersection,
+    /// The OUs' accounts except the listed ones.
+    Difference,
+    /// The OUs' accounts and the listed ones.
+    Union,
+}
+
+/// `arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME`.
+fn is_role_arn(s: &str) -> bool {
+    let p: Vec<&str> = s.splitn(6, ':').collect();
+    p.len() == 6
+        && p[0] == "arn"
+        && matches!(p[1], "aws" | "aws-cn" | "aws-us-gov")
+        && p[2] == "iam"
+        && p[3].is_empty()
+        && crate::ids::is_account_id(p[4])
+        && p[5]
+            .strip_prefix("role/")
+            .and_then(|r| r.rsplit('/').next())
+            .is_some_and(crate::ids::is_role_name)
+}
+
+impl OrganizationAccountsConfig {
+    /// Every problem, with its key path.
+    pub fn check(&self, out: &mut Vec<Finding>) {
+        const AT: &str = "notify.windows.organization";
+        let t = &self.targets;
+        if t.is_empty() {
+            out.push(error(
+                &format!("{AT}.targets"),
+                "name the member StackSet's OUs (the generator fills them from the policy's `organization.targets`)",
+            ));
+        }
+        for (i, ou) in t.organizational_units.iter().enumerate() {
+            if !crate::ids::is_ou_or_root_id(ou) {
+                out.push(error(
+                    &format!("{AT}.targets.organizational_units[{i}]"),
+                    format!("`{}` is not an OU id (ou-…) or root id (r-…)", ou.escape_debug()),
+                ));
+            }
+        }
+        for (i, a) in t.accounts.iter().enumerate() {
+            if !crate::ids::is_account_id(a) {
+                out.push(error(
+                    &format!("{AT}.targets.accounts[{i}]"),
+                    format!("`{}` is not a 12-digit account id", a.escape_debug()),
+                ));
+            }
+        }
+        match (t.account_filter, t.accounts.is_empty()) {
+            (AccountFilter::None, false) => out.push(error(
+                &format!("{AT}.targets.account_filter"),
+                "accounts are listed but `account_filter` is NONE: say INTERSECTION, DIFFERENCE or UNION",
+            )),
+            (AccountFilter::Intersection | AccountFilter::Difference | AccountFilter::Union, true) => out.push(error(
+                &format!("{AT}.targets.accounts"),
+                "`account_filter` needs at least one account",
+            )),
+            _ => {}
+        }
+        if self.cache_minutes > 1440 {
+            out.push(error(&format!("{AT}.cache_minutes"), "must be 0–1440"));
+        }
+        if let Some(r) = &self.role_arn
+            && !is_role_arn(r)
+        {
+            out.push(error(
+                &format!("{AT}.role_arn"),
+                format!(
+                    "`{}` is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)",
+                    r.escape_debug()
+                ),
+            ));
+        }
+    }
 }
 
 /// The variable the central stack sets to its claims bucket's name.
@@ -215,6 +365,9 @@ fn default_sync_prefix() -> String {
 }
 fn default_nodes_cache() -> u64 {
     30
+}
+fn default_org_cache() -> u64 {
+    60
 }
 
 /// `arn:PARTITION:sns:REGION:ACCOUNT:NAME`.
@@ -382,8 +535,14 @@ impl WindowNoticesConfig {
         if !(1..=1440).contains(&self.nodes_cache_minutes) {
             out.push(error("notify.windows.nodes_cache_minutes", "must be 1–1440"));
         }
-        if self.accounts.is_empty() {
-            out.push(error("notify.windows.accounts", "name at least one member account"));
+        if self.accounts.is_empty() && self.organization.is_none() {
+            out.push(error(
+                "notify.windows",
+                "name member accounts: `organization` (the member StackSet's targets, read from Organizations) or `accounts`",
+            ));
+        }
+        if let Some(o) = &self.organization {
+            o.check(out);
         }
         for (i, a) in self.accounts.iter().enumerate() {
             if !crate::ids::is_account_id(a) {
@@ -404,5 +563,60 @@ impl WindowNoticesConfig {
                 "must be a key prefix without leading or trailing `/`",
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(yaml: &str) -> Vec<String> {
+        let w: WindowNoticesConfig = serde_yaml::from_str(yaml).expect("yaml");
+        let mut out = Vec::new();
+        w.check(&mut out);
+        out.iter().map(|f| format!("{}: {}", f.path, f.message)).collect()
+    }
+
+    #[test]
+    fn window_notices_name_their_accounts_from_the_organization_or_by_hand() {
+        let none = problems("claims_bucket: c\n");
+        assert!(
+            none.iter()
+                .any(|p| p.starts_with("notify.windows: name member accounts")),
+            "{none:?}"
+        );
+        assert!(problems("claims_bucket: c\naccounts: ['222222222222']\n").is_empty());
+        let ok = "claims_bucket: c\norganization: {targets: {organizational_units: [ou-ab12-34cd56ef, r-ab12]}}\n";
+        assert!(problems(ok).is_empty(), "{:?}", problems(ok));
+        let w: WindowNoticesConfig = serde_yaml::from_str(ok).expect("yaml");
+        let o = w.organization.expect("organization");
+        assert_eq!(
+            (o.cache_minutes, o.role_arn, o.targets.account_filter),
+            (60, None, AccountFilter::None)
+        );
+
+        let bad = problems(
+            "claims_bucket: c\norganization:\n  targets: {organizational_units: [ou-x], accounts: ['12'], account_filter: NONE}\n  cache_minutes: 2000\n  role_arn: 'arn:aws:iam::111111111111:user/me'\n",
+        );
+        for want in [
+            "notify.windows.organization.targets.organizational_units[0]: `ou-x` is not an OU id",
+            "notify.windows.organization.targets.accounts[0]: `12` is not a 12-digit account id",
+            "notify.windows.organization.targets.account_filter: accounts are listed but `account_filter` is NONE",
+            "notify.windows.organization.cache_minutes: must be 0–1440",
+            "notify.windows.organization.role_arn: `arn:aws:iam::111111111111:user/me` is not an IAM role ARN",
+        ] {
+            assert!(bad.iter().any(|p| p.starts_with(want)), "missing {want:?} in {bad:?}");
+        }
+        let empty = problems("claims_bucket: c\norganization: {}\n");
+        assert!(
+            empty
+                .iter()
+                .any(|p| p.starts_with("notify.windows.organization.targets: name the member StackSet's OUs")),
+            "{empty:?}"
+        );
+        assert!(is_role_arn(
+            "arn:aws-us-gov:iam::111111111111:role/ops/patchplane-organization-read"
+        ));
+        assert!(!is_role_arn("arn:aws:iam::111111111111:role/"));
     }
 }

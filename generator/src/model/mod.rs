@@ -12,6 +12,8 @@
 //! - `central.rs`: the central account's stack (bus, queue, dead-letter queues, evidence bucket).
 //! - `bridge.rs`: the bridge service in the central stack and its tags role in member accounts.
 //! - `ami.rs`: the AMI pipeline StackSet.
+//! - `nodes.rs`: what every managed node of a member gets for the evidence (inventory, a scan of
+//!   every node, the node-output policy).
 //! - `window.rs`: maintenance windows, shared by the member and AMI StackSets.
 //! - `request.rs`: the StackSet request (`stackset.json`) a policy decides.
 //! - `names.rs`: names and logical ids patchplane chooses.
@@ -26,6 +28,7 @@ mod ami;
 mod bridge;
 mod central;
 mod names;
+mod nodes;
 mod patching;
 mod request;
 mod window;
@@ -35,11 +38,11 @@ pub use crate::resolve::{ScheduleError, WindowSchedule, parse_at, resolve_schedu
 pub use ami::{AmiPlan, ImageIds, ImagePlan};
 pub use bridge::{
     BridgePlan, BridgeTagsRolePlan, EcrRepository, NamedSecret, OrganizationsRead, bridge_config, ecr_repository,
-    fill_bridge_config, fill_organization,
-    schedule_config,
+    fill_bridge_config, fill_organization, schedule_config,
 };
 pub use central::CentralPlan;
 pub use names::{central_bus_name, team_patch_group};
+pub use nodes::{NodesPlan, OutputPolicyPlan};
 pub use patching::{
     BaselinePlan, EventsPlan, EvidencePlan, FilterPlan, GateDocumentPlan, HealthCheckPlan, PrePatchPlan, RulePlan,
     SnapshotPlan, StoppedDocumentPlan, gate_parameter,
@@ -82,6 +85,8 @@ pub struct Plan {
     pub events: Option<EventsPlan>,
     /// Where member accounts write evidence.
     pub evidence: EvidencePlan,
+    /// What every managed node gets for the evidence (`nodes:`).
+    pub nodes: NodesPlan,
     /// The central account's stack.
     pub central: CentralPlan,
     /// The role the bridge assumes in member accounts, when the policy has `central.bridge`.
@@ -111,6 +116,7 @@ impl Plan {
         let evidence = patching::evidence(p);
         let central = central::build(p, &evidence, &windows);
         let bridge_tags_role = central.bridge.as_ref().map(|b| bridge::tags_role(p, b));
+        let nodes = nodes::build(p, &bridge::home_region(p));
         let ami = p.ami_pipeline.as_ref().map(|a| ami::build(p, a)).transpose()?;
         Ok(Plan {
             policy_name: p.name.clone(),
@@ -140,6 +146,7 @@ impl Plan {
             pre_patch: patching::pre_patch(p),
             events: patching::events(p),
             evidence,
+            nodes,
             central,
             bridge_tags_role,
             ami,

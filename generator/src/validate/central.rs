@@ -34,12 +34,12 @@ pub(super) fn check(c: &mut Checker, p: &Policy) {
     }
 
     if let Some(b) = &p.central.bridge {
-        bridge(c, b);
+        bridge(c, p, b);
     }
 }
 
 /// `central.bridge`: the ECS service, the member role, the secrets, and the bridge's own configuration.
-fn bridge(c: &mut Checker, b: &BridgeService) {
+fn bridge(c: &mut Checker, p: &Policy, b: &BridgeService) {
     let image = &b.image;
     let name_part = image.rsplit('/').next().unwrap_or_default();
     if image.is_empty() || image.len() > 255 || image.contains(|ch: char| ch.is_whitespace() || ch.is_control()) {
@@ -124,8 +124,20 @@ fn bridge(c: &mut Checker, b: &BridgeService) {
             );
         }
     }
-    // The bridge's own rules, once: the same checks `patchplane-bridge check` runs, under this key.
-    for f in b.config.validate() {
+    // The bridge's own rules, once: the same checks `patchplane-bridge check` runs, under this key,
+    // on the file as the bridge gets it: window notices' targets filled from `organization.targets`
+    // (whose own rules report them there, so not twice).
+    let own_targets = b
+        .config
+        .notify
+        .as_ref()
+        .and_then(|n| n.windows.as_ref())
+        .and_then(|w| w.organization.as_ref())
+        .is_some_and(|o| !o.targets.is_empty());
+    for f in crate::model::fill_organization(p, b.config.clone()).validate() {
+        if !own_targets && f.path.starts_with("notify.windows.organization.targets") {
+            continue;
+        }
         let path = if f.path.is_empty() {
             "central.bridge.config".to_owned()
         } else {

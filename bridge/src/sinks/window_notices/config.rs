@@ -1,10 +1,13 @@
-//! `notify.windows:` → the `window-notices` sink: nodes from the tagging API (the member role),
+//! `notify.windows:` → the `window-notices` sink: member accounts from Organizations (the task
+//! role, or `organization.role_arn` assumed) and the listed ones, nodes from the tagging API (the
+//! member role),
 //! scans from the evidence bucket, tickets from the ServiceNow tables, claims in the claims
 //! bucket, digests on the board `notify` built.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::accounts::{AwsOrgTree, MemberAccounts, OrgTree};
 use super::sources::{S3Scans, ServiceNowTickets};
 use super::{Parts, Scans, WindowNotices};
 use crate::claims::S3Claims;
@@ -45,7 +48,12 @@ pub fn register(b: &mut Builder<'_>) -> Result<(), StartError> {
             cfg.tickets.table.clone(),
         ));
     }
+    let tree = w
+        .organization
+        .as_ref()
+        .map(|o| Arc::new(AwsOrgTree::new(b.sdk.clone(), o.role_arn.clone())) as Arc<dyn OrgTree>);
     let parts = Parts {
+        accounts: Arc::new(MemberAccounts::new(w, tree, b.clock.clone())),
         fleet: Arc::new(AwsTags::new(b.sdk.clone(), cfg.enrich.member_role_name.clone())),
         scans,
         tickets: Some(Arc::new(ServiceNowTickets::new(tables))),

@@ -12,10 +12,13 @@
 //! Each due notice is claimed ([`crate::claims`], ADR 014) before anything is sent, so with
 //! several bridge tasks (and redelivered or overlapping ticks) each owner hears once per window.
 //! The idempotency key of an owner's notice is fixed by owner, window, region and opening, so a
-//! re-send after a crash carries the same key. Nodes come from [`Fleet`] (the tagging API by
-//! patch group tag in each member account, cached), owners from the owner chain, scans from
-//! [`Scans`] (the evidence bucket's inventory sync), tickets from [`TicketLog`].
+//! re-send after a crash carries the same key. The member accounts come from
+//! [`accounts::MemberAccounts`] (the member StackSet's target OUs read from Organizations, cached,
+//! and those listed by hand), nodes from [`Fleet`] (the tagging API by patch group tag in each
+//! member account, cached), owners from the owner chain, scans from [`Scans`] (the evidence
+//! bucket's inventory sync), tickets from [`TicketLog`].
 
+pub mod accounts;
 pub mod config;
 pub mod sources;
 
@@ -30,6 +33,7 @@ use patchplane_bridge_config::window::WindowSchedule;
 use patchplane_bridge_config::{ScheduleConfig, WindowNoticesConfig};
 use patchplane_integrations::retry::Failure;
 
+use self::accounts::MemberAccounts;
 use crate::claims::{Claimed, Claims};
 use crate::decode::{Decoded, Event};
 use crate::enrich::owners::OwnerChain;
@@ -157,6 +161,8 @@ struct Window {
 
 /// Where the parts come from.
 pub struct Parts {
+    /// The member accounts whose nodes are looked up.
+    pub accounts: Arc<MemberAccounts>,
     /// Nodes.
     pub fleet: Arc<dyn Fleet>,
     /// Last scans, if an evidence bucket is configured.
@@ -345,8 +351,19 @@ impl WindowNotices {
     async fn send(&self, due: &Due) -> Result<usize, Failure> {
         // owner → items, in account and node order.
         let mut by_owner: BTreeMap<String, Vec<Item>> = BTreeMap::new();
-        for account in &self.cfg.accounts {
-            let nodes = self.nodes(account, &due.region, &due.patch_groups).await?;
+        for account in &self.parts.accounts.get().await? {
+            let nodes = match self.nodes(account, &due.region, &due.patch_groups).await {
+                Ok(nodes) => nodes,
+                // A permanent refusal in one account (the tagging API denied there, say) must not
+                // keep the other accounts' owners from their notice. A retryable failure retries
+                // it whole: throttling, and a member role auto-deployment has not created yet (the
+                // SDK reports a failed AssumeRole as a dispatch failure, retryable).
+                Err(f) if !f.is_retryable() => {
+                    tracing::warn!(account = %account, notice = %due.key(), error = %f, "Account skipped: its nodes cannot be read");
+                    continue;
+                }
+                Err(f) => return Err(f),
+            };
             let changes = match (&due.phase, &self.parts.tickets) {
                 (Phase::After, Some(t)) if !nodes.is_empty() => t.since(account, &due.region, due.opening).await?,
                 _ => Vec::new(),

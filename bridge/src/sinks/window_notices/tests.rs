@@ -88,6 +88,7 @@ fn schedule() -> ScheduleConfig {
             cron: "cron(0 2 ? * TUE#2 *)".into(),
             offset_days: 0,
             duration_hours: 3,
+            zone: None,
         }],
     }
 }
@@ -108,6 +109,7 @@ fn task(store: &Arc<MemoryClaims>, id: u64, inbox: &Arc<Inbox>, now: &'static st
         "Patch Group",
         "platform".into(),
         Parts {
+            accounts: Arc::new(MemberAccounts::new(&config(), None, Arc::new(move || t))),
             fleet: Arc::new(Nodes),
             scans: Some(Arc::new(LastScans)),
             tickets: None,
@@ -220,4 +222,117 @@ async fn a_notice_another_task_holds_is_left_to_it() {
     other.finish(&key).await.expect("finish");
     assert_eq!(a.tick().await.expect("tick"), 0, "done by task 9");
     assert!(inbox.0.lock().expect("inbox").is_empty());
+}
+
+/// One node per account; the tagging API refuses for good in 222222222222, and is throttled in
+/// 999999999999 when `throttled` is set.
+struct PerAccount {
+    throttled: bool,
+}
+impl Fleet for PerAccount {
+    fn nodes<'a>(
+        &'a self,
+        account: &'a str,
+        _: &'a str,
+        _: &'a str,
+        _: &'a [String],
+    ) -> Fut<'a, Result<Vec<Node>, EnrichError>> {
+        let r = match account {
+            "222222222222" => Err(EnrichError {
+                node: account.to_owned(),
+                message: "GetResources: AccessDeniedException".into(),
+                retryable: false,
+            }),
+            "999999999999" if self.throttled => Err(EnrichError {
+                node: account.to_owned(),
+                message: "GetResources: ThrottlingException".into(),
+                retryable: true,
+            }),
+            _ => Ok(vec![Node {
+                id: format!("i-{}00000", &account[..12]),
+                tags: [("Owner".to_owned(), format!("team-{}", &account[..3]))].into(),
+            }]),
+        };
+        Box::pin(async move { r })
+    }
+}
+
+/// The organization: 222… and 333… in the target OU.
+struct Org;
+impl accounts::OrgTree for Org {
+    fn units<'a>(
+        &'a self,
+        _: &'a str,
+        _: Option<&'a str>,
+    ) -> Fut<'a, Result<patchplane_integrations::organizations::UnitsPage, Failure>> {
+        Box::pin(async { Ok(Default::default()) })
+    }
+    fn accounts<'a>(
+        &'a self,
+        _: &'a str,
+        _: Option<&'a str>,
+    ) -> Fut<'a, Result<patchplane_integrations::organizations::AccountsPage, Failure>> {
+        let account = |id: &str| patchplane_integrations::organizations::Account {
+            id: id.into(),
+            arn: format!("arn:aws:organizations::111111111111:account/o-exampleorgid/{id}"),
+            state: Some("ACTIVE".into()),
+            status: None,
+        };
+        let page = patchplane_integrations::organizations::AccountsPage {
+            accounts: vec![account("222222222222"), account("333333333333")],
+            next: None,
+        };
+        Box::pin(async move { Ok(page) })
+    }
+}
+
+#[tokio::test]
+async fn the_organizations_accounts_and_the_listed_ones_get_notices_an_unreachable_one_is_skipped() {
+    let store = Arc::new(MemoryClaims::default());
+    let inbox = Arc::new(Inbox::default());
+    let board = Arc::new(DigestBoard::new(
+        Duration::from_secs(300),
+        vec![inbox.clone() as Arc<dyn DigestSender>],
+    ));
+    let now: Timestamp = "2026-12-07T12:00:00Z".parse().expect("now");
+    let cfg: WindowNoticesConfig = serde_yaml::from_str(
+        "accounts: ['999999999999']\nclaims_bucket: claims\norganization: {targets: {organizational_units: [ou-ab12-34cd56ef]}}\n",
+    )
+    .expect("config");
+    let notices = |throttled: bool| {
+        WindowNotices::new(
+            &schedule(),
+            cfg.clone(),
+            "Patch Group",
+            "platform".into(),
+            Parts {
+                accounts: Arc::new(MemberAccounts::new(&cfg, Some(Arc::new(Org)), Arc::new(move || now))),
+                fleet: Arc::new(PerAccount { throttled }),
+                scans: None,
+                tickets: None,
+                owners: Arc::new(OwnerChain::new(
+                    vec![Step::Tags(vec!["Owner".into()])],
+                    Duration::from_secs(60),
+                    Duration::from_secs(60),
+                )),
+                claims: Arc::new(MemoryTask {
+                    store: store.clone(),
+                    id: 1,
+                }),
+                board: board.clone(),
+            },
+            Arc::new(move || now),
+        )
+    };
+    // Throttled in one account: the notice waits whole for the next tick, nothing goes out.
+    let f = notices(true).tick().await.expect_err("throttled");
+    assert!(f.is_retryable(), "{f}");
+    assert!(inbox.0.lock().expect("inbox").is_empty());
+    assert_eq!(notices(false).tick().await.expect("tick"), 2);
+    let owners: Vec<String> = inbox.0.lock().expect("inbox").iter().map(|d| d.owner.clone()).collect();
+    assert_eq!(
+        owners,
+        ["team-333", "team-999"],
+        "the organization's 333… and the listed 999…; the tagging API refuses 222… for good"
+    );
 }
