@@ -16,16 +16,18 @@
 //! - [`route`]: rules from `bridge.yaml` (or the defaults) mapping kind, status, severity, ring
 //!   and owner to actions; it runs after enrichment.
 //! - [`sinks`]: the dispatcher and the registry, one folder per sink, each with its `config.rs`
-//!   and one registration line: [`sinks::servicenow`] incidents, resolutions, vulnerability
-//!   tickets, the escalation sweep and the ticket lifecycle (open, note, reopen, resolve; ordered
+//!   and one registration line: [`sinks::servicenow`] incidents (non-compliance ones with a due
+//!   date), resolutions, vulnerability tickets, the escalation sweep and the ticket lifecycle (open, note, reopen, resolve; ordered
 //!   by event time); [`sinks::notify`] owner digests, their messages parked until sent;
 //!   [`sinks::window_notices`] one notice per owner before each install window and one summary
-//!   after it; [`sinks::common`] what every sink uses (clock, event time, summary).
+//!   after it; [`sinks::exception_notices`] the approver's and the owners' notices before an
+//!   exception expires and on its last day; [`sinks::common`] what every sink uses (clock, event
+//!   time, summary).
 //! - [`gather`]: lookups of single keys asked together (the messages of a receive) sent as one
 //!   batch call: tags, tickets (it lives in `patchplane_integrations::gather`, whose ServiceNow
 //!   client gathers its writes with it too).
 //! - [`claims`]: claims every bridge task sees (S3 conditional writes), so work meant to happen
-//!   once across tasks does: window notices (ADR 014) and ticket creations (ADR 017).
+//!   once across tasks does: window and exception notices (ADR 014) and ticket creations (ADR 017).
 //! - [`outcome`]: the sinks' outcomes combined into the message's fate (delete, retry, DLQ).
 //! - [`pipeline`]: the stages for one message ([`pipeline::Stages`], also used by `replay`), the
 //!   workers that feed them from the source, one tracing span per message, and the parking of

@@ -141,6 +141,7 @@ impl BridgeConfig {
         self.schedule.check(&mut out);
         self.tickets.check(&mut out);
         self.owners.check(&mut out);
+        crate::exception::check_dates(&self.exceptions, &mut out);
         if let Some(n) = &self.notify {
             n.check(&mut out);
         }
@@ -183,8 +184,8 @@ impl BridgeConfig {
     }
 
     /// The routing rules in force: the file's, or [`default_rules`]; with a `notify:` section the
-    /// default failure rules also notify the owner, and with `notify.windows` the sweep's tick
-    /// also sends window notices.
+    /// default failure rules also notify the owner and the sweep's tick also sends exception
+    /// notices, and with `notify.windows` the sweep's tick also sends window notices.
     pub fn rules(&self) -> Vec<Rule> {
         let windows = self.notify.as_ref().is_some_and(|n| n.windows.is_some());
         match &self.routes {
@@ -197,6 +198,9 @@ impl BridgeConfig {
                     }
                     if windows && r.actions.contains(&Action::Escalate) {
                         r.actions.push(Action::WindowNotices);
+                    }
+                    if r.actions.contains(&Action::Escalate) {
+                        r.actions.push(Action::ExceptionNotices);
                     }
                     r
                 })
@@ -555,6 +559,43 @@ servicenow:
         assert!(
             text.contains("`routes[0].actions[0]`: `window-notices` needs a `notify.windows:` section"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn with_notify_the_sweep_sends_exception_notices_and_their_dates_are_checked() {
+        let bare = load_str(MINIMAL, Path::new("bridge.yaml")).expect("valid");
+        assert!(
+            !bare
+                .rules()
+                .iter()
+                .any(|r| r.actions.contains(&Action::ExceptionNotices))
+        );
+        let text = format!(
+            "{MINIMAL}notify: {{sns: {{topic_arn: {{env: TOPIC}}}}}}\nexceptions:\n  - {{id: EXC-1, nodes: [i-0123456789abcdef0], reason: r, approver: ciso, ticket: CHG1, starts: '2026-12-01', expires: '2026-12-21'}}\n"
+        );
+        let c = load_str(&text, Path::new("bridge.yaml")).expect("valid");
+        let rules = c.rules();
+        let sweep: Vec<&str> = rules
+            .iter()
+            .filter(|r| r.actions.contains(&Action::ExceptionNotices))
+            .map(|r| r.name.as_str())
+            .collect();
+        assert_eq!(sweep, ["escalation-sweep"]);
+        assert!(c.deliverable().contains(&Action::ExceptionNotices));
+        let e = errors(
+            &text
+                .replace("'2026-12-01'", "'2026-12-22'")
+                .replace("'2026-12-21'", "'21 Dec'"),
+        );
+        assert!(
+            e.contains("`exceptions[0].expires`: `21 Dec` is not a date YYYY-MM-DD"),
+            "{e}"
+        );
+        let e = errors(&text.replace("'2026-12-01'", "'2026-12-22'"));
+        assert!(
+            e.contains("`exceptions[0].starts`: EXC-1 starts on 2026-12-22, after it expires on 2026-12-21"),
+            "{e}"
         );
     }
 

@@ -24,6 +24,9 @@ pub enum Action {
     /// On the sweep's tick: notices before install windows and summaries after them, per owner
     /// (`notify.windows`).
     WindowNotices,
+    /// On the sweep's tick: notices to an exception's approver and its nodes' owners 14 days
+    /// before it expires and on the day it does (`notify`).
+    ExceptionNotices,
 }
 
 /// A section of `bridge.yaml` an action cannot run without (`servicenow:`, which every
@@ -38,13 +41,14 @@ pub struct Section {
 
 impl Action {
     /// Every action, in the order `check` lists them.
-    pub const ALL: [Action; 6] = [
+    pub const ALL: [Action; 7] = [
         Action::Incident,
         Action::InspectorTicket,
         Action::Resolve,
         Action::Escalate,
         Action::NotifyOwner,
         Action::WindowNotices,
+        Action::ExceptionNotices,
     ];
 
     /// Its name in `routes:` (`notify-owner`).
@@ -56,6 +60,7 @@ impl Action {
             Action::Escalate => "escalate",
             Action::NotifyOwner => "notify-owner",
             Action::WindowNotices => "window-notices",
+            Action::ExceptionNotices => "exception-notices",
         }
     }
 
@@ -65,7 +70,7 @@ impl Action {
     pub fn needs(self) -> Option<Section> {
         match self {
             Action::Incident | Action::InspectorTicket | Action::Resolve | Action::Escalate => None,
-            Action::NotifyOwner => Some(Section {
+            Action::NotifyOwner | Action::ExceptionNotices => Some(Section {
                 key: "notify",
                 hint: " (sns, slack or teams)",
             }),

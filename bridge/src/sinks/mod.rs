@@ -18,6 +18,8 @@
 //!   ticket lifecycle.
 //! - [`window_notices`]: notices before install windows and summaries after them, per owner
 //!   (`window-notices`).
+//! - [`exception_notices`]: notices to an exception's approver and its nodes' owners before it
+//!   expires and on its last day (`exception-notices`).
 //! - [`DryRun`]: delivers nothing; `replay --dry-run` prints what would have been done.
 
 use std::collections::BTreeMap;
@@ -35,6 +37,7 @@ use crate::start::{Resolved, StartError};
 use crate::windows::NextWindow;
 
 pub mod common;
+pub mod exception_notices;
 pub mod notify;
 pub mod servicenow;
 pub mod window_notices;
@@ -148,6 +151,7 @@ fn register_all(b: &mut Builder<'_>) -> Result<(), StartError> {
     notify::config::register(b)?;
     servicenow::config::register(b)?;
     window_notices::config::register(b)?;
+    exception_notices::config::register(b)?;
     Ok(())
 }
 

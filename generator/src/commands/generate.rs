@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::{CommandError, Exit, load};
+use super::{CommandError, Exit, load_strict};
 use crate::{output, render};
 
 /// Arguments of `patchplane generate`.
@@ -16,12 +16,16 @@ pub struct Args {
     /// Write nothing; exit 1 and print a diff when DIR differs from what the policy renders.
     #[arg(long)]
     pub check: bool,
+    /// Fail (exit 1), writing nothing, when the policy has warnings (an expired exception, one
+    /// about to expire), as `validate --strict` does.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 impl Args {
     /// Renders, then writes the files that changed or, with `--check`, prints every difference.
     pub fn run(&self) -> Result<Exit, CommandError> {
-        let l = load(&self.policy)?;
+        let l = load_strict(&self.policy, self.strict)?;
         let rendered = render::render(&l.plan)?;
         for note in &rendered.notes {
             eprintln!("warning: {note}");

@@ -57,6 +57,14 @@ pub enum CommandError {
         /// How many problems are errors (the rest are warnings).
         errors: usize,
     },
+    /// `--strict`, and the policy has warnings (printed before this).
+    #[error("{} has {warnings} warning(s), and --strict fails on warnings", file.display())]
+    Strict {
+        /// The policy file.
+        file: PathBuf,
+        /// How many.
+        warnings: usize,
+    },
     /// A template failed to render: a bug in patchplane, never the policy's fault.
     #[error(transparent)]
     Render(#[from] crate::render::RenderFailure),
@@ -140,6 +148,19 @@ async fn sdk_config(endpoint_url: Option<String>) -> aws_config::SdkConfig {
 #[cfg(feature = "aws")]
 fn s3_client(conf: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(conf).force_path_style(true).build())
+}
+
+/// [`load`], and with `strict` a policy with warnings fails too (`--strict`: a pipeline that
+/// wants an expired exception, or one about to expire, to stop the release).
+pub fn load_strict(policy: &Path, strict: bool) -> Result<Loaded, CommandError> {
+    let l = load(policy)?;
+    if strict && !l.warnings.is_empty() {
+        return Err(CommandError::Strict {
+            file: policy.to_path_buf(),
+            warnings: l.warnings.len(),
+        });
+    }
+    Ok(l)
 }
 
 /// Loads the policy, printing its warnings, or every problem when it is invalid.

@@ -51,8 +51,10 @@ impl Args {
                         let mut what: Vec<String> = e.nodes.clone();
                         what.extend(e.tags.iter().map(|(k, v)| format!("tag {k}={v}")));
                         what.extend(e.patches.iter().map(|p| format!("patch {p}")));
+                        // `holds_on` honours the start, so a start shown here is today or earlier.
+                        let from = e.starts.as_ref().map(|s| format!(" from {s}")).unwrap_or_default();
                         println!(
-                            "  {} until {}: {} ({}; {}, approved by {})",
+                            "  {}{from} until {}: {} ({}; {}, approved by {})",
                             e.id,
                             e.expires,
                             what.join(", "),

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::{CommandError, Exit, Format, load};
+use super::{CommandError, Exit, Format, load_strict};
 use crate::diag::{Diagnostic, Severity};
 use crate::{LoadError, load_file};
 
@@ -14,14 +14,18 @@ pub struct Args {
     // Output format; no doc comment, which clap would print as the option's help.
     #[arg(long, value_enum, default_value = "human")]
     pub format: Format,
+    /// Fail (exit 1) on warnings too: an expired exception, one about to expire.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 impl Args {
-    /// Validates; as JSON, an invalid policy is a document with `"valid": false` and exit 1.
+    /// Validates; as JSON, an invalid policy is a document with `"valid": false` and exit 1 (with
+    /// `--strict`, so is a policy with warnings: the same document, its warnings listed).
     pub fn run(&self) -> Result<Exit, CommandError> {
         match self.format {
             Format::Human => {
-                let l = load(&self.policy)?;
+                let l = load_strict(&self.policy, self.strict)?;
                 println!(
                     "{}: valid: {} baselines, {} rings, {} regions, {} maintenance windows per region",
                     self.policy.display(),
@@ -34,7 +38,7 @@ impl Args {
             }
             Format::Json => {
                 let (ok, diags) = match load_file(&self.policy) {
-                    Ok(l) => (true, l.warnings),
+                    Ok(l) => (!self.strict || l.warnings.is_empty(), l.warnings),
                     Err(LoadError::Invalid(d)) => (false, d),
                     Err(e) => {
                         let d = Diagnostic {

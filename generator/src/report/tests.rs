@@ -219,6 +219,7 @@ fn exception() -> Exception {
         reason: "vendor-certified kernel only".into(),
         approver: "ciso@example.com".into(),
         ticket: "CHG0031234".into(),
+        starts: None,
         expires: "2026-12-31".into(),
     }
 }
@@ -313,6 +314,33 @@ fn per_severity_slas_and_exceptions_that_expired() {
         row(&patch_only, 1).compliance(),
         "NON_COMPLIANT",
         "Patch Manager still reports it"
+    );
+}
+
+#[test]
+fn an_exception_that_starts_after_the_months_end_does_not_except_the_month() {
+    let b = fleet();
+    let later = b.report("2026-10", |o| {
+        let mut e = exception();
+        e.starts = Some("2026-11-01".into());
+        o.exceptions = vec![e];
+    });
+    assert_eq!(
+        row(&later, 6).compliance(),
+        "NON_COMPLIANT",
+        "starts after October's end"
+    );
+    assert_eq!(row(&later, 6).overdue.len(), 1);
+    assert!(later.exceptions.is_empty(), "not in force at the month's end");
+    let on_the_last_day = b.report("2026-10", |o| {
+        let mut e = exception();
+        e.starts = Some("2026-10-31".into());
+        o.exceptions = vec![e];
+    });
+    assert_eq!(
+        row(&on_the_last_day, 6).compliance(),
+        "EXCEPTED",
+        "in force on the last day"
     );
 }
 

@@ -1,4 +1,7 @@
-//! `exceptions:`: ids, what each covers, who approved it, and its expiry as of a day.
+//! `exceptions:`: ids, what each covers, who approved it, and its dates as of a day. An expired
+//! exception is a warning, not an error: it no longer applies by itself, and failing the policy
+//! would fail every unrelated release until someone removed it (`validate --strict` fails on
+//! warnings for a pipeline that wants that).
 
 use std::collections::BTreeSet;
 
@@ -6,11 +9,12 @@ use super::{Checker, shorten};
 use crate::ids::{EXCEPTION_ID, is_node_id};
 use crate::policy::Policy;
 
-/// Days before an exception's expiry that `validate` starts warning.
-pub const EXPIRY_WARNING_DAYS: i64 = 14;
+/// Days before an exception's expiry that `validate` starts warning (the day the bridge sends
+/// the approver and the owners their first notice).
+pub const EXPIRY_WARNING_DAYS: i64 = crate::exception::EXPIRY_NOTICE_DAYS as i64;
 
-/// Checks `exceptions` as of `today`: expired ones are errors, those expiring within
-/// [`EXPIRY_WARNING_DAYS`] warnings.
+/// Checks `exceptions` as of `today`: dates that do not parse or a start after the expiry are
+/// errors; expired ones, and those expiring within [`EXPIRY_WARNING_DAYS`], warnings.
 pub(super) fn check(c: &mut Checker, p: &Policy, today: jiff::civil::Date) {
     let mut ids = BTreeSet::new();
     for (i, e) in p.exceptions.iter().enumerate() {
@@ -39,19 +43,16 @@ pub(super) fn check(c: &mut Checker, p: &Policy, today: jiff::civil::Date) {
         for (f, v) in [("reason", &e.reason), ("approver", &e.approver), ("ticket", &e.ticket)] {
             c.no_controls(&at(f), v, 512);
         }
+        let problems = crate::exception::date_problems(e);
+        for (field, message) in &problems {
+            c.error(at(field), message.clone());
+        }
         match e.expiry() {
-            None => c.error(
+            Some(end) if problems.is_empty() && end < today => c.warn(
                 at("expires"),
-                format!("`{}` is not a date YYYY-MM-DD", shorten(&e.expires)),
+                format!("{} expired on {end}; it no longer applies; remove it or renew it", e.id),
             ),
-            Some(end) if end < today => c.error(
-                at("expires"),
-                format!(
-                    "exception {} expired on {end}: remove it, or renew it with a new approval",
-                    e.id
-                ),
-            ),
-            Some(end) => {
+            Some(end) if problems.is_empty() => {
                 let left = today.until(end).map(|s| s.get_days()).unwrap_or(i32::MAX);
                 if i64::from(left) <= EXPIRY_WARNING_DAYS {
                     c.warn(
@@ -63,6 +64,7 @@ pub(super) fn check(c: &mut Checker, p: &Policy, today: jiff::civil::Date) {
                     );
                 }
             }
+            _ => {}
         }
     }
 }
