@@ -27,7 +27,13 @@ pub trait NextWindow: Send + Sync {
 /// `patchplane schedule` cannot disagree).
 pub struct ScheduleWindows {
     zones: std::collections::BTreeMap<String, jiff::tz::TimeZone>,
-    windows: Vec<(String, Vec<String>, patchplane_bridge_config::window::WindowSchedule)>,
+    /// Name, patch groups, schedule, and the zone of a site's window (else the region's).
+    windows: Vec<(
+        String,
+        Vec<String>,
+        patchplane_bridge_config::window::WindowSchedule,
+        Option<jiff::tz::TimeZone>,
+    )>,
 }
 
 impl ScheduleWindows {
@@ -49,7 +55,11 @@ impl ScheduleWindows {
                         cron,
                         offset_days: w.offset_days,
                     };
-                    Some((w.name.clone(), w.patch_groups.clone(), ws))
+                    let zone = match &w.zone {
+                        Some(z) => Some(jiff::tz::TimeZone::get(z).ok()?),
+                        None => None,
+                    };
+                    Some((w.name.clone(), w.patch_groups.clone(), ws, zone))
                 })
                 .collect(),
         }
@@ -63,11 +73,12 @@ impl ScheduleWindows {
 
 impl NextWindow for ScheduleWindows {
     fn next(&self, region: &str, patch_group: &str, after: Timestamp) -> Option<Opening> {
-        let tz = self.zones.get(region)?;
+        let region_tz = self.zones.get(region);
         self.windows
             .iter()
-            .filter(|(_, groups, _)| groups.iter().any(|g| g == patch_group))
-            .filter_map(|(name, _, ws)| {
+            .filter(|(_, groups, _, _)| groups.iter().any(|g| g == patch_group))
+            .filter_map(|(name, _, ws, site_tz)| {
+                let tz = site_tz.as_ref().or(region_tz)?;
                 let z = patchplane_bridge_config::window::openings(ws, tz, after, 1)
                     .into_iter()
                     .next()?;
@@ -103,6 +114,7 @@ mod tests {
                     cron: "cron(0 2 ? * TUE#2 *)".into(),
                     offset_days: 0,
                     duration_hours: 4,
+                    zone: None,
                 },
                 WindowSpec {
                     name: "acme-AL2023-main-install".into(),
@@ -110,6 +122,7 @@ mod tests {
                     cron: "cron(0 2 ? * TUE#2 *)".into(),
                     offset_days: 1,
                     duration_hours: 4,
+                    zone: None,
                 },
             ],
         };
@@ -132,5 +145,27 @@ mod tests {
             None,
             "a group no window installs"
         );
+    }
+
+    /// A site's window (`hybrid.sites`) opens in the site's zone whatever region its node
+    /// registered in: 02:00 in Frankfurt is 01:00 UTC, not 07:00 as in us-east-1.
+    #[test]
+    fn a_sites_window_opens_in_the_sites_zone() {
+        let cfg = ScheduleConfig {
+            zones: [("us-east-1".to_owned(), "America/New_York".to_owned())].into(),
+            windows: vec![WindowSpec {
+                name: "acme-AL2023-dc-fra-early-install".into(),
+                patch_groups: vec!["AL2023-dc-fra-early".into()],
+                cron: "cron(0 2 ? * TUE#2 *)".into(),
+                offset_days: 0,
+                duration_hours: 4,
+                zone: Some("Europe/Berlin".into()),
+            }],
+        };
+        let w = ScheduleWindows::new(&cfg);
+        let after: Timestamp = "2026-11-30T12:00:00Z".parse().expect("t");
+        let o = w.next("us-east-1", "AL2023-dc-fra-early", after).expect("a window");
+        assert_eq!(o.utc.to_string(), "2026-12-08T01:00:00Z");
+        assert_eq!(o.local, "Tue 2026-12-08 02:00 Europe/Berlin");
     }
 }

@@ -45,7 +45,8 @@ pub struct Opening {
 }
 
 /// Every window's next `count` openings in every region of the plan, from local midnight of
-/// `from` in each region.
+/// `from` in each region; a site's windows (`hybrid.sites`) once each, in the site's zone, as
+/// region `site:<name>`.
 pub fn preview(plan: &Plan, from: Date, count: usize) -> Vec<Opening> {
     let mut out = Vec::new();
     for rz in &plan.regions {
@@ -57,7 +58,7 @@ pub fn preview(plan: &Plan, from: Date, count: usize) -> Vec<Opening> {
             .iter()
             .filter(|a| a.regions.iter().any(|r| r.region == rz.region))
             .flat_map(|a| a.images.iter().map(|i| &i.window));
-        for w in plan.windows.iter().chain(ami_here) {
+        for w in plan.windows.iter().filter(|w| w.site.is_none()).chain(ami_here) {
             for z in openings(&w.schedule, &tz, start.timestamp(), count) {
                 out.push(Opening {
                     region: rz.region.clone(),
@@ -74,6 +75,30 @@ pub fn preview(plan: &Plan, from: Date, count: usize) -> Vec<Opening> {
                     duration_hours: w.duration,
                 });
             }
+        }
+    }
+    // A site's windows open in the site's zone whatever the region: once each, as `site:<name>`.
+    for w in plan.windows.iter().filter(|w| w.site.is_some()) {
+        let (Some(site), Some(zone)) = (&w.site, &w.zone) else {
+            continue;
+        };
+        let Ok(tz) = TimeZone::get(zone) else { continue };
+        let Ok(start) = from.to_zoned(tz.clone()) else { continue };
+        for z in openings(&w.schedule, &tz, start.timestamp(), count) {
+            out.push(Opening {
+                region: format!("site:{site}"),
+                zone: zone.clone(),
+                window: w.name.clone(),
+                kind: w.kind,
+                ring: w.ring.clone(),
+                baseline: w.baseline.clone(),
+                operating_system: w.operating_system.map(str::to_owned),
+                local: z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+                utc: z.timestamp().strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                local_display: z.strftime("%Y-%m-%d %a %H:%M %Z").to_string(),
+                patch_groups: w.targets.iter().flat_map(|t| t.values.iter().cloned()).collect(),
+                duration_hours: w.duration,
+            });
         }
     }
     out

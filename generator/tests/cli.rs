@@ -153,7 +153,14 @@ fn schedule_prints_local_and_utc_and_json() {
     assert!(table.starts_with("REGION"), "{table}");
     assert!(
         table.contains(
-            "sunday-AL2023-all-install    all   AMAZON_LINUX_2023  2026-12-13 Sun 23:30 EST   2026-12-14 04:30:00Z"
+            "sunday-AL2023-all-install          all   AMAZON_LINUX_2023  2026-12-13 Sun 23:30 EST   2026-12-14 04:30:00Z"
+        ),
+        "{table}"
+    );
+    // The Frankfurt site's Windows window, in Frankfurt time (hybrid.sites).
+    assert!(
+        table.contains(
+            "site:dc-fra     sunday-Win2022-dc-fra-all-install  all   WINDOWS            2026-12-13 Sun 23:30 CET   2026-12-13 22:30:00Z"
         ),
         "{table}"
     );
@@ -201,12 +208,12 @@ fn validate_on(policy: &Path, today: &str) -> Output {
 }
 
 #[test]
-fn exceptions_warn_before_they_expire_fail_after_and_join_the_rejected_patches() {
+fn exceptions_warn_before_and_after_they_expire_fail_only_strictly_and_join_the_rejected_patches() {
     let tmp = tempfile::tempdir().expect("tmp");
     let policy = tmp.path().join("policy.yaml");
     let base = std::fs::read_to_string(root().join("examples/org-policy.yaml")).expect("policy");
     let yaml = format!(
-        "{base}exceptions:\n  - {{id: EXC-1, tags: {{Application: legacy-erp}}, reason: vendor certifies 5.10 only, approver: ciso@acme.example, ticket: CHG0031234, expires: '2027-03-31'}}\n  - {{id: EXC-2, patches: [KB5034441], reason: breaks the ERP client, approver: ciso@acme.example, ticket: CHG0031299, expires: '2027-06-30'}}\n"
+        "{base}exceptions:\n  - {{id: EXC-1, tags: {{Application: legacy-erp}}, reason: vendor certifies 5.10 only, approver: ciso@acme.example, ticket: CHG0031234, expires: '2027-03-31'}}\n  - {{id: EXC-2, patches: [KB5034441], reason: breaks the ERP client, approver: ciso@acme.example, ticket: CHG0031299, expires: '2027-06-30'}}\n  - {{id: EXC-3, nodes: [i-0123456789abcdef0], reason: audit freeze, approver: ciso@acme.example, ticket: CHG0031300, starts: '2027-02-01', expires: '2027-06-30'}}\n"
     );
     std::fs::write(&policy, &yaml).expect("write");
     let line = yaml.lines().position(|l| l.contains("'2027-03-31'")).expect("line") + 1;
@@ -229,14 +236,68 @@ fn exceptions_warn_before_they_expire_fail_after_and_join_the_rejected_patches()
         text(&near.stderr)
     );
 
+    // Expired: a warning, so an unrelated release goes on; `--strict` fails it.
     let late = validate_on(&policy, "2027-04-01");
-    assert!(!late.status.success(), "an expired exception fails the pipeline");
+    assert!(
+        late.status.success(),
+        "an expired exception only warns: {}",
+        text_of(&late)
+    );
     assert!(
         text(&late.stderr).contains(&format!(
-            "policy.yaml:{line}: error: `exceptions[0].expires`: exception EXC-1 expired on 2027-03-31: remove it, or renew it"
+            "policy.yaml:{line}: warning: `exceptions[0].expires`: EXC-1 expired on 2027-03-31; it no longer applies; remove it or renew it"
         )),
         "{}",
         text(&late.stderr)
+    );
+    let strict = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_patchplane"))
+            .current_dir(root())
+            .env("PATCHPLANE_TODAY", "2027-04-01")
+            .args(args)
+            .output()
+            .expect("runs")
+    };
+    let p = policy.to_str().expect("utf-8");
+    let out = tmp.path().join("strict-out");
+    for args in [
+        vec!["validate", p, "--strict"],
+        vec!["generate", p, "--out", out.to_str().expect("utf-8"), "--strict"],
+    ] {
+        let o = strict(&args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", text_of(&o));
+        assert!(
+            text(&o.stderr).contains("EXC-1 expired on 2027-03-31")
+                && text(&o.stderr).contains("has 1 warning(s), and --strict fails on warnings"),
+            "{args:?}: {}",
+            text(&o.stderr)
+        );
+    }
+    assert!(!out.exists(), "a strict generate writes nothing");
+    let json = strict(&["validate", p, "--strict", "--format", "json"]);
+    assert_eq!(json.status.code(), Some(1), "{}", text_of(&json));
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
+    assert_eq!(doc["valid"], false);
+    assert_eq!(doc["diagnostics"][0]["severity"], "warning", "{doc}");
+    let lenient = strict(&["validate", p, "--format", "json"]);
+    assert!(lenient.status.success(), "{}", text_of(&lenient));
+    let doc: serde_json::Value = serde_json::from_slice(&lenient.stdout).expect("json");
+    assert_eq!(doc["valid"], true, "{doc}");
+
+    // A start after the expiry is an error.
+    let bad = tmp.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        yaml.replace("expires: '2027-03-31'", "starts: '2027-04-01', expires: '2027-03-31'"),
+    )
+    .expect("write");
+    let o = validate_on(&bad, "2027-01-10");
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr)
+            .contains("error: `exceptions[0].starts`: EXC-1 starts on 2027-04-01, after it expires on 2027-03-31"),
+        "{}",
+        text(&o.stderr)
     );
 
     // A patch exception is rejected by every baseline while it holds.
@@ -260,6 +321,24 @@ fn exceptions_warn_before_they_expire_fail_after_and_join_the_rejected_patches()
         "in each of the 3 baselines' RejectedPatches"
     );
 
+    // The bridge gets every exception, a patch exception and a start date too: it reminds their
+    // approvers before they expire.
+    let cfg = Command::new(env!("CARGO_BIN_EXE_patchplane"))
+        .current_dir(root())
+        .args(["bridge-config", policy.to_str().expect("utf-8")])
+        .output()
+        .expect("runs");
+    let c = text(&cfg.stdout);
+    assert!(cfg.status.success(), "{}", text_of(&cfg));
+    for want in [
+        "\"id\": \"EXC-1\"",
+        "\"id\": \"EXC-2\"",
+        "\"id\": \"EXC-3\"",
+        "\"starts\": \"2027-02-01\"",
+    ] {
+        assert!(c.contains(want), "{want} in:\n{c}");
+    }
+
     // `schedule` lists the exceptions in force.
     let sched = Command::new(env!("CARGO_BIN_EXE_patchplane"))
         .current_dir(root())
@@ -274,6 +353,18 @@ fn exceptions_warn_before_they_expire_fail_after_and_join_the_rejected_patches()
         "{s}"
     );
     assert!(s.contains("EXC-2 until 2027-06-30: patch KB5034441"), "{s}");
+    assert!(!s.contains("EXC-3"), "not started yet: {s}");
+    let started = Command::new(env!("CARGO_BIN_EXE_patchplane"))
+        .current_dir(root())
+        .env("PATCHPLANE_TODAY", "2027-02-01")
+        .args(["schedule", policy.to_str().expect("utf-8"), "--count", "1"])
+        .output()
+        .expect("runs");
+    let s = text(&started.stdout);
+    assert!(
+        s.contains("EXC-3 from 2027-02-01 until 2027-06-30: i-0123456789abcdef0 (audit freeze"),
+        "on its start day: {s}"
+    );
 }
 
 #[test]

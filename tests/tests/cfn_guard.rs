@@ -158,6 +158,18 @@ fn each_rule_can_fail() {
             "          Condition:\n            StringLike:\n              aws:ResourceTag/patchplane:delete-after:",
             "snapshot_deletion_needs_the_expiry_tag",
         ),
+        (
+            "patching",
+            "      Parameters:\n        Operation:\n        - Scan\n      OutputLocation:",
+            "      Parameters:\n        Operation:\n        - Install\n      OutputLocation:",
+            "associations_on_every_node_never_install",
+        ),
+        (
+            "central",
+            "${Bucket}/${Prefix}/${!aws:PrincipalAccount}/*",
+            "${Bucket}/${Prefix}/*",
+            "command_output_only_under_the_writers_account",
+        ),
     ];
     let cases = cases
         .iter()

@@ -138,11 +138,19 @@ async fn october_run_later_is_octobers_state() {
     }
     // 3: never scanned. 4: scanned, its patch group tag removed. 5: excepted, missing KB5 for
     // months. 6: compliant through October, broken in November.
+    // Node 4 is what the scan of every managed node (`nodes.scan_untagged`, issue 28) reports of a
+    // node nobody tagged: a summary with no patch group, and what it misses.
     put(
         "2026-10-30T03:00:00Z",
         "AWS:PatchSummary",
         &n(4),
-        summary("", "2026-10-30T03:00:00Z", "Scan", 0, 0),
+        summary("", "2026-10-30T03:00:00Z", "Scan", 1, 0),
+    );
+    put(
+        "2026-10-30T03:00:00Z",
+        "AWS:ComplianceItem",
+        &n(4),
+        items("2026-10-30T03:00:00Z", &["KB4"]),
     );
     for at in ["2026-08-01T03:00:00Z", "2026-10-30T03:00:00Z"] {
         put(at, "AWS:PatchSummary", &n(5), summary("AL2023-main", at, "Scan", 1, 0));
@@ -235,7 +243,11 @@ async fn october_run_later_is_octobers_state() {
         (get(3, "compliance"), get(3, "coverage")),
         ("UNKNOWN".into(), "NEVER_SCANNED".into())
     );
-    assert_eq!(get(4, "coverage"), "UNTARGETED");
+    assert_eq!(
+        (get(4, "coverage"), get(4, "compliance")),
+        ("UNTARGETED".into(), "NON_COMPLIANT".into()),
+        "an untagged node is reported as not targeted, with its compliance"
+    );
     assert_eq!(
         (get(5, "compliance"), get(5, "exception_id")),
         ("EXCEPTED".into(), "EXC-5".into())

@@ -30,11 +30,10 @@ fn only_instances_found_stopped_are_started_and_every_path_stops_them_again() {
             .unwrap_or_else(|| panic!("{name}"))
     };
     let names: Vec<&str> = steps.iter().filter_map(|s| s["name"].as_str()).collect();
+    // The sunday example gates no ring: the document carries no gate step (nor its script).
     assert_eq!(
         names,
         [
-            "CheckRingGate",
-            "GateDecision",
             "FindStoppedInstances",
             "AnyStopped",
             "StartInstances",
@@ -48,8 +47,6 @@ fn only_instances_found_stopped_are_started_and_every_path_stops_them_again() {
     assert_eq!(
         actions,
         [
-            "aws:executeScript",
-            "aws:branch",
             "aws:executeScript",
             "aws:branch",
             "aws:changeInstanceState",
@@ -82,11 +79,6 @@ fn only_instances_found_stopped_are_started_and_every_path_stops_them_again() {
         "NothingStopped",
         "nothing stopped: nothing started"
     );
-    assert_eq!(
-        step("GateDecision")["inputs"]["Choices"][0]["NextStep"],
-        "NothingStopped",
-        "a held gate starts nothing"
-    );
     assert_eq!(step("FindStoppedInstances")["outputs"][0]["Type"], "StringList");
     // One start-patch-stop task per install window, after the install.
     let tasks: Vec<&Value> = r
@@ -114,4 +106,41 @@ fn only_instances_found_stopped_are_started_and_every_path_stops_them_again() {
         .expect("script");
     let log = python_tests("test_stopped_instances.py", script);
     assert!(log.contains("Ran 2 tests"), "{log}");
+}
+
+/// With ring gates, the start-patch-stop run sits behind the same gate as the window's install:
+/// the acme example with `install.stopped_instances` turned on, rendered in memory.
+#[test]
+fn behind_a_gate_a_held_gate_starts_nothing() {
+    let text = std::fs::read_to_string(patchplane_e2e::root().join("examples/org-policy.yaml")).expect("example");
+    let text = text.replace(
+        "install:\n  reboot: RebootIfNeeded\n",
+        "install:\n  stopped_instances: start_patch_stop\n  reboot: RebootIfNeeded\n",
+    );
+    let loaded = patchplane::load_str(&text, std::path::Path::new("org-policy.yaml")).expect("loads");
+    let rendered = patchplane::render::render(&loaded.plan).expect("renders");
+    let file = rendered
+        .files
+        .iter()
+        .find(|f| f.path.ends_with("patching/template.yaml"))
+        .expect("patching");
+    let t: Value = serde_yaml::from_str(&file.contents).expect("yaml");
+    let r = &t["Resources"];
+    let steps = r["StartPatchStopDocument"]["Properties"]["Content"]["mainSteps"]
+        .as_sequence()
+        .expect("steps");
+    assert_eq!(steps[0]["name"], "CheckRingGate");
+    assert_eq!(
+        steps[1]["inputs"]["Choices"][0]["NextStep"], "NothingStopped",
+        "a held gate starts nothing"
+    );
+    let p = &r["InstallAL2023MainStoppedTask"]["Properties"]["TaskInvocationParameters"]["MaintenanceWindowAutomationParameters"]
+        ["Parameters"];
+    assert_eq!(
+        p["PreviousWindow"][0]["Ref"], "InstallAL2023EarlyWindow",
+        "the install's own gate"
+    );
+    let early = &r["InstallAL2023EarlyStoppedTask"]["Properties"]["TaskInvocationParameters"]["MaintenanceWindowAutomationParameters"]
+        ["Parameters"];
+    assert_eq!(early["PreviousWindow"][0], "", "the first ring is ungated");
 }

@@ -37,6 +37,10 @@ pub struct WindowSpec {
     /// Its `Duration` (hours; 0 when unknown: summaries after it are then not sent).
     #[serde(default)]
     pub duration_hours: u8,
+    /// The IANA zone it opens in when it is not the region's: an on-premises site's window
+    /// (`hybrid.sites` of the policy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
 }
 
 impl ScheduleConfig {

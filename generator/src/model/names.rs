@@ -38,3 +38,9 @@ pub(super) fn enum_str<T: Serialize>(v: &T) -> String {
         _ => String::new(),
     }
 }
+
+/// The patch group of a site's nodes in a ring: `<group_prefix>-<site>-<ring>`, so the ring stays
+/// the last `-` part, as for every patch group.
+pub fn site_patch_group(prefix: &str, site: &str, ring: &str) -> String {
+    format!("{prefix}-{site}-{ring}")
+}

@@ -108,6 +108,17 @@ pub(super) fn baselines(p: &Policy) -> Vec<BaselinePlan> {
                 .rings
                 .iter()
                 .map(|r| patch_group(&b.group_prefix, &r.name))
+                .chain(
+                    p.hybrid
+                        .sites
+                        .iter()
+                        .filter(|(_, s)| s.runs(&b.name))
+                        .flat_map(|(site, _)| {
+                            p.rings
+                                .iter()
+                                .map(move |r| super::names::site_patch_group(&b.group_prefix, site, &r.name))
+                        }),
+                )
                 .chain(p.teams.iter().flat_map(|t| {
                     t.windows
                         .iter()
@@ -134,8 +145,10 @@ pub(super) fn baselines(p: &Policy) -> Vec<BaselinePlan> {
                 .collect(),
             approved_patches: b.approved_patches.clone(),
             approved_patches_compliance: b.approved_patches_compliance.as_ref().map(enum_str),
-            // Exceptions that cover patches everywhere join every baseline's rejected patches
-            // (validation refuses expired ones, so whatever is here is in force).
+            // Exceptions that cover patches everywhere join every baseline's rejected patches.
+            // Their dates are not applied here: an expired one (a `validate` warning) stays until
+            // the policy drops it, and one not yet started applies from rollout. Applying them by
+            // date inside AWS is issue 28's install-time mechanism, not built yet.
             rejected_patches: {
                 let mut r = b.rejected_patches.clone();
                 for x in crate::exception::everywhere(&p.exceptions) {
@@ -241,45 +254,67 @@ fn install_windows_with(
     install_params: &[Param],
 ) -> Result<Vec<WindowPlan>, ScheduleError> {
     let mut windows = Vec::new();
-    for ring in &p.rings {
-        for b in &p.baselines {
-            let ws = resolve_schedule(&ring.schedule, b.install_offset_days)?;
-            let g = patch_group(&b.group_prefix, &ring.name);
-            let id = format!("Install{}{}", pascal(&b.group_prefix), pascal(&ring.name));
-            let gate = ring
-                .gate
-                .as_ref()
-                .map(|gate| gate_plan(p, b, &ring.name, &gate.after, gate.max_failed_percent, &g));
-            let window = WindowPlan::new(
-                p,
-                WindowKind::Install,
-                &id,
-                format!("{}-{g}-install", p.name),
-                format!(
-                    "Ring {} install of baseline {} ({})",
-                    ring.name,
-                    b.name,
-                    b.operating_system.as_str()
-                ),
-                ws,
-            )
-            .in_ring(ring.name.clone(), b)
-            .targets(vec![TargetPlan {
-                logical_id: format!("{id}Target"),
-                values: vec![g.clone()],
-            }])
-            .task(
-                document,
-                install_params.to_vec(),
-                p.install.max_concurrency.clone(),
-                p.install.max_errors.clone(),
-            );
-            windows.push(WindowPlan {
-                gate: gate.clone(),
-                stopped: stopped_task(p, &id, &ring.name, gate, &g),
-                snapshot_task_id: snapshot_task(p, &id),
-                ..window
-            });
+    // Region rings first, then each site's (`hybrid.sites`) in the site's zone.
+    let sites = std::iter::once(None).chain(p.hybrid.sites.iter().map(Some));
+    for site in sites {
+        for ring in &p.rings {
+            for b in &p.baselines {
+                if site.is_some_and(|(_, spec)| !spec.runs(&b.name)) {
+                    continue;
+                }
+                let ws = resolve_schedule(&ring.schedule, b.install_offset_days)?;
+                let (g, id, what) = match site {
+                    None => (
+                        patch_group(&b.group_prefix, &ring.name),
+                        format!("Install{}{}", pascal(&b.group_prefix), pascal(&ring.name)),
+                        format!("Ring {}", ring.name),
+                    ),
+                    Some((s, _)) => (
+                        super::names::site_patch_group(&b.group_prefix, s, &ring.name),
+                        site_window_id(&b.group_prefix, s, &ring.name),
+                        format!("Site {s} ring {}", ring.name),
+                    ),
+                };
+                let gate = ring.gate.as_ref().map(|gate| {
+                    let mut plan = gate_plan(p, b, &ring.name, &gate.after, gate.max_failed_percent, &g);
+                    if let Some((s, _)) = site {
+                        plan.previous_window_id = format!("{}Window", site_window_id(&b.group_prefix, s, &gate.after));
+                    }
+                    plan
+                });
+                let mut window = WindowPlan::new(
+                    p,
+                    WindowKind::Install,
+                    &id,
+                    format!("{}-{g}-install", p.name),
+                    format!(
+                        "{what} install of baseline {} ({})",
+                        b.name,
+                        b.operating_system.as_str()
+                    ),
+                    ws,
+                )
+                .in_ring(ring.name.clone(), b)
+                .targets(vec![TargetPlan {
+                    logical_id: format!("{id}Target"),
+                    values: vec![g.clone()],
+                }])
+                .task(
+                    document,
+                    install_params.to_vec(),
+                    p.install.max_concurrency.clone(),
+                    p.install.max_errors.clone(),
+                );
+                if let Some((s, spec)) = site {
+                    window = window.at_site(s, spec.zone());
+                }
+                windows.push(WindowPlan {
+                    gate: gate.clone(),
+                    stopped: stopped_task(p, &id, &ring.name, gate, &g),
+                    snapshot_task_id: snapshot_task(p, &id),
+                    ..window
+                });
+            }
         }
     }
     // Team windows (self-service): one window per team window, its own patch group.
@@ -346,6 +381,16 @@ fn snapshot_task(p: &Policy, id: &str) -> Option<String> {
         .then(|| format!("{id}SnapshotTask"))
 }
 
+/// The logical id (less its `Window`/`Task` suffix) of a site's ring window.
+fn site_window_id(prefix: &str, site: &str, ring: &str) -> String {
+    format!(
+        "Install{}Site{}{}",
+        pascal(prefix),
+        super::names::pascal_words(site),
+        pascal(ring)
+    )
+}
+
 /// The gate of a ring's window of baseline `b`: it judges the window of the same baseline's ring
 /// `after` in this stack (ADR 016, amended), never another OS's groups.
 fn gate_plan(p: &Policy, b: &Baseline, ring: &str, after: &str, max_failed_percent: f64, group: &str) -> GatePlan {
@@ -390,7 +435,7 @@ pub(super) fn stopped_document(p: &Policy) -> Option<StoppedDocumentPlan> {
     (p.install.stopped_instances == StoppedInstances::StartPatchStop).then(|| StoppedDocumentPlan {
         name: format!("{}-start-patch-stop", p.name),
         find_script: include_str!("../../../templates/components/stopped-instances.py").to_owned(),
-        gate_script: include_str!("../../../templates/components/ring-gate.py").to_owned(),
+        gate_script: gate_document(p).map(|g| g.script),
         parameter_prefix: format!("/patchplane/{}/gates", p.name),
         install_document: install_document(p),
         install_parameters: install_parameters(p),
@@ -404,8 +449,8 @@ pub struct StoppedDocumentPlan {
     pub name: String,
     /// The step that lists the stopped instances.
     pub find_script: String,
-    /// The gate step (the same as the gated install's).
-    pub gate_script: String,
+    /// The gate step (the same as the gated install's), when any window is gated.
+    pub gate_script: Option<String>,
     /// The gate parameters' path.
     pub parameter_prefix: String,
     /// The install document.

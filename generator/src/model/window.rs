@@ -66,6 +66,10 @@ pub struct WindowPlan {
     pub stopped: Option<StoppedTaskPlan>,
     /// The pre-patch snapshot task's logical id (`install.pre_patch.snapshot`), before the install.
     pub snapshot_task_id: Option<String>,
+    /// `ScheduleTimezone` of a site's window (`hybrid.sites`); `None`: the region's zone.
+    pub zone: Option<String>,
+    /// The site, for a site's window.
+    pub site: Option<String>,
 }
 
 impl WindowPlan {
@@ -105,6 +109,18 @@ impl WindowPlan {
             gate: None,
             stopped: None,
             snapshot_task_id: None,
+            zone: None,
+            site: None,
+        }
+    }
+
+    /// A window of an on-premises site (`hybrid.sites`): it opens in the site's zone in every
+    /// region, instead of the region's.
+    pub(super) fn at_site(self, site: &str, zone: &str) -> WindowPlan {
+        WindowPlan {
+            zone: Some(zone.to_owned()),
+            site: Some(site.to_owned()),
+            ..self
         }
     }
 

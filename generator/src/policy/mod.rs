@@ -8,7 +8,7 @@
 //!
 //! [`Policy`] is here; each section's types are in a file named for the section, as in
 //! `validate/`: `organization.rs`, `central.rs`, `baselines.rs`, `rings.rs`, `windows.rs` (`scan:`
-//! and `windows:`), `install.rs`, `ami.rs`, `events.rs`, `evidence.rs`, `self_service.rs` (with the
+//! and `windows:`), `install.rs`, `ami.rs`, `events.rs`, `evidence.rs`, `nodes.rs`, `hybrid.rs`, `self_service.rs` (with the
 //! team files), and `schedule.rs`, the schedule that rings, the scan and team windows share. All
 //! are re-exported here, so a type's path is `crate::policy::Name`.
 
@@ -17,7 +17,9 @@ mod baselines;
 mod central;
 mod events;
 mod evidence;
+mod hybrid;
 mod install;
+mod nodes;
 mod organization;
 mod rings;
 mod schedule;
@@ -31,7 +33,9 @@ pub use baselines::{Baseline, Compliance, OperatingSystem, RejectedPatchesAction
 pub use central::{BridgeService, Central};
 pub use events::{EventSource, Events};
 pub use evidence::Evidence;
+pub use hybrid::{Hybrid, Site};
 pub use install::{Hooks, Install, PrePatch, Reboot, StoppedInstances, health_check_document};
+pub use nodes::{DHMC_ROLE, InventorySource, Nodes, OutputPolicy};
 pub use organization::{AccountFilter, CallAs, Organization, RegionConcurrency, Rollout, Targets};
 pub use rings::{Gate, Ring};
 pub use schedule::{Daily, Day, Monthly, PatchTuesday, Schedule, Week, Weekly};
@@ -74,6 +78,13 @@ pub struct Policy {
     /// Evidence retention and the remediation SLA the monthly report checks.
     #[serde(default)]
     pub evidence: Evidence,
+    /// What every managed node gets so the evidence is complete: inventory, a scan of untagged
+    /// nodes, the permission to write command output.
+    #[serde(default)]
+    pub nodes: Nodes,
+    /// On-premises sites whose nodes patch in the site's time zone.
+    #[serde(default)]
+    pub hybrid: Hybrid,
     /// Approved exceptions: nodes or patches left unpatched on purpose, each with an approver, a
     /// ticket and an expiry date.
     #[serde(default)]

@@ -16,7 +16,9 @@ mod central;
 mod events;
 mod evidence;
 mod exceptions;
+mod hybrid;
 mod install;
+mod nodes;
 mod organization;
 mod rings;
 mod windows;
@@ -58,6 +60,8 @@ pub fn validate_on(p: &Policy, today: jiff::civil::Date) -> Vec<Finding> {
     evidence::sla_days(&mut c, p);
     exceptions::check(&mut c, p, today);
     evidence::retention(&mut c, p);
+    nodes::check(&mut c, p);
+    hybrid::check(&mut c, p);
     self_service(&mut c, p);
     rings::window_quota(&mut c, p);
     c.out
