@@ -5,7 +5,9 @@
 //!   measurements), rendering a policy, CPU time of a process ([`cpu_seconds`]);
 //! - [`bridge`]: queues, events, the bridge binary as a child process (SIGTERM, SIGKILL, metrics);
 //! - [`servicenow`]: the Table API emulator (keep-alive, scripted and random failures, outages);
-//! - [`webhook`]: a Slack/Teams receiver; [`http`]: the request reading both servers share.
+//! - [`webhook`]: a Slack/Teams receiver; [`http`]: the request reading both servers share;
+//! - [`iam`]: the permission proofs' IAM evaluator (`@cloud-copilot/iam-simulate`) and the
+//!   resolver that takes their policies out of rendered templates.
 //!
 //! Tests: `tests/` (one file per concern), `chaos/` (the chaos suite), `benches/` (criterion),
 //! `fuzz/` (cargo-fuzz targets, outside the workspace), `scripts/` (setup and Python helpers),
@@ -19,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 pub mod bridge;
 pub mod http;
+pub mod iam;
 pub mod servicenow;
 pub mod webhook;
 

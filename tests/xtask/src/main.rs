@@ -4,6 +4,8 @@
 //! README's two commands work on a machine with only the Rust toolchain and python3 (ADR 010):
 //! - the project virtualenv `.venv` (cfn-lint, moto server): `tests/scripts/setup-venv.sh`;
 //! - cargo-built tools in `.tools` (cfn-guard, cargo-audit): `tests/scripts/setup-tools.sh`;
+//! - the IAM policy evaluator of the permission proofs (`@cloud-copilot/iam-simulate`, npm) in
+//!   `.tools/iam-simulate`, from `tests/iam/package-lock.json`: `tests/scripts/setup-iam-simulate.sh`;
 //! - Debian packages, as root through apt-get: `tests/scripts/setup-debian.sh`.
 //!
 //! std only, with no dependencies: this crate compiles in about a second, before anything else.
@@ -18,7 +20,7 @@ usage: cargo xtask COMMAND
   demo         validate, render and preview the example policy, then run the bridge end to end
                (moto + ServiceNow emulator); installs .venv, builds only the binaries it runs
   test [ARGS]  the whole test suite, `cargo test --workspace [ARGS]`; first installs what it needs
-               (.venv, cfn-guard, Debian packages as root)
+               (.venv, cfn-guard, the IAM evaluator, Debian packages as root)
   lint         rustfmt, clippy (warnings are errors), cfn-lint over the committed templates
   audit        cargo-audit against the offline RustSec snapshot (PATCHPLANE_ADVISORY_DB, default
                ../shared/advisory-db)
@@ -35,8 +37,9 @@ usage: cargo xtask COMMAND
 ";
 
 /// Debian packages the test suite needs, as `package:command` (the command on PATH also
-/// satisfies it off Debian).
-const TEST_DEBIAN_PACKAGES: &[&str] = &[];
+/// satisfies it off Debian): Node.js and npm run the IAM evaluator of the permission proofs
+/// (`tests/tests/iam_paths.rs`), which must not be skipped.
+const TEST_DEBIAN_PACKAGES: &[&str] = &["nodejs:node", "npm:npm"];
 
 /// Debian packages tests use when they can: the dashboard's screenshot test renders in headless
 /// Chromium, and says it skipped where Chromium cannot be installed (no root, no apt-get).
@@ -141,6 +144,10 @@ fn setup_tools(tools: &[&str]) -> Result {
     run(root().join("tests/scripts/setup-tools.sh"), tools)
 }
 
+fn setup_iam_simulate() -> Result {
+    run(root().join("tests/scripts/setup-iam-simulate.sh"), &[])
+}
+
 fn setup_debian(packages: &[&str]) -> Result {
     if packages.is_empty() {
         return Ok(());
@@ -155,6 +162,7 @@ fn setup() -> Result {
         eprintln!("xtask: {e}\nxtask: going on without it; the tests that need it say they skipped");
     }
     setup_venv()?;
+    setup_iam_simulate()?;
     setup_tools(&["cfn-guard"])
 }
 
@@ -465,5 +473,6 @@ mod tests {
     fn root_is_the_workspace() {
         assert!(root().join("Cargo.toml").is_file());
         assert!(root().join("tests/scripts/setup-venv.sh").is_file());
+        assert!(root().join("tests/scripts/setup-iam-simulate.sh").is_file());
     }
 }

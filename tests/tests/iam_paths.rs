@@ -1,0 +1,853 @@
+//! Every cross-account path of the example's stacks, proven with an IAM policy evaluator (issue 28):
+//! each path is allowed for its principal and denied for a principal outside the organization and
+//! for a neighbouring prefix or resource.
+//!
+//! The policies are read from the committed templates (`stacksets/acme/{central,patching}`, and
+//! `stacksets/sunday/patching` for stopped instances) and resolved for a central account
+//! (111111111111, the example's), member accounts 222222222222 and 333333333333, an account of
+//! another organization (444444444444), region us-east-1 and the example's organization id
+//! (`tests/src/iam/template.rs`; an intrinsic it does not know fails the test). Names that
+//! CloudFormation generates (roles without `RoleName`, the claims bucket) are chosen here.
+//!
+//! The evaluator is `@cloud-copilot/iam-simulate` (the version `tests/iam/package-lock.json` pins,
+//! installed by `cargo xtask setup`), not AWS. It applies AWS's documented evaluation logic to
+//! identity, resource (bucket and trust) policies and SCPs, same- and cross-account; it does not
+//! fill in request context (the tests state `aws:PrincipalOrgID`, `aws:SecureTransport`, tags,
+//! …), model AWS-owned resources shared with every account (an AWS document such as
+//! `AWS-RunPatchBaseline` is evaluated as if it belonged to the caller's account), service-linked
+//! roles, session policies (none is used here), or what a service does on its own behalf (SSM's
+//! resource data sync writes as `ssm.amazonaws.com`, which is not proven here). The example's
+//! buckets use SSE-S3, so no KMS key policy is on any path.
+
+use patchplane_e2e::iam::template::Stack;
+use patchplane_e2e::iam::{self, Decision, Principal, Request};
+use patchplane_e2e::root;
+use serde_json::{Value, json};
+
+const CENTRAL: &str = "111111111111";
+const MEMBER: &str = "222222222222";
+/// Another member account of the organization: its neighbour.
+const NEIGHBOUR: &str = "333333333333";
+/// An account of another organization.
+const OUTSIDER: &str = "444444444444";
+const OUTSIDE_ORG: &str = "o-zz9999zz99";
+const REGION: &str = "us-east-1";
+
+use Decision::{Allowed, ExplicitlyDenied, ImplicitlyDenied};
+
+/// The example policy's organization id.
+fn org() -> String {
+    let text = std::fs::read_to_string(root().join("examples/org-policy.yaml")).expect("example");
+    let policy: Value = serde_yaml::from_str(&text).expect("yaml");
+    policy
+        .pointer("/organization/id")
+        .and_then(Value::as_str)
+        .expect("organization.id")
+        .to_owned()
+}
+
+fn central() -> Stack {
+    Stack::load(&root().join("stacksets/acme/central/template.yaml"), CENTRAL, REGION)
+        .expect("central template")
+        .named("ClaimsBucket", "acme-patch-central-claimsbucket-0a1b2c3d4e5f")
+}
+
+/// The member StackSet as deployed in `account` and `region`.
+fn member(account: &str, region: &str) -> Stack {
+    Stack::load(&root().join("stacksets/acme/patching/template.yaml"), account, region)
+        .expect("member template")
+        .named(
+            "GatedInstallRole",
+            "StackSet-acme-patching-GatedInstallRole-1A2B3C4D5E6F",
+        )
+}
+
+/// `AmazonSSMManagedInstanceCore` (v2, https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AmazonSSMManagedInstanceCore.html):
+/// what a node's instance profile typically has. It grants no `s3:` action at all.
+fn ssm_managed_instance_core() -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": [
+                "ssm:DescribeAssociation", "ssm:GetDeployablePatchSnapshotForInstance", "ssm:GetDocument",
+                "ssm:DescribeDocument", "ssm:GetManifest", "ssm:GetParameter", "ssm:GetParameters",
+                "ssm:ListAssociations", "ssm:ListInstanceAssociations", "ssm:PutInventory",
+                "ssm:PutComplianceItems", "ssm:PutConfigurePackageResult", "ssm:UpdateAssociationStatus",
+                "ssm:UpdateInstanceAssociationStatus", "ssm:UpdateInstanceInformation"], "Resource": "*"},
+            {"Effect": "Allow", "Action": [
+                "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
+                "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"], "Resource": "*"},
+            {"Effect": "Allow", "Action": [
+                "ec2messages:AcknowledgeMessage", "ec2messages:DeleteMessage", "ec2messages:FailMessage",
+                "ec2messages:GetEndpoint", "ec2messages:GetMessages", "ec2messages:SendReply"], "Resource": "*"}
+        ]
+    })
+}
+
+/// An identity allowed everything: whatever denies it is the resource's policy.
+fn administrator() -> Value {
+    json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+}
+
+/// Evaluates every case in one run of the evaluator; fails listing every case that decided
+/// otherwise. Prints the counts.
+fn prove(path: &str, cases: Vec<(&str, Request, Decision)>) {
+    let requests: Vec<Request> = cases.iter().map(|(_, r, _)| r.clone()).collect();
+    let decisions = iam::evaluate(&requests).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let wrong: Vec<String> = cases
+        .iter()
+        .zip(&decisions)
+        .filter(|((_, _, expected), got)| expected != *got)
+        .map(|((name, _, expected), got)| format!("  {name}: expected {expected:?}, the evaluator says {got:?}"))
+        .collect();
+    let allowed = cases.iter().filter(|(_, _, d)| *d == Allowed).count();
+    println!(
+        "{path}: {allowed} allowed, {} denied cases (@cloud-copilot/iam-simulate {})",
+        cases.len() - allowed,
+        iam::version().unwrap_or_else(|| "?".to_owned())
+    );
+    assert!(wrong.is_empty(), "{path}:\n{}", wrong.join("\n"));
+}
+
+#[test]
+fn the_evaluator_is_the_pinned_version() {
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("tests/iam/package.json")).expect("tests/iam/package.json"),
+    )
+    .expect("json");
+    let pinned = manifest
+        .pointer("/dependencies/@cloud-copilot~1iam-simulate")
+        .and_then(Value::as_str)
+        .expect("pinned");
+    assert_eq!(
+        iam::version().as_deref(),
+        Some(pinned),
+        "{} does not hold the pinned evaluator: run `cargo xtask setup`",
+        iam::installed().display()
+    );
+}
+
+/// Resources read: member `NodeOutputPolicy` (identity of a node's role) and `ScanEveryNode`
+/// (its output prefix); central `EvidenceBucket` (name) and `EvidenceBucketPolicy` (resource
+/// policy). Run Command writes a node's output with the node's own credentials, across accounts:
+/// both the node's identity policy and the bucket policy must allow it.
+#[test]
+fn nodes_write_their_own_output_into_the_evidence_bucket() {
+    let org = org();
+    let central = central();
+    let bucket = central
+        .property("EvidenceBucket", &["BucketName"])
+        .expect("bucket name");
+    let bucket = bucket.as_str().expect("a name");
+    let bucket_policy = central
+        .property("EvidenceBucketPolicy", &["PolicyDocument"])
+        .expect("bucket policy");
+    let node_output = |stack: &Stack| {
+        stack
+            .property("NodeOutputPolicy", &["PolicyDocument"])
+            .expect("node policy")
+    };
+    // Where the template tells SSM to write a node's output: `run-command/<account>/<region>`.
+    let prefix = |stack: &Stack| {
+        let prefix = stack
+            .property("ScanEveryNode", &["OutputLocation", "S3Location", "OutputS3KeyPrefix"])
+            .expect("output prefix");
+        prefix.as_str().expect("a prefix").to_owned()
+    };
+    // Run Command's key under the prefix: <command id>/<instance id>/<plugin>/<step>/stdout.
+    let key = |prefix: &str| {
+        format!("{prefix}/4b8b7d4e-1a2b-4c3d-9e8f-0a1b2c3d4e5f/i-0123456789abcdef0/awsrunShellScript/PatchLinux/stdout")
+    };
+    let object = |key: &str| format!("arn:aws:s3:::{bucket}/{key}");
+    let write = |principal: &Principal, key: &str, identity: &[(&str, &Value)]| {
+        let mut request = Request::new(principal, "s3:PutObject", &object(key), CENTRAL)
+            .resource_policy(&bucket_policy)
+            .context("aws:PrincipalOrgID", &org)
+            .context("aws:SecureTransport", "true");
+        for (name, policy) in identity {
+            request = request.identity(name, policy);
+        }
+        request
+    };
+
+    let member_here = member(MEMBER, REGION);
+    let member_eu = member(MEMBER, "eu-west-1");
+    // The managed policy is IAM, global: created once per account (in us-east-1), not per region.
+    assert!(member_eu.resource("NodeOutputPolicy").is_err());
+    let node_policy = node_output(&member_here);
+    let core = ssm_managed_instance_core();
+    let node = Principal::role_session(MEMBER, "acme-app-instance", "i-0123456789abcdef0");
+    let own = key(&prefix(&member_here));
+    assert!(own.starts_with(&format!("run-command/{MEMBER}/{REGION}/")), "{own}");
+    let identity: &[(&str, &Value)] = &[
+        ("AmazonSSMManagedInstanceCore", &core),
+        ("acme-node-output", &node_policy),
+    ];
+    // A team's own, broader grant: the template's statement for every account's prefix.
+    let broader = serde_json::from_str::<Value>(&node_policy.to_string().replace(MEMBER, "*")).expect("json");
+    let outsider_stack = member(OUTSIDER, REGION);
+    let outsider_policy = node_output(&outsider_stack);
+    let outsider = Principal::role_session(OUTSIDER, "acme-app-instance", "i-0fedcba9876543210");
+
+    prove(
+        "node → evidence bucket",
+        vec![
+            (
+                "a member's node writes its own output",
+                write(&node, &own, identity),
+                Allowed,
+            ),
+            (
+                "a node of the same account in another region writes its own output",
+                write(&node, &key(&prefix(&member_eu)), identity),
+                Allowed,
+            ),
+            (
+                "a node writes under another member's prefix",
+                write(&node, &key(&format!("run-command/{NEIGHBOUR}/{REGION}")), identity),
+                ImplicitlyDenied,
+            ),
+            (
+                "a node granted every account's prefix by its own policy is still kept to its own by the bucket",
+                write(
+                    &node,
+                    &key(&format!("run-command/{NEIGHBOUR}/{REGION}")),
+                    &[("broader", &broader)],
+                ),
+                ImplicitlyDenied,
+            ),
+            (
+                "a node writes outside run-command/ (the report's prefix)",
+                write(&node, "reports/2026-10/evidence.csv", identity),
+                ImplicitlyDenied,
+            ),
+            (
+                "a node writes into the resource data sync's prefix",
+                write(
+                    &node,
+                    &format!(
+                        "resource-data-sync/AWS:ComplianceItem/accountid={MEMBER}/region={REGION}/resourcetype=ManagedInstanceInventory/i-0123456789abcdef0.json"
+                    ),
+                    identity,
+                ),
+                ImplicitlyDenied,
+            ),
+            (
+                "a node of another organization, with the same StackSet's policy, writes its own output",
+                write(
+                    &outsider,
+                    &key(&prefix(&outsider_stack)),
+                    &[
+                        ("AmazonSSMManagedInstanceCore", &core),
+                        ("acme-node-output", &outsider_policy),
+                    ],
+                )
+                .context("aws:PrincipalOrgID", OUTSIDE_ORG),
+                ImplicitlyDenied,
+            ),
+            (
+                "a node writes its own output over plain HTTP",
+                write(&node, &own, identity).context("aws:SecureTransport", "false"),
+                ExplicitlyDenied,
+            ),
+            (
+                "a node with only AmazonSSMManagedInstanceCore (the gap of issue 28)",
+                write(&node, &own, &[("AmazonSSMManagedInstanceCore", &core)]),
+                ImplicitlyDenied,
+            ),
+        ],
+    );
+}
+
+/// Resources read: central `BridgeTaskRole` (its name and inline policy `patchplane-bridge-run`,
+/// identity of the bridge's task); member `BridgeTagsRole` (its ARN, trust policy and inline
+/// policy `patchplane-read-tags`). Assuming a role across accounts needs both the caller's
+/// identity policy and the role's trust policy.
+#[test]
+fn the_bridge_task_role_assumes_each_members_tag_role() {
+    let org = org();
+    let central = central();
+    let task_policy = central
+        .inline_policy("BridgeTaskRole", "patchplane-bridge-run")
+        .expect("task policy");
+    let task_role = central.property("BridgeTaskRole", &["RoleName"]).expect("role name");
+    let task = Principal::role_session(CENTRAL, task_role.as_str().expect("a name"), "8f3e2a1b9c7d4e6f");
+    let assume = |principal: &Principal, identity: &Value, target: &Stack, resource_org: &str| {
+        Request::new(
+            principal,
+            "sts:AssumeRole",
+            &target.arn("BridgeTagsRole").expect("role ARN"),
+            target.account(),
+        )
+        .identity("identity", identity)
+        .resource_policy(
+            &target
+                .property("BridgeTagsRole", &["AssumeRolePolicyDocument"])
+                .expect("trust"),
+        )
+        .context("aws:PrincipalOrgID", &org)
+        .context("aws:ResourceOrgID", resource_org)
+    };
+    let member_here = member(MEMBER, REGION);
+    let neighbour = member(NEIGHBOUR, REGION);
+    let outsider_account = member(OUTSIDER, REGION);
+    let operator = Principal::role_session(CENTRAL, "acme-operator", "alice");
+    let impostor = Principal::role_session(NEIGHBOUR, task_role.as_str().expect("a name"), "impostor");
+    let outsider = Principal::role_session(OUTSIDER, "admin", "mallory");
+    // The role AWS Organizations creates in a member account, trusting the management account.
+    let org_access_trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{CENTRAL}:root")}, "Action": "sts:AssumeRole"}]});
+    let tags_role = member_here.property("BridgeTagsRole", &["RoleName"]).expect("name");
+    let tags = Principal::role_session(MEMBER, tags_role.as_str().expect("a name"), "patchplane-bridge");
+    let tags_policy = member_here
+        .inline_policy("BridgeTagsRole", "patchplane-read-tags")
+        .expect("tags policy");
+
+    prove(
+        "bridge task role → member tag roles",
+        vec![
+            (
+                "the task role assumes a member's tag role",
+                assume(&task, &task_policy, &member_here, &org),
+                Allowed,
+            ),
+            (
+                "the task role assumes another member's tag role",
+                assume(&task, &task_policy, &neighbour, &org),
+                Allowed,
+            ),
+            (
+                "another role of the central account, allowed everything",
+                assume(&operator, &administrator(), &member_here, &org),
+                ImplicitlyDenied,
+            ),
+            (
+                "a role of the same name in another member account",
+                assume(&impostor, &task_policy, &member_here, &org),
+                ImplicitlyDenied,
+            ),
+            (
+                "a principal of another organization, allowed everything",
+                assume(&outsider, &administrator(), &member_here, &org).context("aws:PrincipalOrgID", OUTSIDE_ORG),
+                ImplicitlyDenied,
+            ),
+            (
+                "the task role assumes a tag role in an account outside the organization",
+                assume(&task, &task_policy, &outsider_account, OUTSIDE_ORG),
+                ImplicitlyDenied,
+            ),
+            (
+                "the task role assumes the member's OrganizationAccountAccessRole",
+                Request::new(
+                    &task,
+                    "sts:AssumeRole",
+                    &format!("arn:aws:iam::{MEMBER}:role/OrganizationAccountAccessRole"),
+                    MEMBER,
+                )
+                .identity("identity", &task_policy)
+                .resource_policy(&org_access_trust)
+                .context("aws:PrincipalOrgID", &org)
+                .context("aws:ResourceOrgID", &org),
+                ImplicitlyDenied,
+            ),
+            (
+                "the tag role reads tags",
+                Request::new(&tags, "tag:GetResources", "*", MEMBER).identity("identity", &tags_policy),
+                Allowed,
+            ),
+            (
+                "the tag role describes instances",
+                Request::new(&tags, "ec2:DescribeInstances", "*", MEMBER).identity("identity", &tags_policy),
+                ImplicitlyDenied,
+            ),
+        ],
+    );
+}
+
+/// `GateParameter` of the first maintenance-window task whose Automation document is `document`.
+fn gate_parameter(stack: &Stack, template: &str, document: &str) -> String {
+    let text = std::fs::read_to_string(root().join(template)).expect("template");
+    let parsed: Value = serde_yaml::from_str(&text).expect("yaml");
+    let resources = parsed.get("Resources").and_then(Value::as_object).expect("resources");
+    let task = resources
+        .iter()
+        .find(|(_, r)| r.pointer("/Properties/TaskArn/Ref").and_then(Value::as_str) == Some(document))
+        .map(|(name, _)| name.clone())
+        .unwrap_or_else(|| panic!("no task runs {document}"));
+    let value = stack
+        .property(
+            &task,
+            &[
+                "TaskInvocationParameters",
+                "MaintenanceWindowAutomationParameters",
+                "Parameters",
+                "GateParameter",
+            ],
+        )
+        .expect("gate parameter");
+    value[0].as_str().expect("a name").to_owned()
+}
+
+/// Requests a same-account service role makes (no resource policies): `identity` decides.
+fn calls(principal: &Principal, identity: &Value) -> impl Fn(&str, &str) -> Request {
+    let principal = principal.clone();
+    let identity = identity.clone();
+    move |action, resource| Request::new(&principal, action, resource, MEMBER).identity("identity", &identity)
+}
+
+/// Resources read: member `GatedInstallRolePolicy` (identity of the gated ring's Automation),
+/// `GatedInstallRole` (its ARN, for `iam:PassRole`), `GatedInstallDocument` (its name) and the
+/// gate parameter of the install tasks that run it.
+#[test]
+fn the_gate_role_calls_only_what_the_gate_needs() {
+    let stack = member(MEMBER, REGION);
+    let policy = stack
+        .property("GatedInstallRolePolicy", &["PolicyDocument"])
+        .expect("policy");
+    let roles = stack.property("GatedInstallRolePolicy", &["Roles"]).expect("roles");
+    let role = roles[0].as_str().expect("the gate role").to_owned();
+    let role_arn = stack.arn("GatedInstallRole").expect("arn");
+    assert_eq!(role_arn, format!("arn:aws:iam::{MEMBER}:role/{role}"));
+    let document = stack.property("GatedInstallDocument", &["Name"]).expect("document");
+    let document = document.as_str().expect("a name");
+    let parameter = gate_parameter(&stack, "stacksets/acme/patching/template.yaml", "GatedInstallDocument");
+    assert!(parameter.starts_with("/patchplane/acme/gates/"), "{parameter}");
+    let gate = Principal::role_session(MEMBER, &role, "0b1c2d3e-4f5a-6b7c-8d9e-0f1a2b3c4d5e");
+    let call = calls(&gate, &policy);
+    let window = format!("arn:aws:ssm:{REGION}:{MEMBER}:maintenancewindow/mw-0c50858d01EXAMPLE");
+    let outsider = Principal::role_session(OUTSIDER, &role, "mallory");
+    let outsider_policy = member(OUTSIDER, REGION)
+        .property("GatedInstallRolePolicy", &["PolicyDocument"])
+        .expect("policy");
+
+    prove(
+        "gate role → SSM, EventBridge",
+        vec![
+            (
+                "reads the earlier ring's window",
+                call("ssm:GetMaintenanceWindow", &window),
+                Allowed,
+            ),
+            (
+                "lists its runs",
+                call("ssm:DescribeMaintenanceWindowExecutions", &window),
+                Allowed,
+            ),
+            // These two have no resource-level permissions: only `*` names them.
+            (
+                "lists a run's tasks",
+                call("ssm:DescribeMaintenanceWindowExecutionTasks", "*"),
+                Allowed,
+            ),
+            (
+                "lists a task's invocations",
+                call("ssm:DescribeMaintenanceWindowExecutionTaskInvocations", "*"),
+                Allowed,
+            ),
+            (
+                "reads an earlier ring's Automation",
+                call(
+                    "ssm:GetAutomationExecution",
+                    &format!("arn:aws:ssm:{REGION}:{MEMBER}:automation-execution/4105a4fc-f944-11e6-9d32-0123456789ab"),
+                ),
+                Allowed,
+            ),
+            (
+                "lists a command's invocations",
+                call("ssm:ListCommandInvocations", "*"),
+                Allowed,
+            ),
+            (
+                "sends AWS-RunPatchBaseline",
+                call(
+                    "ssm:SendCommand",
+                    &format!("arn:aws:ssm:{REGION}::document/AWS-RunPatchBaseline"),
+                )
+                .aws_owned(),
+                Allowed,
+            ),
+            (
+                "… to an instance",
+                call(
+                    "ssm:SendCommand",
+                    &format!("arn:aws:ec2:{REGION}:{MEMBER}:instance/i-0123456789abcdef0"),
+                ),
+                Allowed,
+            ),
+            (
+                "… to an on-premises node",
+                call(
+                    "ssm:SendCommand",
+                    &format!("arn:aws:ssm:{REGION}:{MEMBER}:managed-instance/mi-0123456789abcdef0"),
+                ),
+                Allowed,
+            ),
+            (
+                "tells the bridge on the default bus",
+                call(
+                    "events:PutEvents",
+                    &format!("arn:aws:events:{REGION}:{MEMBER}:event-bus/default"),
+                ),
+                Allowed,
+            ),
+            (
+                "reads its gate parameter",
+                call(
+                    "ssm:GetParameter",
+                    &format!("arn:aws:ssm:{REGION}:{MEMBER}:parameter{parameter}"),
+                ),
+                Allowed,
+            ),
+            (
+                "starts the gated install",
+                call(
+                    "ssm:StartAutomationExecution",
+                    &format!("arn:aws:ssm:{REGION}:{MEMBER}:automation-definition/{document}:$DEFAULT"),
+                ),
+                Allowed,
+            ),
+            (
+                "passes itself to SSM",
+                call("iam:PassRole", &role_arn).context("iam:PassedToService", "ssm.amazonaws.com"),
+                Allowed,
+            ),
+            (
+                "reads a window in another region",
+                call("ssm:GetMaintenanceWindow", &window.replace(REGION, "eu-west-1")),
+                ImplicitlyDenied,
+            ),
+            (
+                "reads a window of another account",
+                Request::new(
+                    &gate,
+                    "ssm:GetMaintenanceWindow",
+                    &window.replace(MEMBER, NEIGHBOUR),
+                    NEIGHBOUR,
+                )
+                .identity("identity", &policy),
+                ImplicitlyDenied,
+            ),
+            (
+                "sends AWS-RunShellScript",
+                call(
+                    "ssm:SendCommand",
+                    &format!("arn:aws:ssm:{REGION}::document/AWS-RunShellScript"),
+                )
+                .aws_owned(),
+                ImplicitlyDenied,
+            ),
+            (
+                "reads a parameter beside the gates",
+                call(
+                    "ssm:GetParameter",
+                    &format!("arn:aws:ssm:{REGION}:{MEMBER}:parameter/patchplane/acme/gates-admin/main"),
+                ),
+                ImplicitlyDenied,
+            ),
+            (
+                "reads another policy's gate parameter",
+                call(
+                    "ssm:GetParameter",
+                    &format!("arn:aws:ssm:{REGION}:{MEMBER}:parameter/patchplane/sunday/gates/main"),
+                ),
+                ImplicitlyDenied,
+            ),
+            (
+                "puts events on another bus of the account",
+                call(
+                    "events:PutEvents",
+                    &format!("arn:aws:events:{REGION}:{MEMBER}:event-bus/acme-patch-events"),
+                ),
+                ImplicitlyDenied,
+            ),
+            (
+                "puts events on the central bus",
+                Request::new(
+                    &gate,
+                    "events:PutEvents",
+                    &format!("arn:aws:events:{REGION}:{CENTRAL}:event-bus/acme-patch-events"),
+                    CENTRAL,
+                )
+                .identity("identity", &policy),
+                ImplicitlyDenied,
+            ),
+            (
+                "starts another Automation",
+                call(
+                    "ssm:StartAutomationExecution",
+                    &format!("arn:aws:ssm:{REGION}:{MEMBER}:automation-definition/AWS-RestartEC2Instance:$DEFAULT"),
+                ),
+                ImplicitlyDenied,
+            ),
+            (
+                "passes itself to EC2",
+                call("iam:PassRole", &role_arn).context("iam:PassedToService", "ec2.amazonaws.com"),
+                ImplicitlyDenied,
+            ),
+            (
+                "a role of another organization, with the same policy, reads the member's gate parameter",
+                Request::new(
+                    &outsider,
+                    "ssm:GetParameter",
+                    &format!("arn:aws:ssm:{REGION}:{MEMBER}:parameter{parameter}"),
+                    MEMBER,
+                )
+                .identity("identity", &outsider_policy),
+                ImplicitlyDenied,
+            ),
+        ],
+    );
+}
+
+/// Resources read (`stacksets/sunday/patching`, whose policy patches stopped instances):
+/// `StartPatchStopRolePolicy` (identity of the start-patch-stop Automation), `StartPatchStopRole`
+/// and the gate parameter of the tasks that run `StartPatchStopDocument`.
+#[test]
+fn the_stopped_instance_role_starts_and_stops_only_patch_group_instances() {
+    let template = "stacksets/sunday/patching/template.yaml";
+    let sunday = |account: &str| {
+        Stack::load(&root().join(template), account, REGION)
+            .expect("sunday template")
+            .named(
+                "StartPatchStopRole",
+                "StackSet-sunday-patching-StartPatchStopRole-6A7B8C9D0E1F",
+            )
+    };
+    let stack = sunday(MEMBER);
+    let policy = stack
+        .property("StartPatchStopRolePolicy", &["PolicyDocument"])
+        .expect("policy");
+    let role_arn = stack.arn("StartPatchStopRole").expect("arn");
+    let role = role_arn.rsplit('/').next().expect("name").to_owned();
+    let parameter = gate_parameter(&stack, template, "StartPatchStopDocument");
+    let runner = Principal::role_session(MEMBER, &role, "0b1c2d3e-4f5a-6b7c-8d9e-0f1a2b3c4d5e");
+    let call = calls(&runner, &policy);
+    let instance = format!("arn:aws:ec2:{REGION}:{MEMBER}:instance/i-0123456789abcdef0");
+    let tagged =
+        |action: &str, resource: &str| call(action, resource).context("aws:ResourceTag/PatchGroup", "AL2023-all");
+    let outsider = Principal::role_session(OUTSIDER, &role, "mallory");
+
+    prove(
+        "stopped-instance role → EC2, SSM, EventBridge",
+        vec![
+            (
+                "starts a patch-group instance",
+                tagged("ec2:StartInstances", &instance),
+                Allowed,
+            ),
+            ("stops it again", tagged("ec2:StopInstances", &instance), Allowed),
+            ("finds stopped instances", call("ec2:DescribeInstances", "*"), Allowed),
+            (
+                "waits until SSM sees them",
+                call("ssm:DescribeInstanceInformation", "*"),
+                Allowed,
+            ),
+            (
+                "sends AWS-RunPatchBaselineWithHooks",
+                call(
+                    "ssm:SendCommand",
+                    &format!("arn:aws:ssm:{REGION}::document/AWS-RunPatchBaselineWithHooks"),
+                )
+                .aws_owned(),
+                Allowed,
+            ),
+            ("… to the instance", call("ssm:SendCommand", &instance), Allowed),
+            (
+                "lists the command's invocations",
+                call("ssm:ListCommandInvocations", "*"),
+                Allowed,
+            ),
+            (
+                "reads its gate parameter",
+                call(
+                    "ssm:GetParameter",
+                    &format!("arn:aws:ssm:{REGION}:{MEMBER}:parameter{parameter}"),
+                ),
+                Allowed,
+            ),
+            (
+                "tells the bridge on the default bus",
+                call(
+                    "events:PutEvents",
+                    &format!("arn:aws:events:{REGION}:{MEMBER}:event-bus/default"),
+                ),
+                Allowed,
+            ),
+            (
+                "passes itself to SSM",
+                call("iam:PassRole", &role_arn).context("iam:PassedToService", "ssm.amazonaws.com"),
+                Allowed,
+            ),
+            (
+                "starts an instance outside every patch group",
+                call("ec2:StartInstances", &instance),
+                ImplicitlyDenied,
+            ),
+            (
+                "stops an instance outside every patch group",
+                call("ec2:StopInstances", &instance),
+                ImplicitlyDenied,
+            ),
+            (
+                "terminates a patch-group instance",
+                tagged("ec2:TerminateInstances", &instance),
+                ImplicitlyDenied,
+            ),
+            (
+                "starts a patch-group instance in another region",
+                tagged("ec2:StartInstances", &instance.replace(REGION, "eu-west-1")),
+                ImplicitlyDenied,
+            ),
+            (
+                "sends AWS-RunShellScript",
+                call(
+                    "ssm:SendCommand",
+                    &format!("arn:aws:ssm:{REGION}::document/AWS-RunShellScript"),
+                )
+                .aws_owned(),
+                ImplicitlyDenied,
+            ),
+            (
+                "reads another policy's gate parameter",
+                call(
+                    "ssm:GetParameter",
+                    &format!("arn:aws:ssm:{REGION}:{MEMBER}:parameter/patchplane/acme/gates/all"),
+                ),
+                ImplicitlyDenied,
+            ),
+            (
+                "puts events on another bus",
+                call(
+                    "events:PutEvents",
+                    &format!("arn:aws:events:{REGION}:{MEMBER}:event-bus/custom"),
+                ),
+                ImplicitlyDenied,
+            ),
+            (
+                "a role of another organization, with the same policy, starts the member's instance",
+                Request::new(&outsider, "ec2:StartInstances", &instance, MEMBER)
+                    .identity(
+                        "identity",
+                        &sunday(OUTSIDER)
+                            .property("StartPatchStopRolePolicy", &["PolicyDocument"])
+                            .expect("policy"),
+                    )
+                    .context("aws:ResourceTag/PatchGroup", "AL2023-all"),
+                ImplicitlyDenied,
+            ),
+        ],
+    );
+}
+
+/// Resources read: central `EvidenceBucket` and `EvidenceBucketPolicy`, and `BridgeTaskRole`'s
+/// inline policy. `patchplane report` reads object versions with the operator's own credentials
+/// (README: `s3:ListBucketVersions`, `s3:GetObjectVersion` on the sync prefix, `s3:PutObject` on
+/// `reports/*`); no template grants them, so the operator's identity policy below is the README's
+/// list, and what is proven is the bucket policy's part: it lets a reader of the central account
+/// through and nobody else.
+#[test]
+fn report_reads_object_versions_in_the_central_account_only() {
+    let org = org();
+    let central = central();
+    let bucket_arn = central.arn("EvidenceBucket").expect("arn");
+    let bucket_policy = central
+        .property("EvidenceBucketPolicy", &["PolicyDocument"])
+        .expect("bucket policy");
+    let task_policy = central
+        .inline_policy("BridgeTaskRole", "patchplane-bridge-run")
+        .expect("task policy");
+    let readme_reader = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:ListBucketVersions", "Resource": bucket_arn,
+         "Condition": {"StringLike": {"s3:prefix": "resource-data-sync/*"}}},
+        {"Effect": "Allow", "Action": "s3:GetObjectVersion", "Resource": format!("{bucket_arn}/resource-data-sync/*")},
+        {"Effect": "Allow", "Action": "s3:PutObject", "Resource": format!("{bucket_arn}/reports/*")}
+    ]});
+    let summary = format!(
+        "{bucket_arn}/resource-data-sync/AWS:PatchSummary/accountid={MEMBER}/region={REGION}/resourcetype=ManagedInstanceInventory/i-0123456789abcdef0.json"
+    );
+    let on_bucket = |principal: &Principal, identity: &Value, action: &str, resource: &str| {
+        Request::new(principal, action, resource, CENTRAL)
+            .identity("identity", identity)
+            .resource_policy(&bucket_policy)
+            .context("aws:PrincipalOrgID", &org)
+            .context("aws:SecureTransport", "true")
+    };
+    let operator = Principal::role_session(CENTRAL, "acme-auditor", "alice");
+    let member_admin = Principal::role_session(MEMBER, "admin", "bob");
+    let outsider = Principal::role_session(OUTSIDER, "admin", "mallory");
+    let task_role = central.property("BridgeTaskRole", &["RoleName"]).expect("role name");
+    let task = Principal::role_session(CENTRAL, task_role.as_str().expect("a name"), "8f3e2a1b9c7d4e6f");
+    let output = format!(
+        "{bucket_arn}/run-command/{MEMBER}/{REGION}/4b8b7d4e-1a2b-4c3d-9e8f-0a1b2c3d4e5f/i-0123456789abcdef0/awsrunShellScript/PatchLinux/stdout"
+    );
+
+    prove(
+        "report → object versions",
+        vec![
+            (
+                "an operator of the central account lists the sync prefix's versions",
+                on_bucket(&operator, &readme_reader, "s3:ListBucketVersions", &bucket_arn)
+                    .context("s3:prefix", "resource-data-sync/AWS:PatchSummary/"),
+                Allowed,
+            ),
+            (
+                "… reads a past version",
+                on_bucket(&operator, &readme_reader, "s3:GetObjectVersion", &summary),
+                Allowed,
+            ),
+            (
+                "… publishes the month's files",
+                on_bucket(
+                    &operator,
+                    &readme_reader,
+                    "s3:PutObject",
+                    &format!("{bucket_arn}/reports/2026-10/evidence.csv"),
+                ),
+                Allowed,
+            ),
+            (
+                "… reads a past version over plain HTTP",
+                on_bucket(&operator, &readme_reader, "s3:GetObjectVersion", &summary)
+                    .context("aws:SecureTransport", "false"),
+                ExplicitlyDenied,
+            ),
+            (
+                "a member account's administrator reads a past version",
+                on_bucket(&member_admin, &administrator(), "s3:GetObjectVersion", &summary),
+                ImplicitlyDenied,
+            ),
+            (
+                "a member account's administrator lists versions",
+                on_bucket(&member_admin, &administrator(), "s3:ListBucketVersions", &bucket_arn)
+                    .context("s3:prefix", "resource-data-sync/"),
+                ImplicitlyDenied,
+            ),
+            (
+                "a principal of another organization reads a past version",
+                on_bucket(&outsider, &administrator(), "s3:GetObjectVersion", &summary)
+                    .context("aws:PrincipalOrgID", OUTSIDE_ORG),
+                ImplicitlyDenied,
+            ),
+            (
+                "the bridge reads a node's command output",
+                on_bucket(&task, &task_policy, "s3:GetObject", &output),
+                Allowed,
+            ),
+            (
+                "the bridge reads past versions",
+                on_bucket(&task, &task_policy, "s3:GetObjectVersion", &summary),
+                ImplicitlyDenied,
+            ),
+            (
+                "the bridge reads the published reports",
+                on_bucket(
+                    &task,
+                    &task_policy,
+                    "s3:GetObject",
+                    &format!("{bucket_arn}/reports/2026-10/evidence.csv"),
+                ),
+                ImplicitlyDenied,
+            ),
+        ],
+    );
+}
