@@ -98,8 +98,9 @@ fn instants(dates: &[Date], (h, m): (i8, i8), tz: &TimeZone) -> Vec<Timestamp> {
         .collect()
 }
 
-/// A window read from a template: name, `Schedule`, `ScheduleOffset`.
-type TemplateWindow = (String, String, u8);
+/// A window read from a template: name, `Schedule`, `ScheduleOffset`, and a site's fixed zone
+/// (`hybrid.sites`) where it has one instead of the region mapping.
+type TemplateWindow = (String, String, u8, Option<String>);
 /// Local dates and the wall-clock time (hour, minute) of a window's openings.
 type Expected = (Vec<Date>, (i8, i8));
 
@@ -109,16 +110,21 @@ fn template_windows(template: &Value) -> (Vec<TemplateWindow>, Vec<(String, Stri
     for (_, res) in template["Resources"].as_mapping().expect("resources") {
         if res["Type"] == "AWS::SSM::MaintenanceWindow" {
             let props = &res["Properties"];
-            // The zone must come from the region mapping, so one template serves every region.
-            let fim = props["ScheduleTimezone"]["Fn::FindInMap"]
-                .as_sequence()
-                .expect("FindInMap");
-            assert_eq!(fim[0], "RegionZone");
-            assert_eq!(fim[1]["Ref"], "AWS::Region");
+            // The zone comes from the region mapping, so one template serves every region; only a
+            // site's window names its site's zone.
+            let site_zone = props["ScheduleTimezone"].as_str().map(str::to_owned);
+            if site_zone.is_none() {
+                let fim = props["ScheduleTimezone"]["Fn::FindInMap"]
+                    .as_sequence()
+                    .expect("FindInMap");
+                assert_eq!(fim[0], "RegionZone");
+                assert_eq!(fim[1]["Ref"], "AWS::Region");
+            }
             windows.push((
                 props["Name"].as_str().expect("name").to_owned(),
                 props["Schedule"].as_str().expect("schedule").to_owned(),
                 props["ScheduleOffset"].as_u64().map_or(0, |o| o as u8),
+                site_zone,
             ));
         }
     }
@@ -144,13 +150,38 @@ fn check_example(policy_file: &str, out_dir: &str) -> Vec<(String, String, Vec<T
     let template: Value = serde_yaml::from_str(&text).expect("template parses");
     let (tpl_windows, tpl_zones) = template_windows(&template);
     let team_windows: usize = p.teams.iter().map(|t| t.windows.len()).sum();
+    let site_windows: usize = p
+        .hybrid
+        .sites
+        .values()
+        .map(|site| p.rings.len() * p.baselines.iter().filter(|b| site.runs(&b.name)).count())
+        .sum();
     assert_eq!(
         tpl_windows.len(),
-        1 + p.rings.len() * p.baselines.len() + team_windows,
-        "one scan + ring x baseline windows + team windows"
+        1 + p.rings.len() * p.baselines.len() + team_windows + site_windows,
+        "one scan + ring x baseline windows + team windows + site windows"
     );
-    assert_eq!(tpl_zones.len(), p.organization.regions.len());
+    // A site's windows: the ring's dates and local time, in the site's zone, in the preview once.
     let rows = preview(&loaded.plan, FROM, COUNT);
+    for (site, spec) in &p.hybrid.sites {
+        let tz = TimeZone::get(spec.zone()).expect("site zone");
+        for (ri, ring) in p.rings.iter().enumerate() {
+            for b in p.baselines.iter().filter(|b| spec.runs(&b.name)) {
+                let name = format!("{}-{}-{site}-{}-install", p.name, b.group_prefix, ring.name);
+                let (dates, at) = expected_dates(p, ri, b.install_offset_days);
+                let want = instants(&dates, at, &tz);
+                let got: Vec<Timestamp> = rows
+                    .iter()
+                    .filter(|o| o.region == format!("site:{site}") && o.window == name)
+                    .map(|o| o.utc.parse::<Timestamp>().expect("utc"))
+                    .collect();
+                assert_eq!(got, want, "preview of {name} at site {site}");
+                let (.., zone) = tpl_windows.iter().find(|(n, ..)| n == &name).expect("site window");
+                assert_eq!(zone.as_deref(), Some(spec.zone()), "{name}");
+            }
+        }
+    }
+    assert_eq!(tpl_zones.len(), p.organization.regions.len());
 
     let mut expectations: Vec<(String, Expected)> = Vec::new();
     expectations.push((
@@ -191,7 +222,7 @@ fn check_example(policy_file: &str, out_dir: &str) -> Vec<(String, String, Vec<T
                 .collect();
             assert_eq!(got, want, "preview of {name} in {region}");
             // 2. The template, read back without the policy.
-            let (_, cron, offset) = tpl_windows
+            let (_, cron, offset, _) = tpl_windows
                 .iter()
                 .find(|(n, ..)| n == name)
                 .expect("window in template");
