@@ -24,8 +24,9 @@
 //! - [`policy`]: the serde types of the policy file (the input contract, DESIGN §3): `mod.rs`
 //!   ([`policy::Policy`]) and one file per section (`organization.rs`, `central.rs`,
 //!   `baselines.rs`, `rings.rs`, `windows.rs`, `install.rs`, `ami.rs`, `events.rs`,
-//!   `evidence.rs`, `self_service.rs`), plus `schedule.rs`, the schedule rings, the scan and team
-//!   windows share; all re-exported as `policy::Name`.
+//!   `evidence.rs`, `nodes.rs` (what every node gets for the evidence), `hybrid.rs`
+//!   (on-premises sites), `self_service.rs`), plus `schedule.rs`, the schedule rings, the scan
+//!   and team windows share; all re-exported as `policy::Name`.
 //! - [`resolve`]: schedule resolution, the only place a policy schedule becomes
 //!   `cron + ScheduleOffset`; validation and the model both call it.
 //! - [`validate`]: every rule of a policy, all problems in one pass: `mod.rs` (`validate_on`, the

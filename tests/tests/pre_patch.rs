@@ -82,7 +82,8 @@ fn the_documents_and_tasks_as_rendered() {
             assert!(p["Targets"][0]["Values"].as_sequence().is_some_and(|v| !v.is_empty()));
         }
     }
-    assert_eq!((installs, snapshots), (3, 3));
+    // 3 baselines x 1 ring, and the Frankfurt site's Windows window (hybrid.sites).
+    assert_eq!((installs, snapshots), (4, 4));
     let snap = &r["PrePatchSnapshotDocument"]["Properties"]["Content"];
     assert_eq!(snap["schemaVersion"], "0.3");
     assert_eq!(snap["mainSteps"][0]["action"], "aws:executeScript");

@@ -88,7 +88,11 @@ fn only_instances_found_stopped_are_started_and_every_path_stops_them_again() {
         .filter(|(k, _)| k.as_str().is_some_and(|k| k.ends_with("StoppedTask")))
         .map(|(_, v)| v)
         .collect();
-    assert_eq!(tasks.len(), 3, "3 baselines x 1 ring");
+    assert_eq!(
+        tasks.len(),
+        4,
+        "3 baselines x 1 ring, and the Frankfurt site's Windows window"
+    );
     assert!(tasks.iter().all(|t| t["Properties"]["Priority"] == 2));
     // Its role starts and stops only instances that carry the patch group tag.
     let policy = &r["StartPatchStopRolePolicy"]["Properties"]["PolicyDocument"]["Statement"];

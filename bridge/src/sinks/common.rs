@@ -7,6 +7,7 @@ use jiff::Timestamp;
 use patchplane_integrations::retry::Failure;
 
 use crate::decode::{Decoded, Event, inspector_time};
+use crate::enrich::EnrichError;
 use crate::outcome::Outcome;
 
 /// The time now; tests set it.
@@ -64,4 +65,32 @@ pub fn summary(d: &Decoded) -> String {
         Event::Sweep { .. } => "Escalation sweep".to_owned(),
     };
     format!("[patchplane] {what} ({} {})", e.account, e.region)
+}
+
+/// An enrichment failure (a node or owner lookup) as a client failure: retryable stays
+/// retryable, anything else reads as a refusal.
+pub fn enrich_failure(e: EnrichError) -> Failure {
+    Failure {
+        status: if e.retryable { None } else { Some(403) },
+        message: format!("{}: {}", e.node, e.message),
+        retry_after: None,
+    }
+}
+
+/// What a sink driven by the sweep's tick (window notices, exception notices) answers for `d`:
+/// any other event is not its business; a tick that failed retryably comes back (what went out
+/// is done: claimed and finished), a refusal does not get better by retrying this tick, so the
+/// message is acknowledged, the next tick tries again, and the log says why (`what` names it).
+pub async fn on_sweep<T>(d: &Decoded, what: &'static str, tick: impl Future<Output = Result<T, Failure>>) -> Outcome {
+    if !matches!(d.event, Event::Sweep { .. }) {
+        return Outcome::Delivered;
+    }
+    match tick.await {
+        Ok(_) => Outcome::Delivered,
+        Err(f) if f.is_retryable() => Outcome::Retry(f.to_string()),
+        Err(f) => {
+            tracing::error!(error = %f, sink = what, "Notices failed");
+            Outcome::Delivered
+        }
+    }
 }

@@ -5,9 +5,9 @@
 use serde::Serialize;
 
 use super::window::{WindowKind, WindowPlan};
-use crate::bridge_config::owners::{AccountFilter as Filter, OrganizationAccountsConfig, OrganizationTargets};
+use crate::bridge_config::owners::OrganizationAccountsConfig;
 use crate::bridge_config::{BridgeConfig, EVIDENCE_BUCKET_ENV, ScheduleConfig, Setting, WindowSpec};
-use crate::policy::{AccountFilter, BridgeService, Policy};
+use crate::policy::{BridgeService, Policy};
 
 /// `patchplane-bridge` on ECS Fargate in the central account.
 #[derive(Debug, Clone, Serialize)]
@@ -167,17 +167,8 @@ pub fn fill_organization(p: &Policy, mut config: BridgeConfig) -> BridgeConfig {
     if let Some(w) = config.notify.as_mut().and_then(|n| n.windows.as_mut()) {
         let org = w.organization.get_or_insert_with(OrganizationAccountsConfig::default);
         if org.targets.is_empty() {
-            let t = &p.organization.targets;
-            org.targets = OrganizationTargets {
-                organizational_units: t.organizational_units.clone(),
-                accounts: t.accounts.clone(),
-                account_filter: match t.account_filter {
-                    AccountFilter::None => Filter::None,
-                    AccountFilter::Intersection => Filter::Intersection,
-                    AccountFilter::Difference => Filter::Difference,
-                    AccountFilter::Union => Filter::Union,
-                },
-            };
+            // One type on both sides (`policy::Targets` is the contract's).
+            org.targets = p.organization.targets.clone();
         }
     }
     config

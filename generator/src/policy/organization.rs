@@ -34,36 +34,10 @@ pub enum CallAs {
     DelegatedAdmin,
 }
 
-/// `organization.targets`.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Targets {
-    /// OU ids (`ou-xxxx-xxxxxxxx`) or the root id (`r-xxxx`).
-    #[serde(default)]
-    pub organizational_units: Vec<String>,
-    /// 12-digit account ids, combined with the OUs by `account_filter`.
-    #[serde(default)]
-    pub accounts: Vec<String>,
-    /// How `accounts` combines with the OUs: `NONE` (accounts must be empty), `INTERSECTION`,
-    /// `DIFFERENCE` or `UNION`.
-    #[serde(default)]
-    pub account_filter: AccountFilter,
-}
-
-/// `DeploymentTargets.AccountFilterType`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum AccountFilter {
-    /// Every account of the OUs.
-    #[default]
-    None,
-    /// Only the listed accounts that are in the OUs.
-    Intersection,
-    /// The OUs' accounts except the listed ones.
-    Difference,
-    /// The OUs' accounts and the listed ones.
-    Union,
-}
+/// `organization.targets`: the member StackSet's `DeploymentTargets` (OUs, accounts and how they
+/// combine). One type with the bridge's `notify.windows.organization.targets`, which the
+/// generator fills from it, so the two cannot drift.
+pub use crate::bridge_config::owners::{AccountFilter, OrganizationTargets as Targets};
 
 /// `organization.rollout`: the StackSet operation preferences.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

@@ -6,7 +6,8 @@
 //! `organization.rs`, `central.rs` (with `central.bridge`), `baselines.rs`, `rings.rs` (names,
 //! schedules, gates, the window quota), `windows.rs` (`scan:` and `windows:`), `install.rs`,
 //! `ami.rs`, `events.rs`, `evidence.rs` (SLAs, retention, and [`sla_feasibility`] over the plan),
-//! `exceptions.rs`. The one-line top-level keys (`version`, `name`, `patch_group_tag`) and the
+//! `exceptions.rs`, `nodes.rs` (the node-output policy's roles), `hybrid.rs` (sites and their
+//! zones). The one-line top-level keys (`version`, `name`, `patch_group_tag`) and the
 //! hand-off of `self_service:` to [`crate::teams`] are here. The rules about a name or an id are
 //! in [`crate::ids`]; the sections only word the messages.
 

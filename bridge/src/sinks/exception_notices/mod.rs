@@ -37,10 +37,10 @@ use patchplane_bridge_config::exception::{EXPIRY_NOTICE_DAYS, Exception};
 use patchplane_integrations::retry::Failure;
 
 use crate::claims::{Claimed, Claims};
-use crate::decode::{Decoded, Event};
+use crate::decode::Decoded;
 use crate::enrich::owners::OwnerChain;
-use crate::enrich::{Context, EnrichError, Tags};
-use crate::outcome::Outcome;
+use crate::enrich::{Context, Tags};
+use crate::sinks::common::{enrich_failure, on_sweep};
 use crate::sinks::notify::{Digest, DigestBoard, Heading, Item};
 use crate::sinks::{ActionSink, Clock, Delivery};
 
@@ -301,33 +301,9 @@ impl ExceptionNotices {
     }
 }
 
-fn enrich_failure(e: EnrichError) -> Failure {
-    Failure {
-        status: if e.retryable { None } else { Some(403) },
-        message: format!("{}: {}", e.node, e.message),
-        retry_after: None,
-    }
-}
-
 impl ActionSink for ExceptionNotices {
     fn deliver<'a>(&'a self, d: &'a Decoded, _ctx: &'a Context) -> Delivery<'a> {
-        Box::pin(async move {
-            if !matches!(d.event, Event::Sweep { .. }) {
-                return Outcome::Delivered;
-            }
-            match self.tick().await {
-                Ok(_) => Outcome::Delivered,
-                // The tick comes back; the notices that went out are done, the others are tried
-                // again.
-                Err(f) if f.is_retryable() => Outcome::Retry(f.to_string()),
-                // A refusal does not get better by retrying this tick; the next tick tries again
-                // (within the catch-up days), and the log says why.
-                Err(f) => {
-                    tracing::error!(error = %f, "Exception notices failed");
-                    Outcome::Delivered
-                }
-            }
-        })
+        Box::pin(on_sweep(d, "exception-notices", self.tick()))
     }
 }
 

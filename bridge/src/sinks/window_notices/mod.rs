@@ -35,10 +35,10 @@ use patchplane_integrations::retry::Failure;
 
 use self::accounts::MemberAccounts;
 use crate::claims::{Claimed, Claims};
-use crate::decode::{Decoded, Event};
+use crate::decode::Decoded;
 use crate::enrich::owners::OwnerChain;
 use crate::enrich::{Context, EnrichError, Tags};
-use crate::outcome::Outcome;
+use crate::sinks::common::{enrich_failure, on_sweep};
 use crate::sinks::notify::{Digest, DigestBoard, Heading, Item};
 use crate::sinks::{ActionSink, Clock, Delivery};
 
@@ -531,33 +531,9 @@ impl WindowNotices {
     }
 }
 
-fn enrich_failure(e: EnrichError) -> Failure {
-    Failure {
-        status: if e.retryable { None } else { Some(403) },
-        message: format!("{}: {}", e.node, e.message),
-        retry_after: None,
-    }
-}
-
 impl ActionSink for WindowNotices {
     fn deliver<'a>(&'a self, d: &'a Decoded, _ctx: &'a Context) -> Delivery<'a> {
-        Box::pin(async move {
-            if !matches!(d.event, Event::Sweep { .. }) {
-                return Outcome::Delivered;
-            }
-            match self.tick().await {
-                Ok(_) => Outcome::Delivered,
-                // The tick comes back; the notices that went out are done (claimed and
-                // finished), the others are tried again.
-                Err(f) if f.is_retryable() => Outcome::Retry(f.to_string()),
-                // A refusal (access denied, a notifier saying 4xx) does not get better by
-                // retrying this tick; the next tick tries again, and the log says why.
-                Err(f) => {
-                    tracing::error!(error = %f, "Window notices failed");
-                    Outcome::Delivered
-                }
-            }
-        })
+        Box::pin(on_sweep(d, "window-notices", self.tick()))
     }
 }
 
