@@ -2,6 +2,10 @@
 //! each path is allowed for its principal and denied for a principal outside the organization and
 //! for a neighbouring prefix or resource.
 //!
+//! A little over 800 lines on purpose: 69 cases, each a request written out in full (principal,
+//! action, resource, context) next to the decision it must get, so a reader checks each one
+//! against the template without following helpers; one test function per path keeps them apart.
+//!
 //! The policies are read from the committed templates (`stacksets/acme/{central,patching}`, and
 //! `stacksets/sunday/patching` for stopped instances) and resolved for a central account
 //! (111111111111, the example's), member accounts 222222222222 and 333333333333, an account of
