@@ -211,7 +211,13 @@ fn validate_on(policy: &Path, today: &str) -> Output {
 fn exceptions_warn_before_and_after_they_expire_fail_only_strictly_and_join_the_rejected_patches() {
     let tmp = tempfile::tempdir().expect("tmp");
     let policy = tmp.path().join("policy.yaml");
-    let base = std::fs::read_to_string(root().join("examples/org-policy.yaml")).expect("policy");
+    let example = std::fs::read_to_string(root().join("examples/org-policy.yaml")).expect("policy");
+    // The example's own exceptions give way to the ones this test dates.
+    let (head, rest) = example
+        .split_once("\nexceptions:\n")
+        .expect("the example has exceptions");
+    let tail = &rest[rest.find("\nami_pipeline:").expect("ami_pipeline follows")..];
+    let base = format!("{head}{tail}");
     let yaml = format!(
         "{base}exceptions:\n  - {{id: EXC-1, tags: {{Application: legacy-erp}}, reason: vendor certifies 5.10 only, approver: ciso@acme.example, ticket: CHG0031234, expires: '2027-03-31'}}\n  - {{id: EXC-2, patches: [KB5034441], reason: breaks the ERP client, approver: ciso@acme.example, ticket: CHG0031299, expires: '2027-06-30'}}\n  - {{id: EXC-3, nodes: [i-0123456789abcdef0], reason: audit freeze, approver: ciso@acme.example, ticket: CHG0031300, starts: '2027-02-01', expires: '2027-06-30'}}\n"
     );
