@@ -2,7 +2,7 @@
 //! each path is allowed for its principal and denied for a principal outside the organization and
 //! for a neighbouring prefix or resource.
 //!
-//! A little over 800 lines on purpose: 69 cases, each a request written out in full (principal,
+//! A little over 800 lines on purpose: 70 cases, each a request written out in full (principal,
 //! action, resource, context) next to the decision it must get, so a reader checks each one
 //! against the template without following helpers; one test function per path keeps them apart.
 //!
@@ -762,7 +762,7 @@ fn report_reads_object_versions_in_the_central_account_only() {
         .expect("task policy");
     let readme_reader = json!({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "s3:ListBucketVersions", "Resource": bucket_arn,
-         "Condition": {"StringLike": {"s3:prefix": "resource-data-sync/*"}}},
+         "Condition": {"StringLike": {"s3:prefix": ["resource-data-sync/*", "run-command/*"]}}},
         {"Effect": "Allow", "Action": "s3:GetObjectVersion", "Resource": format!("{bucket_arn}/resource-data-sync/*")},
         {"Effect": "Allow", "Action": "s3:PutObject", "Resource": format!("{bucket_arn}/reports/*")}
     ]});
@@ -792,6 +792,12 @@ fn report_reads_object_versions_in_the_central_account_only() {
                 "an operator of the central account lists the sync prefix's versions",
                 on_bucket(&operator, &readme_reader, "s3:ListBucketVersions", &bucket_arn)
                     .context("s3:prefix", "resource-data-sync/AWS:PatchSummary/"),
+                Allowed,
+            ),
+            (
+                "… and the command output's, to list nodes whose output never arrived",
+                on_bucket(&operator, &readme_reader, "s3:ListBucketVersions", &bucket_arn)
+                    .context("s3:prefix", &format!("run-command/{MEMBER}/{REGION}/")),
                 Allowed,
             ),
             (

@@ -5,7 +5,11 @@
 //!
 //! What moto skips: it stamps every version with the time of the test's write (so versions are
 //! ordered, not dated: the report times them by the `captureTime` inside, as it does in AWS), and
-//! does not apply bucket policies.
+//! does not apply bucket policies. moto does not run Run Command either: the missing-output case
+//! seeds the output objects itself, at the keys AWS documents (`<OutputS3KeyPrefix>/<command-id>/
+//! <node-id>/<plugin>/…/stdout`, CommandPlugin `OutputS3KeyPrefix` in the SSM API reference,
+//! <https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_CommandPlugin.html>), and
+//! dates the installs today, since moto dates the objects by the time of the test's write.
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -314,6 +318,95 @@ async fn report_over_three_accounts_two_regions_fifty_nodes() {
     );
     // Every seeded group is one the policy's windows target, and no agent is disconnected.
     assert!(csv(&out.with_extension("uncovered.csv")).is_empty());
+}
+
+/// Issue 28: a node whose install left its output under `run-command/<account>/<region>/` is not
+/// listed; one whose install left nothing is, in `.missing-output.csv` and the summary line; a node
+/// that only scanned is not expected to have written anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_lists_installs_whose_command_output_never_arrived() {
+    let moto = Moto::start();
+    let conf = moto.sdk_config("us-east-1").await;
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build());
+    s3.create_bucket().bucket(BUCKET).send().await.expect("bucket");
+    let put = |key: String, body: String| {
+        let s3 = s3.clone();
+        async move {
+            s3.put_object()
+                .bucket(BUCKET)
+                .key(key)
+                .body(body.into_bytes().into())
+                .send()
+                .await
+                .expect("put")
+        }
+    };
+    // Today at midnight UTC: in the month being written, and within a day of moto's write time.
+    let now = jiff::Timestamp::now();
+    let month = now.strftime("%Y-%m").to_string();
+    let end = format!("{}T00:00:00Z", now.strftime("%Y-%m-%d"));
+    let (with, without, scanned) = ("i-0000000000000000a", "i-0000000000000000b", "i-0000000000000000c");
+    for (node, op) in [(with, "Install"), (without, "Install"), (scanned, "Scan")] {
+        let summary = serde_json::json!({
+            "PatchGroup": "AL2023-early", "BaselineId": "pb-1", "InstalledCount": "120",
+            "InstalledPendingRebootCount": "0", "MissingCount": "0", "FailedCount": "0",
+            "CriticalNonCompliantCount": "0", "SecurityNonCompliantCount": "0",
+            "OtherNonCompliantCount": "0", "OperationType": op,
+            "OperationStartTime": end, "OperationEndTime": end,
+            "resourceId": node, "captureTime": end, "schemaVersion": "1.0",
+        });
+        put(
+            key("AWS:PatchSummary", ACCOUNTS[0], REGIONS[0], node),
+            format!("{summary}\n"),
+        )
+        .await;
+    }
+    // What the install task's Run Command would have written for the first node only; the second
+    // node's output sits under another account's prefix, which does not count for it.
+    let command = "0b3c6a1e-9d2f-4c1e-8a7b-5e4d3c2b1a09";
+    for stream in ["stdout", "stderr"] {
+        put(
+            format!(
+                "run-command/{}/{}/{command}/{with}/awsrunShellScript/PatchLinux/{stream}",
+                ACCOUNTS[0], REGIONS[0]
+            ),
+            "Installation results\n".to_owned(),
+        )
+        .await;
+    }
+    put(
+        format!(
+            "run-command/{}/{}/{command}/{without}/awsrunShellScript/PatchLinux/stdout",
+            ACCOUNTS[1], REGIONS[0]
+        ),
+        "elsewhere\n".to_owned(),
+    )
+    .await;
+
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = tmp.path().join("r.csv");
+    let args = [
+        "report", "--bucket", BUCKET, "--prefix", PREFIX, "--month", &month, "--out",
+    ];
+    let mut args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+    args.push(out.as_os_str());
+    let run = moto.patchplane(&args);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stdout}{stderr}");
+    let file = out.with_extension("missing-output.csv");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}\n{stdout}", file.display())),
+        format!(
+            "month,account,region,node_id,patch_group,operation_end_time\n\
+             {month},111111111111,us-east-1,i-0000000000000000b,AL2023-early,{end}\n"
+        )
+    );
+    assert!(stdout.contains(&format!("wrote {}", file.display())), "{stdout}");
+    assert!(
+        stdout.contains(" 3 nodes, 3 compliant, 0 overdue, 0 excepted, 0 not covered, 1 without command output, 0 object(s) skipped;"),
+        "{stdout}"
+    );
 }
 
 #[test]

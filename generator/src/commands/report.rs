@@ -1,5 +1,5 @@
 //! `patchplane report`: the monthly SOC2 patch-compliance report ([`crate::report`]) from the
-//! evidence bucket's resource data sync as of a month's end: five CSV files and a dashboard.
+//! evidence bucket's resource data sync as of a month's end: six CSV files and a dashboard.
 
 use std::path::PathBuf;
 
@@ -27,6 +27,9 @@ pub struct Args {
     /// Days a critical or security patch may stay missing (default 14), without `--policy`.
     #[arg(long)]
     pub sla_days: Option<i64>,
+    /// Prefix of Run Command output in the evidence bucket (followed by account and region).
+    #[arg(long, default_value = "run-command")]
+    pub output_prefix: String,
     /// Months before `--month` the dashboard's trend shows.
     #[arg(long, default_value_t = 12)]
     pub trend_months: usize,
@@ -117,6 +120,7 @@ impl Args {
         };
         let month = &self.month;
         let cutoff = report::cutoff(month, jiff::Timestamp::now()).map_err(|message| ReportError::Month { message })?;
+        let month_start = report::month_start(month).map_err(|message| ReportError::Month { message })?;
         let options = report::Options {
             month: month.clone(),
             cutoff,
@@ -158,6 +162,20 @@ impl Args {
                 r.trend = bucket
                     .trend(&listing, &report::months_before(month, self.trend_months))
                     .await;
+                // Installs of the month that left no command output: one listing per account and
+                // region with such installs, not one per node.
+                let installs = report::output::installs(&r.nodes, month_start, cutoff);
+                let mut places: std::collections::BTreeMap<(&str, &str), Vec<&report::output::Install>> =
+                    Default::default();
+                for i in &installs {
+                    places.entry((&i.account, &i.region)).or_default().push(i);
+                }
+                for ((account, region), installs) in places {
+                    let objects = bucket
+                        .output_objects(&report::output::output_prefix(&self.output_prefix, account, region))
+                        .await?;
+                    r.missing_output.extend(report::output::missing(installs, &objects));
+                }
                 let req = &bucket.requests;
                 let counts = (
                     req.list.load(std::sync::atomic::Ordering::Relaxed),
@@ -176,6 +194,11 @@ impl Args {
             (sibling("overdue.csv"), "overdue.csv", r.overdue_csv()),
             (sibling("uncovered.csv"), "uncovered.csv", r.uncovered_csv()),
             (sibling("exceptions.csv"), "exceptions.csv", r.exceptions_csv()),
+            (
+                sibling("missing-output.csv"),
+                "missing-output.csv",
+                r.missing_output_csv(),
+            ),
             (
                 self.out.with_file_name(format!("{month}.html")),
                 "dashboard.html",
@@ -203,11 +226,12 @@ impl Args {
         }
         let compliant = r.nodes.iter().filter(|n| n.compliant()).count();
         println!(
-            "{month} as of {cutoff}: {} nodes, {compliant} compliant, {} overdue, {} excepted, {} not covered, {} object(s) skipped; {} list and {} get request(s)",
+            "{month} as of {cutoff}: {} nodes, {compliant} compliant, {} overdue, {} excepted, {} not covered, {} without command output, {} object(s) skipped; {} list and {} get request(s)",
             r.nodes.len(),
             r.overdue().len(),
             r.nodes.iter().filter(|n| n.exception.is_some()).count(),
             r.uncovered().len(),
+            r.missing_output.len(),
             r.problems.len(),
             requests.0,
             requests.1,

@@ -7,6 +7,7 @@
 //!   has been missing.
 //! - this module: nodes as of the cut-off, coverage, exceptions, overdue patches, the CSV files.
 //! - [`html`]: the dashboard, one self-contained page.
+//! - [`output`]: nodes whose install left no command output in the bucket.
 //! - `s3` (feature `aws`): listing the versions and reading what the walks want.
 //!
 //! Rules an auditor can re-perform:
@@ -22,6 +23,7 @@
 
 pub mod history;
 pub mod html;
+pub mod output;
 pub use patchplane_bridge_config::sync;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -273,6 +275,8 @@ pub struct Report {
     pub exceptions: Vec<Exception>,
     /// The months before, oldest first (filled by the reader).
     pub trend: Vec<TrendPoint>,
+    /// Installs of the month whose command output never arrived (filled by the reader).
+    pub missing_output: Vec<output::Install>,
     /// Skipped objects.
     pub problems: Vec<Problem>,
 }
@@ -355,6 +359,7 @@ pub fn build(snapshot: Snapshot, options: Options) -> Report {
         nodes,
         exceptions: in_force,
         trend: Vec::new(),
+        missing_output: Vec::new(),
         problems,
     }
 }
@@ -610,6 +615,37 @@ impl Report {
         out
     }
 
+    /// Installs of the month whose command output never arrived: the node cannot write it
+    /// (attach `<policy>-node-output`, issue 28).
+    pub fn missing_output_csv(&self) -> String {
+        let mut out = String::new();
+        line(
+            &mut out,
+            &[
+                "month",
+                "account",
+                "region",
+                "node_id",
+                "patch_group",
+                "operation_end_time",
+            ],
+        );
+        for i in &self.missing_output {
+            line(
+                &mut out,
+                &[
+                    &self.options.month,
+                    &i.account,
+                    &i.region,
+                    &i.node,
+                    &i.patch_group,
+                    &i.end.to_string(),
+                ],
+            );
+        }
+        out
+    }
+
     /// Exceptions in force at the cut-off, and the nodes each covers.
     pub fn exceptions_csv(&self) -> String {
         let mut out = String::new();
@@ -695,6 +731,18 @@ pub fn month_end(month: &str) -> Result<Timestamp, String> {
     let first = jiff::civil::Date::new(y, m, 1).map_err(|_| bad())?;
     let next = first.checked_add(jiff::ToSpan::month(1)).map_err(|_| bad())?;
     Ok(next.to_zoned(jiff::tz::TimeZone::UTC).map_err(|_| bad())?.timestamp())
+}
+
+/// The start of `month` (`YYYY-MM`), UTC.
+pub fn month_start(month: &str) -> Result<Timestamp, String> {
+    let end = month_end(month)?;
+    let first = day(end)
+        .checked_sub(jiff::ToSpan::month(1))
+        .map_err(|_| format!("`{month}` is not a month YYYY-MM"))?;
+    first
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .map(|z| z.timestamp())
+        .map_err(|_| format!("`{month}` is not a month YYYY-MM"))
 }
 
 /// The `n` months before `month`, oldest first (`YYYY-MM`).

@@ -1,5 +1,6 @@
 //! Reading the evidence bucket: `ListObjectVersions` over the sync prefix, then the versions the
-//! walks want, in concurrent rounds; every request counted.
+//! walks want, in concurrent rounds; every request counted. Also lists the command output below
+//! `run-command/<account>/<region>/` ([`super::output`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -77,12 +78,35 @@ impl Bucket {
     /// Every version and delete marker below the prefix, by key. A listing failure is an error
     /// (the report would be incomplete).
     pub async fn list(&self) -> Result<BTreeMap<String, Vec<Entry>>, String> {
-        let mut out: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
         let list_prefix = if self.prefix.is_empty() {
             String::new()
         } else {
             format!("{}/", self.prefix)
         };
+        self.list_under(&list_prefix).await
+    }
+
+    /// The command output written under `prefix` (`run-command/<account>/<region>/`), as key and
+    /// time written, one entry per version (ListObjectVersions: the same permission as the sync's
+    /// listing, and output overwritten or deleted later still counts). A listing failure is an
+    /// error.
+    pub async fn output_objects(&self, prefix: &str) -> Result<Vec<(String, Timestamp)>, String> {
+        Ok(self
+            .list_under(prefix)
+            .await?
+            .into_iter()
+            .flat_map(|(k, entries)| {
+                entries
+                    .into_iter()
+                    .filter(|e| !e.deleted)
+                    .map(move |e| (k.clone(), e.last_modified))
+            })
+            .collect())
+    }
+
+    /// Every version and delete marker below `list_prefix`, by key.
+    async fn list_under(&self, list_prefix: &str) -> Result<BTreeMap<String, Vec<Entry>>, String> {
+        let mut out: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
         let (mut key_marker, mut version_marker) = (None::<String>, None::<String>);
         loop {
             self.requests.list.fetch_add(1, Ordering::Relaxed);
@@ -90,7 +114,7 @@ impl Bucket {
                 .client
                 .list_object_versions()
                 .bucket(&self.bucket)
-                .prefix(&list_prefix)
+                .prefix(list_prefix)
                 .set_key_marker(key_marker.take())
                 .set_version_id_marker(version_marker.take())
                 .send()
