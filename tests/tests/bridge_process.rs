@@ -456,3 +456,67 @@ fn check_resolve_reports_every_missing_reference_at_once() {
     // One line per reference, no debug dump of an SDK error.
     assert!(!stderr.contains("DispatchFailure("), "{stderr}");
 }
+
+/// What `replay --policy` did, now across the crate boundary (ADR 024): `patchplane bridge-config`
+/// writes the bridge.yaml the central stack runs with, schedule filled in from the policy, and
+/// `replay --config` with it names a finding's next install window; `--policy` says where it went.
+#[test]
+fn bridge_config_feeds_replay_the_policys_windows() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = std::process::Command::new(workspace_bin("patchplane"))
+        .current_dir(root())
+        .args(["bridge-config", "examples/org-policy.yaml"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let cfg: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON, which is YAML");
+    let windows = cfg["schedule"]["windows"].as_array().expect("windows");
+    assert!(
+        windows
+            .iter()
+            .any(|w| w["name"] == "acme-AL2023-early-install" && w["patch_groups"][0] == "AL2023-early"),
+        "{windows:?}"
+    );
+    assert_eq!(cfg["enrich"]["baselines"]["AL2023"], "plat-al2023-baseline");
+    let file = dir.path().join("bridge.yaml");
+    std::fs::write(&file, &out.stdout).expect("write");
+
+    let bin = workspace_bin("patchplane-bridge");
+    let finding = root().join("tests/fixtures/lifecycle/finding-active.json");
+    let out = std::process::Command::new(&bin)
+        .args(["replay", "--dry-run", "--config"])
+        .arg(&file)
+        .args(["--tag", "PatchGroup=AL2023-early"])
+        .arg(&finding)
+        .env_remove("PATCHPLANE_BRIDGE_CONFIG")
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("next window acme-AL2023-early-install at "), "{text}");
+
+    let out = std::process::Command::new(&bin)
+        .args(["replay", "--dry-run", "--policy", "examples/org-policy.yaml"])
+        .arg(&finding)
+        .output()
+        .expect("runs");
+    assert_ne!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("patchplane bridge-config examples/org-policy.yaml > bridge.yaml"),
+        "{err}"
+    );
+
+    // A policy without `central.bridge` needs a base file of its own.
+    let out = std::process::Command::new(workspace_bin("patchplane"))
+        .current_dir(root())
+        .args(["bridge-config", "examples/sunday-after-patch-tuesday.yaml"])
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("has no `central.bridge`; pass --base bridge.yaml"),
+        "{err}"
+    );
+}
