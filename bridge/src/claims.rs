@@ -21,7 +21,7 @@
 //! The bucket's lifecycle removes claims after a few days; the keys carry the window's time, so
 //! an old key is never looked at again.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -53,6 +53,51 @@ pub trait Claims: Send + Sync {
     fn renew<'a>(&'a self, key: &'a str) -> ClaimFuture<'a, bool>;
     /// How often a lease held through long work is renewed (a third of the lease).
     fn renew_every(&self) -> Duration;
+}
+
+/// What [`once`] did with a piece of work.
+#[derive(Debug)]
+pub enum Once {
+    /// This task did it: `send` answered this many.
+    Sent(usize),
+    /// Done already (here or by another task), or another task holds it now.
+    Skipped,
+    /// This task claimed it and `send` failed: the lease is kept, so this task retries on a later
+    /// tick (another once the lease has run out).
+    Failed(Failure),
+}
+
+/// Does the work of `key` once across tasks: skips what `done` (this task's memory) or the store
+/// says is finished or held, runs `send` when this task wins the claim, and marks it finished
+/// when `send` succeeds. The sweep-driven notices (window and exception notices) share it.
+/// Errors of the claim store itself are returned; a failed `send` is [`Once::Failed`].
+pub async fn once(
+    claims: &dyn Claims,
+    done: &Mutex<BTreeSet<String>>,
+    key: String,
+    send: impl Future<Output = Result<usize, Failure>>,
+) -> Result<Once, Failure> {
+    if done.lock().map(|d| d.contains(&key)).unwrap_or(false) {
+        return Ok(Once::Skipped);
+    }
+    let sent = match claims.claim(&key).await? {
+        Claimed::Held => {
+            tracing::debug!(claim = %key, "Another task holds this work");
+            return Ok(Once::Skipped);
+        }
+        Claimed::Done => Once::Skipped,
+        Claimed::Won => match send.await {
+            Ok(n) => {
+                claims.finish(&key).await?;
+                Once::Sent(n)
+            }
+            Err(f) => return Ok(Once::Failed(f)),
+        },
+    };
+    if let Ok(mut d) = done.lock() {
+        d.insert(key);
+    }
+    Ok(sent)
 }
 
 /// Keeps this task's lease on `key` alive for as long as it is polled: renews it every

@@ -10,7 +10,9 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use serde::Serialize;
 
-use crate::model::{Plan, WindowKind};
+use jiff::Zoned;
+
+use crate::model::{Plan, WindowKind, WindowPlan};
 
 pub use patchplane_bridge_config::window::openings;
 
@@ -60,20 +62,7 @@ pub fn preview(plan: &Plan, from: Date, count: usize) -> Vec<Opening> {
             .flat_map(|a| a.images.iter().map(|i| &i.window));
         for w in plan.windows.iter().filter(|w| w.site.is_none()).chain(ami_here) {
             for z in openings(&w.schedule, &tz, start.timestamp(), count) {
-                out.push(Opening {
-                    region: rz.region.clone(),
-                    zone: rz.zone.clone(),
-                    window: w.name.clone(),
-                    kind: w.kind,
-                    ring: w.ring.clone(),
-                    baseline: w.baseline.clone(),
-                    operating_system: w.operating_system.map(str::to_owned),
-                    local: z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
-                    utc: z.timestamp().strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
-                    local_display: z.strftime("%Y-%m-%d %a %H:%M %Z").to_string(),
-                    patch_groups: w.targets.iter().flat_map(|t| t.values.iter().cloned()).collect(),
-                    duration_hours: w.duration,
-                });
+                out.push(opening(w, &rz.region, &rz.zone, &z));
             }
         }
     }
@@ -85,23 +74,28 @@ pub fn preview(plan: &Plan, from: Date, count: usize) -> Vec<Opening> {
         let Ok(tz) = TimeZone::get(zone) else { continue };
         let Ok(start) = from.to_zoned(tz.clone()) else { continue };
         for z in openings(&w.schedule, &tz, start.timestamp(), count) {
-            out.push(Opening {
-                region: format!("site:{site}"),
-                zone: zone.clone(),
-                window: w.name.clone(),
-                kind: w.kind,
-                ring: w.ring.clone(),
-                baseline: w.baseline.clone(),
-                operating_system: w.operating_system.map(str::to_owned),
-                local: z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
-                utc: z.timestamp().strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
-                local_display: z.strftime("%Y-%m-%d %a %H:%M %Z").to_string(),
-                patch_groups: w.targets.iter().flat_map(|t| t.values.iter().cloned()).collect(),
-                duration_hours: w.duration,
-            });
+            out.push(opening(w, &format!("site:{site}"), zone, &z));
         }
     }
     out
+}
+
+/// One opening `z` of window `w`, shown under `region` (a region, or `site:<name>`) in `zone`.
+fn opening(w: &WindowPlan, region: &str, zone: &str, z: &Zoned) -> Opening {
+    Opening {
+        region: region.to_owned(),
+        zone: zone.to_owned(),
+        window: w.name.clone(),
+        kind: w.kind,
+        ring: w.ring.clone(),
+        baseline: w.baseline.clone(),
+        operating_system: w.operating_system.map(str::to_owned),
+        local: z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+        utc: z.timestamp().strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        local_display: z.strftime("%Y-%m-%d %a %H:%M %Z").to_string(),
+        patch_groups: w.targets.iter().flat_map(|t| t.values.iter().cloned()).collect(),
+        duration_hours: w.duration,
+    }
 }
 
 /// Escapes an iCalendar TEXT value (RFC 5545 §3.3.11).

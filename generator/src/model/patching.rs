@@ -282,28 +282,17 @@ fn install_windows_with(
                     }
                     plan
                 });
-                let mut window = WindowPlan::new(
+                let mut window = install_window(
                     p,
-                    WindowKind::Install,
                     &id,
-                    format!("{}-{g}-install", p.name),
                     format!(
                         "{what} install of baseline {} ({})",
                         b.name,
                         b.operating_system.as_str()
                     ),
                     ws,
-                )
-                .in_ring(ring.name.clone(), b)
-                .targets(vec![TargetPlan {
-                    logical_id: format!("{id}Target"),
-                    values: vec![g.clone()],
-                }])
-                .task(
-                    document,
-                    install_params.to_vec(),
-                    p.install.max_concurrency.clone(),
-                    p.install.max_errors.clone(),
+                    (ring.name.clone(), b, &g),
+                    (document, install_params),
                 );
                 if let Some((s, spec)) = site {
                     window = window.at_site(s, spec.zone());
@@ -333,11 +322,9 @@ fn install_windows_with(
             );
             let ring = format!("{}-{}", t.team, w.name);
             let gate = team_gate(p, b, &ring, &g);
-            let window = WindowPlan::new(
+            let window = install_window(
                 p,
-                WindowKind::Install,
                 &id,
-                format!("{}-{g}-install", p.name),
                 format!(
                     "Team {} window {} install of baseline {} ({})",
                     t.team,
@@ -346,17 +333,8 @@ fn install_windows_with(
                     b.operating_system.as_str()
                 ),
                 ws,
-            )
-            .in_ring(ring.clone(), b)
-            .targets(vec![TargetPlan {
-                logical_id: format!("{id}Target"),
-                values: vec![g.clone()],
-            }])
-            .task(
-                document,
-                install_params.to_vec(),
-                p.install.max_concurrency.clone(),
-                p.install.max_errors.clone(),
+                (ring.clone(), b, &g),
+                (document, install_params),
             );
             windows.push(WindowPlan {
                 // A team window has its own duration; the policy's cutoff is kept below it.
@@ -379,6 +357,38 @@ fn snapshot_task(p: &Policy, id: &str) -> Option<String> {
         .as_ref()
         .is_some_and(|pp| pp.snapshot)
         .then(|| format!("{id}SnapshotTask"))
+}
+
+/// An install window `<id>Window` of ring (or team window) `ring` and baseline `b` on patch group
+/// `g`, running `document` with `params` at the policy's rate: what ring, site and team windows
+/// share.
+fn install_window(
+    p: &Policy,
+    id: &str,
+    description: String,
+    ws: crate::resolve::WindowSchedule,
+    (ring, b, g): (String, &Baseline, &str),
+    (document, params): (&'static str, &[Param]),
+) -> WindowPlan {
+    WindowPlan::new(
+        p,
+        WindowKind::Install,
+        id,
+        format!("{}-{g}-install", p.name),
+        description,
+        ws,
+    )
+    .in_ring(ring, b)
+    .targets(vec![TargetPlan {
+        logical_id: format!("{id}Target"),
+        values: vec![g.to_owned()],
+    }])
+    .task(
+        document,
+        params.to_vec(),
+        p.install.max_concurrency.clone(),
+        p.install.max_errors.clone(),
+    )
 }
 
 /// The logical id (less its `Window`/`Task` suffix) of a site's ring window.

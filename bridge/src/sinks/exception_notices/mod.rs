@@ -36,7 +36,7 @@ use jiff::civil::Date;
 use patchplane_bridge_config::exception::{EXPIRY_NOTICE_DAYS, Exception};
 use patchplane_integrations::retry::Failure;
 
-use crate::claims::{Claimed, Claims};
+use crate::claims::{Claims, Once, once};
 use crate::decode::Decoded;
 use crate::enrich::owners::OwnerChain;
 use crate::enrich::{Context, Tags};
@@ -169,31 +169,20 @@ impl ExceptionNotices {
         let mut retry = None;
         for due in self.due(day) {
             let key = due.key();
-            if self.done.lock().map(|d| d.contains(&key)).unwrap_or(false) {
-                continue;
-            }
-            match self.parts.claims.claim(&key).await? {
-                Claimed::Held => {
-                    tracing::debug!(notice = %key, "Another task holds this exception notice");
-                    continue;
+            match once(
+                self.parts.claims.as_ref(),
+                &self.done,
+                key.clone(),
+                self.send(&due, day),
+            )
+            .await?
+            {
+                Once::Sent(n) => sent += n,
+                Once::Skipped => {}
+                Once::Failed(f) => {
+                    tracing::warn!(notice = %key, error = %f, "Exception notice not sent");
+                    retry = Some(f);
                 }
-                Claimed::Done => {}
-                Claimed::Won => match self.send(&due, day).await {
-                    Ok(n) => {
-                        sent += n;
-                        self.parts.claims.finish(&key).await?;
-                    }
-                    // Keep the lease (this task retries on the next tick; another once the lease
-                    // has expired) and go on with the other notices.
-                    Err(f) => {
-                        tracing::warn!(notice = %key, error = %f, "Exception notice not sent");
-                        retry = Some(f);
-                        continue;
-                    }
-                },
-            }
-            if let Ok(mut d) = self.done.lock() {
-                d.insert(key);
             }
         }
         retry.map_or(Ok(sent), Err)

@@ -34,7 +34,7 @@ use patchplane_bridge_config::{ScheduleConfig, WindowNoticesConfig};
 use patchplane_integrations::retry::Failure;
 
 use self::accounts::MemberAccounts;
-use crate::claims::{Claimed, Claims};
+use crate::claims::{Claims, Once, once};
 use crate::decode::Decoded;
 use crate::enrich::owners::OwnerChain;
 use crate::enrich::{Context, EnrichError, Tags};
@@ -296,31 +296,13 @@ impl WindowNotices {
         let mut retry = None;
         for due in self.due(now) {
             let key = due.key();
-            if self.done.lock().map(|d| d.contains(&key)).unwrap_or(false) {
-                continue;
-            }
-            match self.parts.claims.claim(&key).await? {
-                Claimed::Held => {
-                    tracing::debug!(notice = %key, "Another task holds this notice");
-                    continue;
+            match once(self.parts.claims.as_ref(), &self.done, key.clone(), self.send(&due)).await? {
+                Once::Sent(n) => sent += n,
+                Once::Skipped => {}
+                Once::Failed(f) => {
+                    tracing::warn!(notice = %key, error = %f, "Window notice not sent");
+                    retry = Some(f);
                 }
-                Claimed::Done => {}
-                Claimed::Won => match self.send(&due).await {
-                    Ok(n) => {
-                        sent += n;
-                        self.parts.claims.finish(&key).await?;
-                    }
-                    // Keep the lease (this task may retry it on the next tick; another task once
-                    // the lease has expired) and go on with the other notices.
-                    Err(f) => {
-                        tracing::warn!(notice = %key, error = %f, "Window notice not sent");
-                        retry = Some(f);
-                        continue;
-                    }
-                },
-            }
-            if let Ok(mut d) = self.done.lock() {
-                d.insert(key);
             }
         }
         retry.map_or(Ok(sent), Err)

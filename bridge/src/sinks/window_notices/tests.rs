@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use patchplane_bridge_config::{WindowNoticesConfig, WindowSpec};
 
 use super::*;
-use crate::claims::{MemoryClaims, MemoryTask};
+use crate::claims::{Claimed, MemoryClaims, MemoryTask};
 use crate::enrich::owners::Step;
 use crate::sinks::notify::DigestSender;
 
