@@ -65,10 +65,22 @@ fn the_site_window_and_its_patch_group_are_in_the_template() {
         "the site runs Windows only"
     );
     assert!(r["InstallAL2023SiteDcFraAllWindow"].is_null());
-    // The nightly scan covers the site's nodes too.
-    let scan =
-        serde_yaml::to_string(&r["ScanTarget"]).unwrap_or_default() + &serde_yaml::to_string(r).unwrap_or_default();
-    assert!(scan.contains("Win2022-dc-fra-all"));
+    // The nightly scan's targets cover the site's nodes too.
+    let scanned: Vec<&str> = r
+        .as_mapping()
+        .expect("resources")
+        .iter()
+        .filter(|(k, _)| k.as_str().is_some_and(|k| k.starts_with("ScanTarget")))
+        .flat_map(|(_, v)| {
+            v["Properties"]["Targets"][0]["Values"]
+                .as_sequence()
+                .into_iter()
+                .flatten()
+        })
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(scanned.contains(&"Win2022-dc-fra-all"), "{scanned:?}");
+    assert!(scanned.contains(&"Win2022-all"), "{scanned:?}");
 }
 
 #[test]
