@@ -197,6 +197,39 @@ fn schedule_prints_local_and_utc_and_json() {
     );
 }
 
+/// Every install reads the node-selecting exceptions from one SSM parameter (ADR 026), which
+/// holds at most 8 KB: more is a validation error naming `exceptions`, not a failed rollout.
+#[test]
+fn node_exceptions_beyond_one_ssm_parameter_are_refused() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let example = std::fs::read_to_string(root().join("examples/org-policy.yaml")).expect("policy");
+    let (head, rest) = example.split_once("\nexceptions:\n").expect("exceptions");
+    let tail = &rest[rest.find("\nami_pipeline:").expect("ami_pipeline follows")..];
+    let with = |n: usize| {
+        let list: String = (0..n)
+            .map(|i| {
+                format!(
+                    "  - {{id: EXC-{i:03}, nodes: [i-{i:017x}, mi-{i:017x}], reason: freeze, approver: ciso@acme.example, ticket: CHG{i:07}, expires: '2027-06-30'}}\n"
+                )
+            })
+            .collect();
+        let path = tmp.path().join(format!("p{n}.yaml"));
+        std::fs::write(&path, format!("{head}{tail}exceptions:\n{list}")).expect("write");
+        path
+    };
+    // Each entry publishes about 120 bytes: 60 fit, 80 do not.
+    let fits = validate_on(&with(60), "2027-01-10");
+    assert!(fits.status.success(), "{}", text_of(&fits));
+    let over = validate_on(&with(80), "2027-01-10");
+    assert_eq!(over.status.code(), Some(1), "{}", text_of(&over));
+    assert!(
+        text(&over.stderr).contains("`exceptions`: the exceptions that select nodes take")
+            && text(&over.stderr).contains("SSM holds at most 8192"),
+        "{}",
+        text(&over.stderr)
+    );
+}
+
 /// `patchplane validate` as of a day (`PATCHPLANE_TODAY`, the clock tests set).
 fn validate_on(policy: &Path, today: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_patchplane"))

@@ -187,8 +187,16 @@ impl Api for Fake {
 /// The committed member StackSet of the Sunday policy: its request and the template beside it.
 const SUNDAY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../stacksets/sunday/patching");
 
+/// A committed StackSet under the 51,200-byte `TemplateBody` limit (the member templates are
+/// over it since every install runs per node, ADR 026): the acme AMI pipeline.
+const SMALL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../stacksets/acme/ami-pipeline");
+
 fn desired(ous: &[&str], regions: &[&str]) -> Desired {
-    let path = Path::new(SUNDAY).join("stackset.json");
+    desired_in(SUNDAY, ous, regions)
+}
+
+fn desired_in(dir: &str, ous: &[&str], regions: &[&str]) -> Desired {
+    let path = Path::new(dir).join("stackset.json");
     let text = std::fs::read_to_string(&path).expect("committed");
     let mut d = Desired::parse(&path, &text).expect("parses");
     d.ous = ous.iter().map(|s| (*s).to_owned()).collect();
@@ -367,9 +375,10 @@ async fn rollout_asks_with_the_plan_and_a_no_sends_nothing() {
     let d = desired(&["ou-aaaa-11111111"], &["us-east-1"]);
     let mut sets = StackSets::new(api, vec![d]);
     let mut shown = None;
+    let store = Store::default();
     let outcome = sets
         .rollout(
-            None::<&Store>,
+            Some(&store),
             &options(false),
             |p: &Pending| {
                 shown = Some(p.to_string());
@@ -388,7 +397,7 @@ async fn rollout_asks_with_the_plan_and_a_no_sends_nothing() {
     assert_eq!(sets.api().mutating(), 0, "declined: no mutating call");
 
     let outcome = sets
-        .rollout(None::<&Store>, &options(false), |_| true, &Quiet)
+        .rollout(Some(&store), &options(false), |_| true, &Quiet)
         .await
         .expect("runs");
     let Outcome::Applied { failures, status, .. } = outcome else {
@@ -399,7 +408,7 @@ async fn rollout_asks_with_the_plan_and_a_no_sends_nothing() {
     assert!(status.table().contains("sunday-patching"));
 
     let outcome = sets
-        .rollout(None::<&Store>, &options(false), |_| panic!("nothing to ask"), &Quiet)
+        .rollout(Some(&store), &options(false), |_| panic!("nothing to ask"), &Quiet)
         .await
         .expect("runs");
     assert!(
@@ -471,12 +480,12 @@ async fn oversize_templates_need_a_store_and_go_by_url() {
 /// (in the dry run's requests too), although `stackset.json` does not contain it.
 #[tokio::test]
 async fn the_request_sent_carries_the_exact_template_bytes() {
-    let template = std::fs::read(Path::new(SUNDAY).join("template.yaml")).expect("committed");
-    let request = std::fs::read_to_string(Path::new(SUNDAY).join("stackset.json")).expect("committed");
+    let template = std::fs::read(Path::new(SMALL).join("template.yaml")).expect("committed");
+    let request = std::fs::read_to_string(Path::new(SMALL).join("stackset.json")).expect("committed");
     assert!(!request.contains("TemplateBody"), "the request embeds no template");
 
     let api = Fake::with_ous(&[("ou-aaaa-11111111", 1)]);
-    let mut sets = StackSets::new(api, vec![desired(&["ou-aaaa-11111111"], &["us-east-1"])]);
+    let mut sets = StackSets::new(api, vec![desired_in(SMALL, &["ou-aaaa-11111111"], &["us-east-1"])]);
     let Outcome::DryRun(pending) = sets
         .rollout(
             None::<&Store>,

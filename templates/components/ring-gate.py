@@ -1,7 +1,9 @@
 """patchplane ring gate (ADR 016, amended): judges the last run of the same baseline's earlier ring
 window in this account and region, as SSM records it; an earlier ring held by its own gate holds
 this one; a window that never ran opens only while new. A held gate (or one an operator opened via
-the `GateParameter` SSM parameter) puts a `patchplane Ring Gate` event on the default bus."""
+the `GateParameter` SSM parameter) puts a `patchplane Ring Gate` event on the default bus. The
+decision is recorded for this window run in `DecisionParameter`, which every per-node install and
+start-patch-stop of the run reads before touching a node (leave-alone.py)."""
 import json
 from datetime import datetime, timedelta, timezone
 
@@ -72,7 +74,12 @@ def step_output(execution, step, name):
 
 
 def run_results(ssm, run):
-    """What one window run did: (per-node statuses, why it installed nothing or None)."""
+    """What one window run did: (per-node statuses, why it installed nothing or None).
+
+    A task with targets makes one invocation per node (`WindowTargetId` set): its status is that
+    node's, whether the task is Run Command or the per-node install Automation. A task without
+    targets (the ring gate, start-patch-stop) makes one Automation: its gate step's decision, and
+    the per-node results of the commands its `aws:runCommand` steps sent."""
     statuses, held = [], None
     wid = run["WindowExecutionId"]
     for task in pages(ssm.describe_maintenance_window_execution_tasks, "WindowExecutionTaskIdentities",
@@ -80,19 +87,23 @@ def run_results(ssm, run):
         for inv in pages(ssm.describe_maintenance_window_execution_task_invocations,
                          "WindowExecutionTaskInvocationIdentities",
                          WindowExecutionId=wid, TaskId=task["TaskExecutionId"]):
-            if (inv.get("TaskType") or task.get("TaskType")) != "AUTOMATION":
-                # Run Command: one invocation per target node.
+            if (inv.get("TaskType") or task.get("TaskType")) != "AUTOMATION" or inv.get("WindowTargetId"):
                 statuses.append(inv.get("Status", ""))
                 continue
             execution = ssm.get_automation_execution(
                 AutomationExecutionId=inv["ExecutionId"])["AutomationExecution"]
-            if step_output(execution, "CheckRingGate", "Decision") == "HELD":
+            gated = any(s.get("StepName") == "CheckRingGate" for s in execution.get("StepExecutions", []))
+            decision = step_output(execution, "CheckRingGate", "Decision")
+            if decision == "HELD":
                 held = "its own gate held it (%s)" % (step_output(execution, "CheckRingGate", "Reason") or "")
+                continue
+            if gated and decision is None:
+                held = "its gate recorded no decision (automation %s)" % execution.get("AutomationExecutionStatus")
                 continue
             # Each aws:runCommand step outputs its CommandId (none when nothing was stopped).
             commands = [c for step in execution.get("StepExecutions", [])
                         for c in (step.get("Outputs") or {}).get("CommandId", [])]
-            if not commands and failed_status(execution.get("AutomationExecutionStatus", "")):
+            if not gated and not commands and failed_status(execution.get("AutomationExecutionStatus", "")):
                 held = "its install never ran (automation %s)" % execution.get("AutomationExecutionStatus")
             for command in commands:
                 statuses.extend(ci.get("Status", "") for ci in pages(
@@ -157,6 +168,10 @@ def handler(events, context):
     decision, reason = judge(ssm, events.get("PreviousWindow", ""), float(events["MaxFailedPercent"]),
                              override, now, previous)
     print("PATCHPLANE_GATE_" + decision + ": " + reason)
+    if events.get("DecisionParameter"):
+        # What this window run's per-node installs and start-patch-stop read (leave-alone.py).
+        ssm.put_parameter(Name=events["DecisionParameter"], Type="String", Overwrite=True, Value=json.dumps(
+            {"WindowExecutionId": events.get("WindowExecutionId", ""), "Decision": decision, "Reason": reason[:1000]}))
     if decision != "OPEN":
         execution_id = (context or {}).get("automation:EXECUTION_ID", "")
         boto3.client("events").put_events(Entries=[gate_event(decision, reason, events, execution_id)])

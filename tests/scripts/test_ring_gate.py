@@ -33,6 +33,7 @@ INVOCATION = documented("DescribeMaintenanceWindowExecutionTaskInvocations")["mo
 AUTOMATION = documented("GetAutomationExecution")["response"]["AutomationExecution"]
 COMMAND_INVOCATION = documented("ListCommandInvocations")["response"]["CommandInvocations"][0]
 WINDOW = documented("GetMaintenanceWindow")["response"]
+PUT_PARAMETER = documented("PutParameter")["response"]
 
 NOW = datetime(2026, 12, 9, 7, 0, tzinfo=timezone.utc)
 TIME_KEYS = {"StartTime", "EndTime", "CreatedDate", "ModifiedDate", "ExecutionStartTime", "ExecutionEndTime",
@@ -120,6 +121,10 @@ class FakeSsm:
             raise NotFound(Name)
         return {"Parameter": {"Value": self.parameter}}
 
+    def put_parameter(self, Name, Value, Type, Overwrite):
+        self.calls.append(("put_parameter", Name, Value, Type, Overwrite))
+        return copy.deepcopy(PUT_PARAMETER)
+
 
 def execution(window, eid, hours_ago, status="SUCCESS"):
     e = copy.deepcopy(EXECUTION)
@@ -132,7 +137,8 @@ def execution(window, eid, hours_ago, status="SUCCESS"):
 
 def run_command_task(eid, tid, statuses):
     """A Run Command task of a window run: one invocation per target node (the documented shape:
-    `Parameters` a JSON string naming that node in `instanceIds`)."""
+    `Parameters` a JSON string naming that node in `instanceIds`). Install windows ran this way
+    before ADR 026, so an earlier ring's last run may still be one the month a policy upgrades."""
     t = copy.deepcopy(TASK)
     t.update(WindowExecutionId=eid, TaskExecutionId=tid, TaskArn="AWS-RunPatchBaseline", Status="SUCCESS")
     invs = []
@@ -149,33 +155,61 @@ def run_command_task(eid, tid, statuses):
     return (t, invs)
 
 
-def automation_task(ssm, eid, tid, automation_id, decision, command_statuses=None, status="Success"):
-    """A gated ring's task: this Automation; its gate step's decision and its install's command."""
+def node_install_task(eid, tid, statuses):
+    """An install window's per-node install task (ADR 026): an AUTOMATION task with targets makes
+    one invocation per target node, each its own Automation (`ExecutionId`), naming the window
+    target it ran for (`WindowTargetId`, a field of MaintenanceWindowExecutionTaskInvocationIdentity
+    in the API reference: https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_MaintenanceWindowExecutionTaskInvocationIdentity.html).
+    A node an exception covered, or whose gate held, ends its Automation in success."""
     t = copy.deepcopy(TASK)
-    t.update(WindowExecutionId=eid, TaskExecutionId=tid, TaskArn="acme-gated-install", TaskType="AUTOMATION")
+    t.update(WindowExecutionId=eid, TaskExecutionId=tid, TaskArn="acme-install-node", TaskType="AUTOMATION")
+    invs = []
+    for n, status in enumerate(statuses):
+        i = copy.deepcopy(INVOCATION)
+        i.update(WindowExecutionId=eid, TaskExecutionId=tid, InvocationId="%s-%d" % (tid, n),
+                 ExecutionId="auto-%s-%d" % (tid, n), TaskType="AUTOMATION", Status=status,
+                 WindowTargetId="e32eecb2-646c-4f4b-8ed1-205fbEXAMPLE",
+                 Parameters=json.dumps({"InstanceId": ["i-%017x" % (0xabc0000 + n)]}))
+        invs.append(i)
+    return (t, invs)
+
+
+def targetless_task(ssm, eid, tid, automation_id, steps, status="Success", arn="acme-ring-gate"):
+    """A task without targets (the ring gate, start-patch-stop): one invocation, one Automation,
+    whose steps are copies of the documented step execution with the given names and outputs."""
+    t = copy.deepcopy(TASK)
+    t.update(WindowExecutionId=eid, TaskExecutionId=tid, TaskArn=arn, TaskType="AUTOMATION")
     i = copy.deepcopy(INVOCATION)
     i.update(WindowExecutionId=eid, TaskExecutionId=tid, InvocationId=tid + "-0", ExecutionId=automation_id,
              TaskType="AUTOMATION", Parameters="{}")
     a = copy.deepcopy(AUTOMATION)
     step = a["StepExecutions"][0]
-    gate_step = dict(copy.deepcopy(step), StepName="CheckRingGate", Action="aws:executeScript",
-                     Outputs={"Decision": [decision], "Reason": ["0 of 0 nodes"]})
-    steps = [gate_step]
-    a.update(AutomationExecutionId=automation_id, DocumentName="acme-gated-install", AutomationExecutionStatus=status)
-    if command_statuses is not None:
-        command_id = "cmd-" + automation_id
-        steps.append(dict(copy.deepcopy(step), StepName="InstallPatches", Action="aws:runCommand",
-                          Outputs={"CommandId": [command_id], "Status": ["Success"]}))
-        invs = []
-        for n, status in enumerate(command_statuses):
-            ci = copy.deepcopy(COMMAND_INVOCATION)
-            ci.update(CommandId=command_id, InstanceId="i-%017x" % (0xdef0000 + n), DocumentName="AWS-RunPatchBaseline",
-                      Status=status, StatusDetails=status)
-            invs.append(ci)
-        ssm.commands[command_id] = invs
-    a["StepExecutions"] = steps
+    a["StepExecutions"] = [dict(copy.deepcopy(step), StepName=name, Outputs=outputs) for name, outputs in steps]
+    a.update(AutomationExecutionId=automation_id, DocumentName=arn, AutomationExecutionStatus=status)
     ssm.automations[automation_id] = a
     return (t, [i])
+
+
+def gate_task(ssm, eid, automation_id, decision, status="Success"):
+    """A gated window's priority-0 gate: its one step's decision (None: it recorded none)."""
+    outputs = {"Decision": [decision], "Reason": ["0 of 0 nodes"]} if decision else {}
+    return targetless_task(ssm, eid, "gate-" + eid, automation_id, [("CheckRingGate", outputs)], status)
+
+
+def stopped_task(ssm, eid, automation_id, command_statuses=None, status="Success"):
+    """Start-patch-stop: its install step's command, with one invocation per started instance."""
+    steps = [("FindStoppedInstances", {"Count": [str(len(command_statuses or []))]})]
+    if command_statuses is not None:
+        command_id = "cmd-" + automation_id
+        steps.append(("PatchStartedInstances", {"CommandId": [command_id], "Status": ["Success"]}))
+        invs = []
+        for n, st in enumerate(command_statuses):
+            ci = copy.deepcopy(COMMAND_INVOCATION)
+            ci.update(CommandId=command_id, InstanceId="i-%017x" % (0xdef0000 + n), DocumentName="AWS-RunPatchBaseline",
+                      Status=st, StatusDetails=st)
+            invs.append(ci)
+        ssm.commands[command_id] = invs
+    return targetless_task(ssm, eid, "stopped-" + eid, automation_id, steps, status, arn="acme-start-patch-stop")
 
 
 def ok(n):
@@ -188,10 +222,10 @@ class Gate(unittest.TestCase):
         the gate of each next ring reads its own baseline's first ring, so only AL2023-main holds."""
         ssm = FakeSsm({
             "mw-0al2023early0001": {"created": at(24 * 90), "runs": [
-                (execution("mw-0al2023early0001", "al-run", 20), [run_command_task("al-run", "al-task", ok(7) + ["FAILED"] * 2 + ["TIMED_OUT"])]),
+                (execution("mw-0al2023early0001", "al-run", 20), [node_install_task("al-run", "al-task", ok(7) + ["FAILED"] * 2 + ["TIMED_OUT"])]),
             ]},
             "mw-0win2022early001": {"created": at(24 * 90), "runs": [
-                (execution("mw-0win2022early001", "win-run", 19), [run_command_task("win-run", "win-task", ok(10))]),
+                (execution("mw-0win2022early001", "win-run", 19), [node_install_task("win-run", "win-task", ok(10))]),
             ]},
         })
         al = gate.judge(ssm, "mw-0al2023early0001", 5.0, None, NOW, "ring early")
@@ -215,33 +249,53 @@ class Gate(unittest.TestCase):
         self.assertEqual(ssm.calls[0][2], [{"Key": "ExecutedAfter", "Values": ["2026-10-08T07:00:00Z"]}])
 
     def test_an_earlier_ring_held_by_its_own_gate_holds_this_one(self):
+        """Its nodes' installs all ended in success (each left its node alone), but the gate held."""
         ssm = FakeSsm({"mw-0al2023main00001": {"created": at(24 * 90), "runs": []}})
         ssm.windows["mw-0al2023main00001"]["runs"].append(
-            (execution("mw-0al2023main00001", "main-run", 20), [automation_task(ssm, "main-run", "main-task", "auto-1", "HELD")]))
+            (execution("mw-0al2023main00001", "main-run", 20),
+             [gate_task(ssm, "main-run", "auto-1", "HELD"), node_install_task("main-run", "install", ok(12))]))
         decision, reason = gate.judge(ssm, "mw-0al2023main00001", 5.0, None, NOW, "ring main")
         self.assertEqual(decision, "HELD")
         self.assertIn("ring main's last run (main-run) installed nothing: its own gate held it", reason)
 
-    def test_a_gated_earlier_ring_is_judged_by_its_install_command(self):
+    def test_a_gated_earlier_ring_is_judged_by_its_nodes_installs(self):
         ssm = FakeSsm({"mw-0al2023main00001": {"created": at(24 * 90), "runs": []}})
         ssm.windows["mw-0al2023main00001"]["runs"].append(
             (execution("mw-0al2023main00001", "main-run", 20),
-             [automation_task(ssm, "main-run", "main-task", "auto-2", "OPEN", ["Success"] * 18 + ["Failed", "TimedOut"])]))
+             [gate_task(ssm, "main-run", "auto-2", "OPEN"),
+              node_install_task("main-run", "install", ok(18) + ["FAILED", "TIMED_OUT"])]))
         decision, reason = gate.judge(ssm, "mw-0al2023main00001", 5.0, None, NOW)
         self.assertEqual(decision, "HELD")
         self.assertIn("2 of 20 nodes (10.0%)", reason)
+        # The per-node results are read from the window's records alone: no Automation per node.
+        self.assertEqual(list(ssm.automations), ["auto-2"])
 
-    def test_a_start_patch_stop_run_with_nothing_stopped_adds_nothing_but_a_failed_install_holds(self):
+    def test_a_gate_that_recorded_no_decision_holds_the_next_ring(self):
         ssm = FakeSsm({"mw-0al2023main00001": {"created": at(24 * 90), "runs": []}})
-        run = (execution("mw-0al2023main00001", "main-run", 20),
-               [automation_task(ssm, "main-run", "install", "auto-3", "OPEN", ["Success"] * 10),
-                automation_task(ssm, "main-run", "stopped", "auto-4", "OPEN")])
-        ssm.windows["mw-0al2023main00001"]["runs"].append(run)
-        self.assertEqual(gate.judge(ssm, "mw-0al2023main00001", 5.0, None, NOW)[0], "OPEN")
-        ssm.windows["mw-0al2023main00001"]["runs"] = [
-            (execution("mw-0al2023main00001", "bad-run", 10, "FAILED"),
-             [automation_task(ssm, "bad-run", "install", "auto-5", "OPEN", None, status="Failed")])]
+        ssm.windows["mw-0al2023main00001"]["runs"].append(
+            (execution("mw-0al2023main00001", "main-run", 20, "FAILED"),
+             [gate_task(ssm, "main-run", "auto-6", None, status="Failed"), node_install_task("main-run", "install", ok(5))]))
         decision, reason = gate.judge(ssm, "mw-0al2023main00001", 5.0, None, NOW)
+        self.assertEqual(decision, "HELD")
+        self.assertIn("its gate recorded no decision (automation Failed)", reason)
+
+    def test_a_start_patch_stop_run_with_nothing_stopped_adds_nothing_but_its_failed_installs_count(self):
+        ssm = FakeSsm({"mw-0al2023early0001": {"created": at(24 * 90), "runs": []}})
+        ssm.windows["mw-0al2023early0001"]["runs"].append(
+            (execution("mw-0al2023early0001", "run", 20),
+             [node_install_task("run", "install", ok(10)), stopped_task(ssm, "run", "auto-4")]))
+        self.assertEqual(gate.judge(ssm, "mw-0al2023early0001", 5.0, None, NOW),
+                         ("OPEN", "0 of 10 nodes (0.0%) failed in the previous ring's last install; the gate allows 5.0%"))
+        ssm.windows["mw-0al2023early0001"]["runs"] = [
+            (execution("mw-0al2023early0001", "run2", 10),
+             [node_install_task("run2", "install", ok(10)), stopped_task(ssm, "run2", "auto-5", ["Success", "Failed"])])]
+        decision, reason = gate.judge(ssm, "mw-0al2023early0001", 5.0, None, NOW)
+        self.assertEqual(decision, "HELD")
+        self.assertIn("1 of 12 nodes", reason)
+        ssm.windows["mw-0al2023early0001"]["runs"] = [
+            (execution("mw-0al2023early0001", "run3", 10, "FAILED"),
+             [stopped_task(ssm, "run3", "auto-7", None, status="Failed")])]
+        decision, reason = gate.judge(ssm, "mw-0al2023early0001", 5.0, None, NOW)
         self.assertEqual(decision, "HELD")
         self.assertIn("its install never ran (automation Failed)", reason)
 
@@ -300,6 +354,18 @@ class Gate(unittest.TestCase):
                           detail["previous-window"], detail["automation-execution-id"]),
                          ("HELD", "main", "AL2023-main", "early", "mw-0al2023early0001", "exec-1"))
         self.assertTrue(detail["reason"].startswith("5 of 5 nodes"))
+        sent.clear()
+        # The decision is recorded for this window run, where its per-node installs read it.
+        fake = FakeSsm(history)
+        Boto.client = staticmethod(lambda name: FakeEvents() if name == "events" else fake)
+        out = gate.handler({"GateParameter": "/g", "PreviousWindow": "mw-0al2023early0001", "MaxFailedPercent": "5",
+                            "DecisionParameter": "/patchplane/acme/gate-decisions/AL2023-main",
+                            "WindowExecutionId": "run-of-tonight"}, None)
+        puts = [c for c in fake.calls if c[0] == "put_parameter"]
+        self.assertEqual(len(puts), 1)
+        self.assertEqual(puts[0][1], "/patchplane/acme/gate-decisions/AL2023-main")
+        self.assertEqual(json.loads(puts[0][2]), {"WindowExecutionId": "run-of-tonight", "Decision": "HELD",
+                                                  "Reason": out["Reason"]})
         sent.clear()
         history["mw-0al2023early0001"]["runs"] = [(execution("mw-0al2023early0001", "r2", 20), [run_command_task("r2", "t2", ok(3))])]
         out = gate.handler({"GateParameter": "/g", "PreviousWindow": "mw-0al2023early0001", "MaxFailedPercent": "5"}, None)

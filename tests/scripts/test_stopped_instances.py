@@ -1,7 +1,10 @@
 """The stopped-instance step (templates/components/stopped-instances.py, as rendered into the
 Automation document) with a fake EC2 client: only instances stopped now are listed, so only they
 are started and stopped again; a running instance never is. Run by tests/tests/stopped_instances.rs."""
+import copy
 import importlib.util
+import json
+import pathlib
 import sys
 import unittest
 
@@ -10,8 +13,23 @@ stopped = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(stopped)
 
 
-def instance(iid, state):
-    return {"InstanceId": iid, "State": {"Name": state}}
+# The documented instance (tests/fixtures/aws/ec2/DescribeInstances.json names its page), with
+# only its id, state and tags changed.
+DOCUMENTED = json.loads((pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "aws" / "ec2" /
+                         "DescribeInstances.json").read_text())["response"]["Reservations"][0]["Instances"][0]
+CODES = {"pending": 0, "running": 16, "stopping": 64, "stopped": 80}
+
+
+def instance(iid, state, tags=None):
+    i = copy.deepcopy(DOCUMENTED)
+    i.update(InstanceId=iid, State={"Code": CODES[state], "Name": state})
+    if tags is not None:
+        i["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+    return i
+
+
+def tagged(iid, state, tags):
+    return instance(iid, state, tags)
 
 
 class FakeEc2:
@@ -30,6 +48,25 @@ class FakeEc2:
         if n + 1 < len(pages):
             out["NextToken"] = str(n + 1)
         return out
+
+
+class NotFound(Exception):
+    pass
+
+
+class FakeSsm:
+    """get_parameter over a dict of name -> value (the documented GetParameter shape's Value)."""
+
+    class exceptions:
+        ParameterNotFound = NotFound
+
+    def __init__(self, values):
+        self.values = values
+
+    def get_parameter(self, Name):
+        if Name not in self.values:
+            raise NotFound(Name)
+        return {"Parameter": {"Name": Name, "Type": "String", "Value": self.values[Name], "Version": 1}}
 
 
 FLEET = [
@@ -52,14 +89,60 @@ class Stopped(unittest.TestCase):
         class Boto:
             @staticmethod
             def client(name):
-                assert name == "ec2"
-                return fake
+                assert name in ("ec2", "ssm")
+                return fake if name == "ec2" else FakeSsm({"/patchplane/acme/exceptions": "[]"})
 
         sys.modules["boto3"] = Boto
-        out = stopped.handler({"PatchGroupTag": "PatchGroup", "PatchGroup": "AL2023-main", "MaxInstances": "1"}, None)
+        out = stopped.handler({"PatchGroupTag": "PatchGroup", "PatchGroup": "AL2023-main", "MaxInstances": "1",
+                               "ExceptionsParameter": "/patchplane/acme/exceptions"}, None)
         self.assertEqual(out, {"InstanceIds": ["i-0000000000000000b"], "Count": 1, "Skipped": 1})
         self.assertEqual(len(fake.calls), 3, "every page")
         self.assertIn({"Name": "tag:PatchGroup", "Values": ["AL2023-main"]}, fake.calls[0])
+
+    def test_an_excepted_instance_is_never_started(self):
+        """Node exceptions by id and by tag, and a patch exception on a node, as the StackSet
+        publishes them; one expired and one not started yet: those two cover nothing."""
+        fleet = [[tagged("i-0000000000000001a", "stopped", {"patchplane:freeze": "audit"}),
+                  tagged("i-0000000000000001b", "stopped", {}),
+                  tagged("i-0000000000000001c", "stopped", {}),
+                  tagged("i-0000000000000001d", "stopped", {"app": "ledger"}),
+                  tagged("i-0000000000000001e", "stopped", {"app": "old"})]]
+        exceptions = [
+            {"id": "EXC-1", "ticket": "CHG1", "tags": {"patchplane:freeze": "audit"}, "expires": "2026-12-31"},
+            {"id": "EXC-2", "ticket": "CHG2", "nodes": ["i-0000000000000001b"], "patches": ["KB5034441"],
+             "expires": "2027-01-15"},
+            {"id": "EXC-3", "ticket": "CHG3", "tags": {"app": "old"}, "expires": "2026-12-01"},
+            {"id": "EXC-4", "ticket": "CHG4", "tags": {"app": "ledger"}, "starts": "2026-12-10", "expires": "2027-01-10"},
+        ]
+        ids, left = stopped.to_patch([{"Instances": r} for r in fleet], exceptions, "2026-12-07")
+        self.assertEqual(ids, ["i-0000000000000001c", "i-0000000000000001d", "i-0000000000000001e"])
+        self.assertEqual(len(left), 2)
+        self.assertIn("exception EXC-1 (CHG1) covers all its patches, through 2026-12-31", left[0])
+        self.assertIn("exception EXC-2 (CHG2) keeps KB5034441 off it", left[1])
+        ids, _ = stopped.to_patch([{"Instances": r} for r in fleet], exceptions, "2026-12-10")
+        self.assertNotIn("i-0000000000000001d", ids, "EXC-4 holds from its start")
+
+    def test_a_held_or_unrecorded_gate_starts_nothing(self):
+        fake = FakeEc2(FLEET)
+        for recorded in ({"WindowExecutionId": "run-1", "Decision": "HELD", "Reason": "3 of 10 failed"},
+                         {"WindowExecutionId": "run-0", "Decision": "OPEN", "Reason": "an older run"},
+                         None):
+            values = {"/patchplane/acme/exceptions": "[]"}
+            if recorded:
+                values["/patchplane/acme/gate-decisions/AL2023-main"] = json.dumps(recorded)
+
+            class Boto:
+                @staticmethod
+                def client(name):
+                    return fake if name == "ec2" else FakeSsm(values)
+
+            sys.modules["boto3"] = Boto
+            out = stopped.handler({"PatchGroupTag": "PatchGroup", "PatchGroup": "AL2023-main",
+                                   "ExceptionsParameter": "/patchplane/acme/exceptions",
+                                   "GateDecisionParameter": "/patchplane/acme/gate-decisions/AL2023-main",
+                                   "WindowExecutionId": "run-1"}, None)
+            self.assertEqual(out["InstanceIds"], [], recorded)
+        self.assertEqual(fake.calls, [], "nothing is even listed")
 
 
 if __name__ == "__main__":

@@ -2,51 +2,21 @@
 //! member account's default bus through the central bus to the bridge's queue.
 //!
 //! What moto does not cover, and this test does not claim: moto's CloudFormation silently skips
-//! `AWS::SSM::*` resources (baselines, windows, tasks, the resource data sync, the gated-install
-//! Automation document), and of the
+//! most `AWS::SSM::*` resources (baselines, windows, tasks, the resource data sync; it creates
+//! documents and parameters, which `node_install.rs` reads back), and of the
 //! bucket it applies only the encryption (not versioning, public access block, lifecycle,
 //! ownership controls, nor bucket or queue policies; probed with moto 5.2.5). Those are covered
 //! by cfn-lint and the cfn-guard rules (`tests/guard/`), not here. Member and central live in
 //! moto's one default account, so the bus policy's `aws:PrincipalOrgID` condition is not
 //! exercised either.
 
-use aws_sdk_cloudformation::types::{Capability, StackStatus};
 use patchplane_e2e::{Moto, generate};
 
-const POLICY: &str = "tests/fixtures/policies/moto.yaml";
+#[path = "support/stacks.rs"]
+mod stacks;
+use stacks::create_stack;
 
-async fn create_stack(cfn: &aws_sdk_cloudformation::Client, name: &str, body: &str) -> Vec<(String, String)> {
-    cfn.create_stack()
-        .stack_name(name)
-        .template_body(body)
-        .capabilities(Capability::CapabilityIam)
-        .send()
-        .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "create {name}: {}",
-                aws_sdk_cloudformation::error::DisplayErrorContext(e)
-            )
-        });
-    let stack = cfn.describe_stacks().stack_name(name).send().await.expect("describe");
-    let stack = &stack.stacks()[0];
-    assert_eq!(
-        stack.stack_status(),
-        Some(&StackStatus::CreateComplete),
-        "{name}: {:?}",
-        stack.stack_status_reason()
-    );
-    stack
-        .outputs()
-        .iter()
-        .map(|o| {
-            (
-                o.output_key().unwrap_or_default().to_owned(),
-                o.output_value().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
-}
+const POLICY: &str = "tests/fixtures/policies/moto.yaml";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stacks_deploy_and_events_reach_the_central_queue() {
@@ -88,13 +58,13 @@ async fn stacks_deploy_and_events_reach_the_central_queue() {
         .find(|r| r.logical_resource_id() == Some("BridgeTagsRole"))
         .unwrap_or_else(|| panic!("no BridgeTagsRole in {member:?}"));
     assert_eq!(role.physical_resource_id(), Some("patchplane-bridge-tags"));
-    // The gated ring's role exists (moto skips its Automation document, an `AWS::SSM::*`).
+    // The install role exists (its documents and the published exceptions: node_install.rs).
     assert!(
         member
             .stack_resource_summaries()
             .iter()
-            .any(|r| r.logical_resource_id() == Some("GatedInstallRole")),
-        "the ring gate's role: {member:?}"
+            .any(|r| r.logical_resource_id() == Some("InstallRole")),
+        "the install role: {member:?}"
     );
 
     // The window-notice claims bucket exists, encrypted, and the task is told its name and the

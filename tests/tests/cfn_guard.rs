@@ -140,6 +140,12 @@ fn each_rule_can_fail() {
         ),
         (
             "patching",
+            "            Operation:\n            - Scan\n            RebootOption:",
+            "            Operation:\n            - Install\n            RebootOption:",
+            "windows_install_only_through_the_node_check",
+        ),
+        (
+            "patching",
             "Sid: ReadTagsNoResourceLevelPermissions",
             "Sid: ReadTags",
             "role_policies_justify_wildcard_resources",

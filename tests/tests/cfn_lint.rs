@@ -46,7 +46,15 @@ fn every_generated_template_lints_clean() {
     let mut all = Vec::new();
     for (i, p) in POLICIES.iter().enumerate() {
         let (files, notes) = generate(p, &tmp.path().join(i.to_string()));
-        assert!(notes.is_empty(), "{p}: {notes:?}");
+        // The only note an example may carry: its member template goes by URL (ADR 003), as the
+        // per-node install (ADR 026) makes a policy of several rings and baselines outgrow
+        // `TemplateBody`.
+        assert!(
+            notes
+                .iter()
+                .all(|n| n.contains("over the 51200-byte TemplateBody limit")),
+            "{p}: {notes:?}"
+        );
         all.extend(templates(&files));
     }
     // The committed output is linted too (it is what rollout deploys): every stacksets/*/*/template.yaml.

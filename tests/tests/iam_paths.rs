@@ -60,10 +60,7 @@ fn central() -> Stack {
 fn member(account: &str, region: &str) -> Stack {
     Stack::load(&root().join("stacksets/acme/patching/template.yaml"), account, region)
         .expect("member template")
-        .named(
-            "GatedInstallRole",
-            "StackSet-acme-patching-GatedInstallRole-1A2B3C4D5E6F",
-        )
+        .named("InstallRole", "StackSet-acme-patching-InstallRole-1A2B3C4D5E6F")
 }
 
 /// `AmazonSSMManagedInstanceCore` (v2, https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AmazonSSMManagedInstanceCore.html):
@@ -399,34 +396,95 @@ fn calls(principal: &Principal, identity: &Value) -> impl Fn(&str, &str) -> Requ
     move |action, resource| Request::new(&principal, action, resource, MEMBER).identity("identity", &identity)
 }
 
-/// Resources read: member `GatedInstallRolePolicy` (identity of the gated ring's Automation),
-/// `GatedInstallRole` (its ARN, for `iam:PassRole`), `GatedInstallDocument` (its name) and the
-/// gate parameter of the install tasks that run it.
+/// Resources read: member `InstallRolePolicy` (identity of the per-node install and ring-gate
+/// Automations), `InstallRole` (its ARN, for `iam:PassRole`), `InstallNodeDocument` and
+/// `RingGateDocument` (their names), `ExceptionsParameter` (its name) and the gate parameter of
+/// the gate tasks.
 #[test]
-fn the_gate_role_calls_only_what_the_gate_needs() {
+fn the_install_role_calls_only_what_installs_and_gates_need() {
     let stack = member(MEMBER, REGION);
     let policy = stack
-        .property("GatedInstallRolePolicy", &["PolicyDocument"])
+        .property("InstallRolePolicy", &["PolicyDocument"])
         .expect("policy");
-    let roles = stack.property("GatedInstallRolePolicy", &["Roles"]).expect("roles");
-    let role = roles[0].as_str().expect("the gate role").to_owned();
-    let role_arn = stack.arn("GatedInstallRole").expect("arn");
+    let roles = stack.property("InstallRolePolicy", &["Roles"]).expect("roles");
+    let role = roles[0].as_str().expect("the install role").to_owned();
+    let role_arn = stack.arn("InstallRole").expect("arn");
     assert_eq!(role_arn, format!("arn:aws:iam::{MEMBER}:role/{role}"));
-    let document = stack.property("GatedInstallDocument", &["Name"]).expect("document");
-    let document = document.as_str().expect("a name");
-    let parameter = gate_parameter(&stack, "stacksets/acme/patching/template.yaml", "GatedInstallDocument");
+    let name = |id: &str| {
+        let v = stack.property(id, &["Name"]).expect("name");
+        v.as_str().expect("a name").to_owned()
+    };
+    let (install, document, exceptions) = (
+        name("InstallNodeDocument"),
+        name("RingGateDocument"),
+        name("ExceptionsParameter"),
+    );
+    let parameter = gate_parameter(&stack, "stacksets/acme/patching/template.yaml", "RingGateDocument");
     assert!(parameter.starts_with("/patchplane/acme/gates/"), "{parameter}");
     let gate = Principal::role_session(MEMBER, &role, "0b1c2d3e-4f5a-6b7c-8d9e-0f1a2b3c4d5e");
     let call = calls(&gate, &policy);
     let window = format!("arn:aws:ssm:{REGION}:{MEMBER}:maintenancewindow/mw-0c50858d01EXAMPLE");
     let outsider = Principal::role_session(OUTSIDER, &role, "mallory");
     let outsider_policy = member(OUTSIDER, REGION)
-        .property("GatedInstallRolePolicy", &["PolicyDocument"])
+        .property("InstallRolePolicy", &["PolicyDocument"])
         .expect("policy");
+    let ssm_parameter = |name: &str| format!("arn:aws:ssm:{REGION}:{MEMBER}:parameter{name}");
+    let decision = ssm_parameter("/patchplane/acme/gate-decisions/AL2023-main");
 
     prove(
-        "gate role → SSM, EventBridge",
+        "install role → SSM, EC2, EventBridge",
         vec![
+            (
+                "starts a node's install",
+                call(
+                    "ssm:StartAutomationExecution",
+                    &format!("arn:aws:ssm:{REGION}:{MEMBER}:automation-definition/{install}:$DEFAULT"),
+                ),
+                Allowed,
+            ),
+            (
+                "reads the published exceptions",
+                call("ssm:GetParameter", &ssm_parameter(&exceptions)),
+                Allowed,
+            ),
+            (
+                "records the gate's decision",
+                call("ssm:PutParameter", &decision),
+                Allowed,
+            ),
+            ("reads it back per node", call("ssm:GetParameter", &decision), Allowed),
+            (
+                "reads an on-premises node's tags",
+                call(
+                    "ssm:ListTagsForResource",
+                    &format!("arn:aws:ssm:{REGION}:{MEMBER}:managed-instance/mi-0123456789abcdef0"),
+                ),
+                Allowed,
+            ),
+            ("reads an EC2 node's tags", call("ec2:DescribeTags", "*"), Allowed),
+            (
+                "changes the exceptions that spare nodes",
+                call("ssm:PutParameter", &ssm_parameter(&exceptions)),
+                ImplicitlyDenied,
+            ),
+            (
+                "opens a gate on purpose (an operator's act, not the gate's)",
+                call("ssm:PutParameter", &ssm_parameter(&parameter)),
+                ImplicitlyDenied,
+            ),
+            (
+                "tags a node (it only reads them)",
+                call(
+                    "ssm:AddTagsToResource",
+                    &format!("arn:aws:ssm:{REGION}:{MEMBER}:managed-instance/mi-0123456789abcdef0"),
+                ),
+                ImplicitlyDenied,
+            ),
+            (
+                "reads another policy's exceptions",
+                call("ssm:GetParameter", &ssm_parameter("/patchplane/sunday/exceptions")),
+                ImplicitlyDenied,
+            ),
             (
                 "reads the earlier ring's window",
                 call("ssm:GetMaintenanceWindow", &window),
@@ -503,7 +561,7 @@ fn the_gate_role_calls_only_what_the_gate_needs() {
                 Allowed,
             ),
             (
-                "starts the gated install",
+                "starts the ring gate",
                 call(
                     "ssm:StartAutomationExecution",
                     &format!("arn:aws:ssm:{REGION}:{MEMBER}:automation-definition/{document}:$DEFAULT"),
@@ -605,7 +663,7 @@ fn the_gate_role_calls_only_what_the_gate_needs() {
 
 /// Resources read (`stacksets/sunday/patching`, whose policy patches stopped instances):
 /// `StartPatchStopRolePolicy` (identity of the start-patch-stop Automation), `StartPatchStopRole`
-/// and the gate parameter of the tasks that run `StartPatchStopDocument`.
+/// and the parameters it reads (the published exceptions, its window's gate decision).
 #[test]
 fn the_stopped_instance_role_starts_and_stops_only_patch_group_instances() {
     let template = "stacksets/sunday/patching/template.yaml";
@@ -623,7 +681,7 @@ fn the_stopped_instance_role_starts_and_stops_only_patch_group_instances() {
         .expect("policy");
     let role_arn = stack.arn("StartPatchStopRole").expect("arn");
     let role = role_arn.rsplit('/').next().expect("name").to_owned();
-    let parameter = gate_parameter(&stack, template, "StartPatchStopDocument");
+    let parameter = |name: &str| format!("arn:aws:ssm:{REGION}:{MEMBER}:parameter{name}");
     let runner = Principal::role_session(MEMBER, &role, "0b1c2d3e-4f5a-6b7c-8d9e-0f1a2b3c4d5e");
     let call = calls(&runner, &policy);
     let instance = format!("arn:aws:ec2:{REGION}:{MEMBER}:instance/i-0123456789abcdef0");
@@ -662,18 +720,15 @@ fn the_stopped_instance_role_starts_and_stops_only_patch_group_instances() {
                 Allowed,
             ),
             (
-                "reads its gate parameter",
-                call(
-                    "ssm:GetParameter",
-                    &format!("arn:aws:ssm:{REGION}:{MEMBER}:parameter{parameter}"),
-                ),
+                "reads the published exceptions",
+                call("ssm:GetParameter", &parameter("/patchplane/sunday/exceptions")),
                 Allowed,
             ),
             (
-                "tells the bridge on the default bus",
+                "reads its window's gate decision",
                 call(
-                    "events:PutEvents",
-                    &format!("arn:aws:events:{REGION}:{MEMBER}:event-bus/default"),
+                    "ssm:GetParameter",
+                    &parameter("/patchplane/sunday/gate-decisions/AL2023-all"),
                 ),
                 Allowed,
             ),
@@ -681,6 +736,27 @@ fn the_stopped_instance_role_starts_and_stops_only_patch_group_instances() {
                 "passes itself to SSM",
                 call("iam:PassRole", &role_arn).context("iam:PassedToService", "ssm.amazonaws.com"),
                 Allowed,
+            ),
+            (
+                "changes the exceptions that spare nodes",
+                call("ssm:PutParameter", &parameter("/patchplane/sunday/exceptions")),
+                ImplicitlyDenied,
+            ),
+            (
+                "writes a gate decision (only the gate does)",
+                call(
+                    "ssm:PutParameter",
+                    &parameter("/patchplane/sunday/gate-decisions/AL2023-all"),
+                ),
+                ImplicitlyDenied,
+            ),
+            (
+                "puts events on the default bus (it judges no gate)",
+                call(
+                    "events:PutEvents",
+                    &format!("arn:aws:events:{REGION}:{MEMBER}:event-bus/default"),
+                ),
+                ImplicitlyDenied,
             ),
             (
                 "starts an instance outside every patch group",
@@ -712,11 +788,8 @@ fn the_stopped_instance_role_starts_and_stops_only_patch_group_instances() {
                 ImplicitlyDenied,
             ),
             (
-                "reads another policy's gate parameter",
-                call(
-                    "ssm:GetParameter",
-                    &format!("arn:aws:ssm:{REGION}:{MEMBER}:parameter/patchplane/acme/gates/all"),
-                ),
+                "reads another policy's exceptions",
+                call("ssm:GetParameter", &parameter("/patchplane/acme/exceptions")),
                 ImplicitlyDenied,
             ),
             (

@@ -54,20 +54,21 @@ fn the_documents_and_tasks_as_rendered() {
     assert!(
         ps.contains("PATCHPLANE_HEALTH_CHECK_FAILED") && ps.contains("{{ MinFreeMb }}") && ps.contains("_MSIExecute")
     );
-    // Every install task runs the check as its pre-install hook.
+    // Every node's install runs the check as its pre-install hook: the per-node install document
+    // (ADR 026) that every install task runs.
+    let install = &r["InstallNodeDocument"]["Properties"]["Content"]["mainSteps"][2]["inputs"];
+    assert_eq!(install["DocumentName"], "AWS-RunPatchBaselineWithHooks");
+    assert_eq!(
+        install["Parameters"]["PreInstallHookDocName"][0],
+        "sunday-pre-patch-health-check"
+    );
     let mut installs = 0;
     let mut snapshots = 0;
     for (k, v) in r.as_mapping().expect("resources") {
         let k = k.as_str().unwrap_or_default();
         let p = &v["Properties"];
-        if k.starts_with("Install") && k.ends_with("Task") && p["TaskType"] == "RUN_COMMAND" {
+        if k.starts_with("Install") && k.ends_with("Task") && p["TaskArn"]["Ref"] == "InstallNodeDocument" {
             installs += 1;
-            assert_eq!(p["TaskArn"], "AWS-RunPatchBaselineWithHooks", "{k}");
-            let params = &p["TaskInvocationParameters"]["MaintenanceWindowRunCommandParameters"]["Parameters"];
-            assert_eq!(
-                params["PreInstallHookDocName"][0], "sunday-pre-patch-health-check",
-                "{k}"
-            );
         }
         if k.ends_with("SnapshotTask") {
             snapshots += 1;

@@ -163,8 +163,22 @@ async fn calls_do_not_grow_with_the_accounts_of_an_ou() {
     assert_eq!(counts[0], counts[1], "3 accounts vs 30 accounts");
 }
 
+/// The bucket `rollout` uploads templates to: the member template is over the 51,200-byte
+/// `TemplateBody` limit since every install runs per node (ADR 026), as most real policies' are.
+const TEMPLATES: &str = "sunday-templates";
+
+async fn templates_bucket(moto: &Moto) {
+    let conf = moto.sdk_config("us-east-1").await;
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build());
+    s3.create_bucket().bucket(TEMPLATES).send().await.expect("bucket");
+}
+
+/// `patchplane ARGS DIR`; a rollout that sends anything uploads to [`TEMPLATES`].
 fn cli(moto: &Moto, args: &[&str], dir: &Path) -> Output {
     let mut all: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+    if args.first() == Some(&"rollout") && !args.contains(&"--dry-run") && !args.contains(&"--template-bucket") {
+        all.extend(["--template-bucket", TEMPLATES].map(std::ffi::OsStr::new));
+    }
     all.push(dir.as_os_str());
     moto.patchplane(&all)
 }
@@ -172,6 +186,7 @@ fn cli(moto: &Moto, args: &[&str], dir: &Path) -> Output {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_dry_run_rollout_plan_and_status() {
     let moto = Moto::start();
+    templates_bucket(&moto).await;
     let org = moto.organization(&[2]);
     let tmp = tempfile::tempdir().expect("tmp");
     let out = tmp.path().join("out");
@@ -280,7 +295,7 @@ async fn oversize_templates_are_uploaded_and_deployed_by_url() {
     let d = generate(&big, &out);
     assert!(d.upload.is_some(), "the 10 x 6 template needs an upload");
 
-    let refused = cli(&moto, &["rollout", "--yes"], &out);
+    let refused = moto.patchplane(&["rollout".as_ref(), "--yes".as_ref(), out.as_os_str()]);
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("pass --template-bucket"));
 

@@ -109,7 +109,7 @@ fn only_instances_found_stopped_are_started_and_every_path_stops_them_again() {
         .as_str()
         .expect("script");
     let log = python_tests("test_stopped_instances.py", script);
-    assert!(log.contains("Ran 2 tests"), "{log}");
+    assert!(log.contains("Ran 4 tests"), "{log}");
 }
 
 /// With ring gates, the start-patch-stop run sits behind the same gate as the window's install:
@@ -130,21 +130,23 @@ fn behind_a_gate_a_held_gate_starts_nothing() {
         .expect("patching");
     let t: Value = serde_yaml::from_str(&file.contents).expect("yaml");
     let r = &t["Resources"];
-    let steps = r["StartPatchStopDocument"]["Properties"]["Content"]["mainSteps"]
-        .as_sequence()
-        .expect("steps");
-    assert_eq!(steps[0]["name"], "CheckRingGate");
+    let params = |task: &str| {
+        r[task]["Properties"]["TaskInvocationParameters"]["MaintenanceWindowAutomationParameters"]["Parameters"].clone()
+    };
+    // It reads the decision the window's own gate task records for the run (the listing step
+    // returns nothing when that decision is HELD or missing: test_stopped_instances.py).
+    let main = params("InstallAL2023MainStoppedTask");
     assert_eq!(
-        steps[1]["inputs"]["Choices"][0]["NextStep"], "NothingStopped",
-        "a held gate starts nothing"
-    );
-    let p = &r["InstallAL2023MainStoppedTask"]["Properties"]["TaskInvocationParameters"]["MaintenanceWindowAutomationParameters"]
-        ["Parameters"];
-    assert_eq!(
-        p["PreviousWindow"][0]["Ref"], "InstallAL2023EarlyWindow",
+        main["GateDecisionParameter"][0],
+        params("InstallAL2023MainGateTask")["DecisionParameter"][0],
         "the install's own gate"
     );
-    let early = &r["InstallAL2023EarlyStoppedTask"]["Properties"]["TaskInvocationParameters"]["MaintenanceWindowAutomationParameters"]
-        ["Parameters"];
-    assert_eq!(early["PreviousWindow"][0], "", "the first ring is ungated");
+    assert_eq!(main["WindowExecutionId"][0], "{{WINDOW_EXECUTION_ID}}");
+    assert!(
+        r["InstallAL2023MainStoppedTask"]["Properties"]["Priority"].as_i64()
+            > r["InstallAL2023MainGateTask"]["Properties"]["Priority"].as_i64(),
+        "after the gate has decided"
+    );
+    let early = params("InstallAL2023EarlyStoppedTask");
+    assert!(early["GateDecisionParameter"].is_null(), "the first ring is ungated");
 }

@@ -64,7 +64,7 @@ pub(super) fn build(p: &Policy, evidence: &EvidencePlan, windows: &[WindowPlan])
         sources: vec![
             EventSource::Ssm.as_str(),
             EventSource::Inspector2.as_str(),
-            super::patching::GATE_EVENT_SOURCE,
+            super::install::GATE_EVENT_SOURCE,
         ],
         max_receive_count: 5,
         evidence: evidence.clone(),

@@ -9,6 +9,8 @@
 //! One file per stack, each with its types and its builder, which [`Plan::build`] calls in turn:
 //! - `patching.rs`: the member StackSet (baselines, scan and install windows, event forwarding,
 //!   evidence); [`Plan`] itself is its plan.
+//! - `install.rs`: how windows install (ADR 026): the per-node install and ring-gate Automations,
+//!   start-patch-stop, the published exceptions, the gate's parameters.
 //! - `central.rs`: the central account's stack (bus, queue, dead-letter queues, evidence bucket).
 //! - `bridge.rs`: the bridge service in the central stack and its tags role in member accounts.
 //! - `ami.rs`: the AMI pipeline StackSet.
@@ -27,6 +29,7 @@ use crate::policy::Policy;
 mod ami;
 mod bridge;
 mod central;
+mod install;
 mod names;
 mod nodes;
 mod patching;
@@ -41,11 +44,15 @@ pub use bridge::{
     fill_bridge_config, fill_organization, schedule_config,
 };
 pub use central::CentralPlan;
+pub use install::{
+    ExceptionsParameterPlan, GATE_EVENT_DETAIL_TYPE, GATE_EVENT_SOURCE, GateDocumentPlan, InstallDocumentPlan,
+    PUBLISHED_EXCEPTIONS_LIMIT, StoppedDocumentPlan, decision_parameter, exceptions_parameter, gate_parameter,
+    published_exceptions,
+};
 pub use names::{central_bus_name, team_patch_group};
 pub use nodes::{NodesPlan, OutputPolicyPlan};
 pub use patching::{
-    BaselinePlan, EventsPlan, EvidencePlan, FilterPlan, GateDocumentPlan, HealthCheckPlan, PrePatchPlan, RulePlan,
-    SnapshotPlan, StoppedDocumentPlan, gate_parameter,
+    BaselinePlan, EventsPlan, EvidencePlan, FilterPlan, HealthCheckPlan, PrePatchPlan, RulePlan, SnapshotPlan,
 };
 pub use request::RequestPlan;
 pub use window::{GatePlan, Param, StoppedTaskPlan, TargetPlan, WindowKind, WindowPlan};
@@ -71,7 +78,11 @@ pub struct Plan {
     pub resource_tag_key: String,
     /// Baselines in policy order.
     pub baselines: Vec<BaselinePlan>,
-    /// The gated-install Automation document, when a ring has a gate.
+    /// The per-node install Automation every install window runs (ADR 026).
+    pub install_document: InstallDocumentPlan,
+    /// The node-selecting exceptions, published for the install to read.
+    pub exceptions: ExceptionsParameterPlan,
+    /// The ring gate's Automation document, when a ring has a gate.
     pub gate_document: Option<GateDocumentPlan>,
     /// The start-patch-stop Automation document, with `install.stopped_instances`.
     pub stopped_document: Option<StoppedDocumentPlan>,
@@ -140,9 +151,11 @@ impl Plan {
             resource_tag_key: format!("aws:ResourceTag/{}", p.patch_group_tag),
             baselines,
             windows,
-            documents: patching::documents(p),
-            gate_document: patching::gate_document(p),
-            stopped_document: patching::stopped_document(p),
+            documents: install::documents(p),
+            install_document: install::install_node_document(p),
+            exceptions: install::exceptions(p),
+            gate_document: install::gate_document(p),
+            stopped_document: install::stopped_document(p),
             pre_patch: patching::pre_patch(p),
             events: patching::events(p),
             evidence,

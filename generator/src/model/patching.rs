@@ -4,10 +4,13 @@
 
 use serde::Serialize;
 
+use super::install::{
+    GATE_EVENT_DETAIL_TYPE, GATE_EVENT_SOURCE, decision_parameter, gate_parameter, install_document, install_parameters,
+};
 use super::names::{central_bus_name, enum_str, pascal, patch_group};
 use super::window::{GatePlan, Param, StoppedTaskPlan, TargetPlan, WindowKind, WindowPlan};
 use crate::ids::partition;
-use crate::policy::{Baseline, EventSource, Policy, Reboot, RejectedPatchesAction, StoppedInstances};
+use crate::policy::{Baseline, EventSource, Policy, RejectedPatchesAction, StoppedInstances};
 use crate::resolve::{ScheduleError, resolve_schedule};
 
 /// A baseline to render.
@@ -218,36 +221,6 @@ fn install_windows(p: &Policy) -> Result<Vec<WindowPlan>, ScheduleError> {
     install_windows_with(p, document, &install_params)
 }
 
-/// The install task's parameters: operation, reboot option, hook documents.
-fn install_parameters(p: &Policy) -> Vec<Param> {
-    let hooks = &p.install.hooks;
-    let mut install_params = vec![
-        Param {
-            name: "Operation",
-            value: "Install".to_owned(),
-        },
-        Param {
-            name: "RebootOption",
-            value: match p.install.reboot {
-                Reboot::RebootIfNeeded => "RebootIfNeeded",
-                Reboot::NoReboot => "NoReboot",
-            }
-            .to_owned(),
-        },
-    ];
-    let pre_install = p.install.pre_install_hook(&p.name);
-    for (name, doc) in [
-        ("PreInstallHookDocName", &pre_install),
-        ("PostInstallHookDocName", &hooks.post_install),
-        ("OnExitHookDocName", &hooks.on_exit),
-    ] {
-        if let Some(d) = doc {
-            install_params.push(Param { name, value: d.clone() });
-        }
-    }
-    install_params
-}
-
 fn install_windows_with(
     p: &Policy,
     document: &'static str,
@@ -276,7 +249,7 @@ fn install_windows_with(
                     ),
                 };
                 let gate = ring.gate.as_ref().map(|gate| {
-                    let mut plan = gate_plan(p, b, &ring.name, &gate.after, gate.max_failed_percent, &g);
+                    let mut plan = gate_plan(p, (&id, b), &ring.name, &gate.after, gate.max_failed_percent, &g);
                     if let Some((s, _)) = site {
                         plan.previous_window_id = format!("{}Window", site_window_id(&b.group_prefix, s, &gate.after));
                     }
@@ -299,7 +272,7 @@ fn install_windows_with(
                 }
                 windows.push(WindowPlan {
                     gate: gate.clone(),
-                    stopped: stopped_task(p, &id, &ring.name, gate, &g),
+                    stopped: stopped_task(p, &id, gate.as_ref(), &g),
                     snapshot_task_id: snapshot_task(p, &id),
                     ..window
                 });
@@ -321,7 +294,7 @@ fn install_windows_with(
                 pascal(&w.name)
             );
             let ring = format!("{}-{}", t.team, w.name);
-            let gate = team_gate(p, b, &ring, &g);
+            let gate = team_gate(p, (&id, b), &ring, &g);
             let window = install_window(
                 p,
                 &id,
@@ -340,7 +313,7 @@ fn install_windows_with(
                 // A team window has its own duration; the policy's cutoff is kept below it.
                 duration: w.duration_hours,
                 cutoff: p.windows.cutoff_hours.min(w.duration_hours - 1).max(0),
-                stopped: stopped_task(p, &id, &ring, gate.clone(), &g),
+                stopped: stopped_task(p, &id, gate.as_ref(), &g),
                 snapshot_task_id: snapshot_task(p, &id),
                 gate,
                 ..window
@@ -403,9 +376,18 @@ fn site_window_id(prefix: &str, site: &str, ring: &str) -> String {
 
 /// The gate of a ring's window of baseline `b`: it judges the window of the same baseline's ring
 /// `after` in this stack (ADR 016, amended), never another OS's groups.
-fn gate_plan(p: &Policy, b: &Baseline, ring: &str, after: &str, max_failed_percent: f64, group: &str) -> GatePlan {
+fn gate_plan(
+    p: &Policy,
+    (id, b): (&str, &Baseline),
+    ring: &str,
+    after: &str,
+    max_failed_percent: f64,
+    group: &str,
+) -> GatePlan {
     GatePlan {
+        task_id: format!("{id}GateTask"),
         parameter: gate_parameter(p, ring),
+        decision_parameter: decision_parameter(p, group),
         previous_window_id: format!("Install{}{}Window", pascal(&b.group_prefix), pascal(after)),
         previous_ring: after.to_owned(),
         max_failed_percent: max_failed_percent.to_string(),
@@ -416,102 +398,24 @@ fn gate_plan(p: &Policy, b: &Baseline, ring: &str, after: &str, max_failed_perce
 /// A team window is gated after its baseline's first ring when the policy gates any ring, with
 /// the strictest threshold of the ring gates: a team's own schedule never skips the ring that
 /// proves a month's patches first.
-fn team_gate(p: &Policy, b: &Baseline, team_ring: &str, group: &str) -> Option<GatePlan> {
+fn team_gate(p: &Policy, (id, b): (&str, &Baseline), team_ring: &str, group: &str) -> Option<GatePlan> {
     let strictest = p
         .rings
         .iter()
         .filter_map(|r| r.gate.as_ref().map(|g| g.max_failed_percent))
         .reduce(f64::min)?;
     let first = p.rings.first()?;
-    Some(gate_plan(p, b, team_ring, &first.name, strictest, group))
+    Some(gate_plan(p, (id, b), team_ring, &first.name, strictest, group))
 }
 
 /// The start-patch-stop task of an install window, when the policy asks for it; it runs behind
-/// the same gate as the window's install.
-fn stopped_task(p: &Policy, id: &str, ring: &str, gate: Option<GatePlan>, group: &str) -> Option<StoppedTaskPlan> {
+/// the same gate as the window's install, reading the decision the gate recorded for the run.
+fn stopped_task(p: &Policy, id: &str, gate: Option<&GatePlan>, group: &str) -> Option<StoppedTaskPlan> {
     (p.install.stopped_instances == StoppedInstances::StartPatchStop).then(|| StoppedTaskPlan {
         task_id: format!("{id}StoppedTask"),
-        gate_parameter: gate_parameter(p, ring),
-        max_failed_percent: gate
-            .as_ref()
-            .map_or_else(|| "100".to_owned(), |g| g.max_failed_percent.clone()),
-        gate,
+        decision_parameter: gate.map(|g| g.decision_parameter.clone()),
         patch_group: group.to_owned(),
     })
-}
-
-/// The start-patch-stop Automation document, when `install.stopped_instances` asks for it.
-pub(super) fn stopped_document(p: &Policy) -> Option<StoppedDocumentPlan> {
-    (p.install.stopped_instances == StoppedInstances::StartPatchStop).then(|| StoppedDocumentPlan {
-        name: format!("{}-start-patch-stop", p.name),
-        find_script: include_str!("../../../templates/components/stopped-instances.py").to_owned(),
-        gate_script: gate_document(p).map(|g| g.script),
-        parameter_prefix: format!("/patchplane/{}/gates", p.name),
-        install_document: install_document(p),
-        install_parameters: install_parameters(p),
-    })
-}
-
-/// The start-patch-stop Automation document.
-#[derive(Debug, Clone, Serialize)]
-pub struct StoppedDocumentPlan {
-    /// Document name.
-    pub name: String,
-    /// The step that lists the stopped instances.
-    pub find_script: String,
-    /// The gate step (the same as the gated install's), when any window is gated.
-    pub gate_script: Option<String>,
-    /// The gate parameters' path.
-    pub parameter_prefix: String,
-    /// The install document.
-    pub install_document: &'static str,
-    /// Its parameters.
-    pub install_parameters: Vec<Param>,
-}
-
-/// The `source` of the event a held (or forced open) ring gate puts on the member's default bus.
-pub const GATE_EVENT_SOURCE: &str = "patchplane.gate";
-/// Its `detail-type`.
-pub const GATE_EVENT_DETAIL_TYPE: &str = "patchplane Ring Gate";
-
-/// The SSM parameter that opens a ring's gate on purpose: `/patchplane/<policy>/gates/<ring>`.
-pub fn gate_parameter(p: &Policy, ring: &str) -> String {
-    format!("/patchplane/{}/gates/{ring}", p.name)
-}
-
-/// The gate's Automation document, when any ring has a gate.
-pub(super) fn gate_document(p: &Policy) -> Option<GateDocumentPlan> {
-    p.rings.iter().any(|r| r.gate.is_some()).then(|| GateDocumentPlan {
-        name: format!("{}-gated-install", p.name),
-        script: include_str!("../../../templates/components/ring-gate.py").to_owned(),
-        parameter_prefix: format!("/patchplane/{}/gates", p.name),
-        install_document: install_document(p),
-        install_parameters: install_parameters(p),
-    })
-}
-
-/// The gated-install Automation document (`templates/components/ring-gate.py` is its first step).
-#[derive(Debug, Clone, Serialize)]
-pub struct GateDocumentPlan {
-    /// Document name.
-    pub name: String,
-    /// The gate step's Python.
-    pub script: String,
-    /// The gate parameters' path, for the role's `ssm:GetParameter`.
-    pub parameter_prefix: String,
-    /// The install document the gated step runs (with hooks or without).
-    pub install_document: &'static str,
-    /// Its parameters (operation, reboot, hooks), as the ungated task passes them.
-    pub install_parameters: Vec<Param>,
-}
-
-/// The install document: with hooks (the policy's, or the pre-patch health check) or without.
-fn install_document(p: &Policy) -> &'static str {
-    if p.install.uses_hooks() {
-        "AWS-RunPatchBaselineWithHooks"
-    } else {
-        "AWS-RunPatchBaseline"
-    }
 }
 
 /// The pre-patch documents: the built-in health check and the snapshot automation, as asked.
@@ -566,15 +470,6 @@ pub struct SnapshotPlan {
     pub script: String,
     /// `RetentionDays`.
     pub retention_days: String,
-}
-
-/// Documents the window role may send: the hooks variant only when the policy sets hooks.
-pub(super) fn documents(p: &Policy) -> Vec<String> {
-    let mut documents = vec!["AWS-RunPatchBaseline".to_owned()];
-    if p.install.uses_hooks() {
-        documents.push("AWS-RunPatchBaselineWithHooks".to_owned());
-    }
-    documents
 }
 
 /// Forwarding to the central bus, when the policy forwards any source.

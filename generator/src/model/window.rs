@@ -157,27 +157,29 @@ impl WindowPlan {
     }
 }
 
-/// The task that patches the window's stopped instances: it checks the same gate (an open one
-/// for ungated windows), then starts, patches and stops again the instances it found stopped.
+/// The task that patches the window's stopped instances: it reads the window run's gate decision
+/// (when gated) and the exceptions, then starts, patches and stops again the instances it found
+/// stopped that nothing leaves alone.
 #[derive(Debug, Clone, Serialize)]
 pub struct StoppedTaskPlan {
     /// Logical id of the task.
     pub task_id: String,
-    /// The gate's parameter (an operator's opening on purpose).
-    pub gate_parameter: String,
-    /// The gate in front of it, the same as the window's install's; `None` for an ungated window.
-    pub gate: Option<GatePlan>,
-    /// Threshold (100 when ungated).
-    pub max_failed_percent: String,
+    /// Where the window's gate records its decision; `None` for an ungated window.
+    pub decision_parameter: Option<String>,
     /// The window's patch group.
     pub patch_group: String,
 }
 
-/// A gated install: an Automation task that checks the gate, then runs the install command.
+/// A gated window's gate: a priority-0 Automation task that judges the earlier ring and records
+/// its decision for the run, which every per-node install of the run reads first.
 #[derive(Debug, Clone, Serialize)]
 pub struct GatePlan {
+    /// Logical id of the gate task.
+    pub task_id: String,
     /// The SSM parameter an operator sets to open the gate on purpose.
     pub parameter: String,
+    /// Where the gate records its decision for each window run.
+    pub decision_parameter: String,
     /// Logical id of the window of the same baseline's earlier ring, in this stack: the gate
     /// reads that window's last run as SSM records it (ADR 016, amended).
     pub previous_window_id: String,

@@ -271,7 +271,7 @@ fn october_run_in_december_is_october() {
     assert_eq!(uncovered.lines().count(), 4, "header + 3: {uncovered}");
     assert!(
         r.exceptions_csv().contains(
-            "EXC-7,i-00000000000000006,,vendor-certified kernel only,ciso@example.com,CHG0031234,2026-12-31,1"
+            "EXC-7,i-00000000000000006,,vendor-certified kernel only,ciso@example.com,CHG0031234,,2026-12-31,1"
         )
     );
 

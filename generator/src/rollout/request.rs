@@ -371,7 +371,11 @@ mod tests {
         assert_eq!(d.preferences, ("PARALLEL".into(), 25, 10));
         let template = std::fs::read_to_string(Path::new(COMMITTED).join("template.yaml")).expect("committed");
         assert!(d.template_body == template, "the template's exact bytes");
-        assert_eq!(d.upload, None, "under the TemplateBody limit");
+        // Over the limit since every install runs per node (ADR 026): rollout uploads it.
+        assert_eq!(d.upload, Some(Path::new(COMMITTED).join("template.yaml")));
+        let ami = Path::new(COMMITTED).join("../ami-pipeline/stackset.json");
+        let small = Desired::parse(&ami, &std::fs::read_to_string(&ami).expect("committed")).expect("parses");
+        assert_eq!(small.upload, None, "under the TemplateBody limit");
         assert!(
             Desired::parse(Path::new("x/stackset.json"), "{}")
                 .expect_err("empty")

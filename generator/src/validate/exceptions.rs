@@ -67,4 +67,16 @@ pub(super) fn check(c: &mut Checker, p: &Policy, today: jiff::civil::Date) {
             _ => {}
         }
     }
+    // Every install reads the node-selecting exceptions from one SSM parameter (ADR 026).
+    let published = crate::model::published_exceptions(&p.exceptions).len();
+    if published > crate::model::PUBLISHED_EXCEPTIONS_LIMIT {
+        c.error(
+            "exceptions".to_owned(),
+            format!(
+                "the exceptions that select nodes take {published} bytes as the SSM parameter every install reads; \
+                 SSM holds at most {} (select nodes by tags rather than listing ids, or drop expired ones)",
+                crate::model::PUBLISHED_EXCEPTIONS_LIMIT
+            ),
+        );
+    }
 }
