@@ -19,7 +19,8 @@
 //!   what to do, never the SDK's `Debug` dump.
 //! - [`aws_json`]: calls to AWS JSON-protocol APIs, SigV4-signed with the SDK's signer and
 //!   credentials, without the SDK's per-call machinery (ADR 020); [`sqs`] (receive, batch delete,
-//!   visibility changes: the bridge's source), [`tagging`] (`GetResources` by ARN) and
+//!   visibility changes: the bridge's source), [`tagging`] (`GetResources` by ARN,
+//!   `TagResources`), [`ssm`] (`AddTagsToResource` on an on-premises node) and
 //!   [`organizations`] (the OUs and accounts under a parent, a page at a time: window notices'
 //!   member accounts) use it.
 //! - [`notify`]: owner notifications (a digest) through SNS, Slack incoming webhooks and Teams
@@ -36,4 +37,5 @@ pub mod organizations;
 pub mod retry;
 pub mod servicenow;
 pub mod sqs;
+pub mod ssm;
 pub mod tagging;

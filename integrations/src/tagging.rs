@@ -1,5 +1,6 @@
 //! The Resource Groups Tagging API's `GetResources` by ARN list, through its JSON protocol
-//! ([`crate::aws_json`], ADR 020): the bridge's tag lookup for every new node.
+//! ([`crate::aws_json`], ADR 020): the bridge's tag lookup for every new node; and
+//! `TagResources`, which sets a tag on EC2 instances (the bridge's last-patched date).
 //!
 //! `POST /` to `https://tagging.<region>.amazonaws.com` (`.com.cn` in China) with
 //! `X-Amz-Target: ResourceGroupsTaggingAPI_20170126.GetResources` and
@@ -93,6 +94,49 @@ impl Tagging {
             body["PaginationToken"] = t.into();
         }
         self.0.call("GetResources", &body, TIMEOUT).await
+    }
+}
+
+/// `TagResources`' answer: the ARNs it could not tag, each with why
+/// (<https://docs.aws.amazon.com/resourcegroupstagging/latest/APIReference/API_TagResources.html>:
+/// `{"FailedResourcesMap": {"ARN": {"StatusCode", "ErrorCode", "ErrorMessage"}}}`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct Tagged {
+    /// ARN → why it was not tagged.
+    #[serde(rename = "FailedResourcesMap", default)]
+    pub failed: std::collections::BTreeMap<String, FailureInfo>,
+}
+
+/// Why one resource was not tagged.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FailureInfo {
+    /// HTTP-like status (`400`, `500`).
+    #[serde(default)]
+    pub status_code: Option<u16>,
+    /// `InvalidParameterException`, `InternalServiceException`, …
+    #[serde(default)]
+    pub error_code: String,
+    /// Why, in words.
+    #[serde(default)]
+    pub error_message: String,
+}
+
+impl Tagging {
+    /// Sets `tags` on `arns` (at most 20 per call, the API's limit). The call succeeds as a whole;
+    /// resources it could not tag are in the answer.
+    pub async fn tag_resources(
+        &self,
+        arns: &[String],
+        tags: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Tagged, Failure> {
+        self.0
+            .call(
+                "TagResources",
+                &json!({ "ResourceARNList": arns, "Tags": tags }),
+                TIMEOUT,
+            )
+            .await
     }
 }
 

@@ -169,6 +169,12 @@ impl Request {
         self
     }
 
+    /// A multi-valued request context key (`aws:TagKeys`), replacing any earlier value.
+    pub fn context_list(mut self, key: &str, values: &[&str]) -> Request {
+        self.context.insert(key.to_owned(), json!(values));
+        self
+    }
+
     /// The resource is AWS's, shared with every account (an AWS document such as
     /// `arn:aws:ssm:us-east-1::document/AWS-RunPatchBaseline`, whose ARN has no account). The
     /// evaluator's resource types reject such an ARN, so the request skips its input validation

@@ -146,6 +146,12 @@ fn each_rule_can_fail() {
         ),
         (
             "patching",
+            "              ForAllValues:StringEquals:\n                aws:TagKeys:\n                - patchplane:last-patched\n",
+            "",
+            "node_tag_writes_are_limited_to_named_keys",
+        ),
+        (
+            "patching",
             "Sid: ReadTagsNoResourceLevelPermissions",
             "Sid: ReadTags",
             "role_policies_justify_wildcard_resources",

@@ -363,6 +363,76 @@ fn the_bridge_task_role_assumes_each_members_tag_role() {
             ),
         ],
     );
+
+    // The last-patched tag (issue 29): the role may set that one key on nodes, nothing else.
+    let write_policy = member_here
+        .inline_policy("BridgeTagsRole", "patchplane-tag-last-patched")
+        .expect("tag-writing policy");
+    let writes = |action: &str, resource: &str, keys: &[&str]| {
+        Request::new(&tags, action, resource, MEMBER)
+            .identity("read", &tags_policy)
+            .identity("write", &write_policy)
+            .context_list("aws:TagKeys", keys)
+    };
+    let instance = format!("arn:aws:ec2:{REGION}:{MEMBER}:instance/i-0abc12345def67890");
+    let onprem = format!("arn:aws:ssm:eu-central-1:{MEMBER}:managed-instance/mi-0123456789abcdef0");
+    let last = "patchplane:last-patched";
+    prove(
+        "bridge tag role → the last-patched tag",
+        vec![
+            (
+                "tags through the Tagging API",
+                writes("tag:TagResources", "*", &[last]),
+                Allowed,
+            ),
+            (
+                "sets the last-patched tag on an instance",
+                writes("ec2:CreateTags", &instance, &[last]),
+                Allowed,
+            ),
+            (
+                "… on an on-premises node in another region",
+                writes("ssm:AddTagsToResource", &onprem, &[last]),
+                Allowed,
+            ),
+            (
+                "rewrites the owner tag",
+                writes("ec2:CreateTags", &instance, &["Owner"]),
+                ImplicitlyDenied,
+            ),
+            (
+                "moves a node to another patch group along with the date",
+                writes("ec2:CreateTags", &instance, &[last, "PatchGroup"]),
+                ImplicitlyDenied,
+            ),
+            (
+                "… on an on-premises node",
+                writes("ssm:AddTagsToResource", &onprem, &["PatchGroup"]),
+                ImplicitlyDenied,
+            ),
+            (
+                "deletes the tag",
+                writes("ec2:DeleteTags", &instance, &[last]),
+                ImplicitlyDenied,
+            ),
+            (
+                "tags a volume",
+                writes(
+                    "ec2:CreateTags",
+                    &format!("arn:aws:ec2:{REGION}:{MEMBER}:volume/vol-0123456789abcdef0"),
+                    &[last],
+                ),
+                ImplicitlyDenied,
+            ),
+            (
+                "tags an instance of another account",
+                Request::new(&tags, "ec2:CreateTags", &instance.replace(MEMBER, NEIGHBOUR), NEIGHBOUR)
+                    .identity("write", &write_policy)
+                    .context_list("aws:TagKeys", &[last]),
+                ImplicitlyDenied,
+            ),
+        ],
+    );
 }
 
 /// `GateParameter` of the first maintenance-window task whose Automation document is `document`.

@@ -26,11 +26,12 @@ pub use crate::servicenow::{AuthConfig, ServiceNowConfig};
 use crate::settings::error;
 pub use crate::settings::{Ref, References, SecretRef, Setting, SettingError, hide_secret, resolve_setting};
 
+pub use crate::last_patched::LastPatchedConfig;
 pub use crate::owners::{
     CLAIMS_BUCKET_ENV, EVIDENCE_BUCKET_ENV, HttpCmdbConfig, NOTIFY_TOPIC_ENV, NotifyConfig, OwnerStep, OwnersConfig,
     SnsConfig, WebhookConfig, WindowNoticesConfig,
 };
-pub use crate::rules::{Action, Match, Rule, Section, default_rules};
+pub use crate::rules::{Action, Match, Rule, Section, default_rules, last_patched_rule};
 pub use crate::schedule::{ScheduleConfig, WindowSpec};
 pub use crate::tickets::{FindingSeverity, SlaDays, TicketsConfig};
 
@@ -74,6 +75,10 @@ pub struct BridgeConfig {
     /// Where owners hear about their nodes; required by a `notify-owner` rule.
     #[serde(default)]
     pub notify: Option<NotifyConfig>,
+    /// Tag each node with the day of its last successful install; required by a
+    /// `tag-last-patched` rule.
+    #[serde(default)]
+    pub last_patched: Option<LastPatchedConfig>,
 }
 
 /// Why a configuration cannot be used.
@@ -145,6 +150,15 @@ impl BridgeConfig {
         if let Some(n) = &self.notify {
             n.check(&mut out);
         }
+        if let Some(l) = &self.last_patched {
+            l.check(&mut out);
+            if self.enrich.member_role_name.is_none() {
+                out.push(error(
+                    "last_patched",
+                    "needs `enrich.member_role_name`: the member role is what may set the tag in each account",
+                ));
+            }
+        }
         if let Some(rules) = &self.routes
             && self.notify.as_ref().is_some_and(|n| n.windows.is_some())
             && !rules.iter().any(|r| r.actions.contains(&Action::WindowNotices))
@@ -185,14 +199,17 @@ impl BridgeConfig {
 
     /// The routing rules in force: the file's, or [`default_rules`]; with a `notify:` section the
     /// default failure rules also notify the owner and the sweep's tick also sends exception
-    /// notices, and with `notify.windows` the sweep's tick also sends window notices.
+    /// notices, and with `notify.windows` the sweep's tick also sends window notices; with
+    /// `last_patched:` a succeeded patch command tags its nodes ([`last_patched_rule`]).
     pub fn rules(&self) -> Vec<Rule> {
         let windows = self.notify.as_ref().is_some_and(|n| n.windows.is_some());
-        match &self.routes {
-            Some(rules) => rules.clone(),
-            None if self.notify.is_some() => default_rules()
-                .into_iter()
-                .map(|mut r| {
+        if let Some(rules) = &self.routes {
+            return rules.clone();
+        }
+        let mut rules: Vec<Rule> = default_rules()
+            .into_iter()
+            .map(|mut r| {
+                if self.notify.is_some() {
                     if r.actions.contains(&Action::Incident) {
                         r.actions.push(Action::NotifyOwner);
                     }
@@ -202,11 +219,14 @@ impl BridgeConfig {
                     if r.actions.contains(&Action::Escalate) {
                         r.actions.push(Action::ExceptionNotices);
                     }
-                    r
-                })
-                .collect(),
-            None => default_rules(),
+                }
+                r
+            })
+            .collect();
+        if self.last_patched.is_some() {
+            rules.push(last_patched_rule());
         }
+        rules
     }
 
     /// Every setting and secret the running bridge reads, with its key path: those of the sections
@@ -258,6 +278,7 @@ impl BridgeConfig {
         match section.key {
             "notify" => self.notify.is_some(),
             "notify.windows" => self.notify.as_ref().is_some_and(|n| n.windows.is_some()),
+            "last_patched" => self.last_patched.is_some(),
             _ => false,
         }
     }
@@ -551,6 +572,12 @@ servicenow:
             "{MINIMAL}notify:\n  sns: {{topic_arn: {{env: TOPIC}}}}\n  windows: {{claims_bucket: {{env: CLAIMS}}, accounts: ['111111111111']}}\n"
         );
         let c = load_str(&with_windows, Path::new("bridge.yaml")).expect("valid");
+        assert_eq!(c.deliverable(), &Action::ALL[..7]);
+        let c = load_str(
+            &format!("{with_windows}last_patched: {{}}\nenrich: {{member_role_name: patchplane-bridge-tags}}\n"),
+            Path::new("bridge.yaml"),
+        )
+        .expect("valid");
         assert_eq!(c.deliverable(), Action::ALL);
         // And validation says which section is missing, in the action's own name.
         let text = errors(&format!(
@@ -558,6 +585,43 @@ servicenow:
         ));
         assert!(
             text.contains("`routes[0].actions[0]`: `window-notices` needs a `notify.windows:` section"),
+            "{text}"
+        );
+    }
+
+    /// `last_patched:` adds the rule that tags a node after its install, and needs the member
+    /// role (the only principal allowed to set that tag in each account).
+    #[test]
+    fn last_patched_tags_after_a_succeeded_patch_command_through_the_member_role() {
+        let bare = load_str(MINIMAL, Path::new("bridge.yaml")).expect("valid");
+        assert!(!bare.rules().iter().any(|r| r.actions.contains(&Action::TagLastPatched)));
+        let with = format!("{MINIMAL}last_patched: {{}}\nenrich: {{member_role_name: patchplane-bridge-tags}}\n");
+        let c = load_str(&with, Path::new("bridge.yaml")).expect("valid");
+        assert_eq!(
+            c.last_patched.as_ref().map(|l| l.tag.as_str()),
+            Some("patchplane:last-patched")
+        );
+        let rule = c
+            .rules()
+            .into_iter()
+            .find(|r| r.actions == [Action::TagLastPatched])
+            .expect("the rule");
+        assert_eq!(rule.when.kind, ["command"]);
+        assert_eq!(rule.when.status, ["Success"]);
+        let text = errors(&format!("{MINIMAL}last_patched: {{tag: 'aws:patched'}}\n"));
+        assert!(
+            text.contains("`last_patched.tag`: keys starting with `aws:` are reserved"),
+            "{text}"
+        );
+        assert!(
+            text.contains("`last_patched`: needs `enrich.member_role_name`"),
+            "{text}"
+        );
+        let text = errors(&format!(
+            "{MINIMAL}routes:\n  - {{name: t, actions: [tag-last-patched]}}\n"
+        ));
+        assert!(
+            text.contains("`routes[0].actions[0]`: `tag-last-patched` needs a `last_patched:` section"),
             "{text}"
         );
     }

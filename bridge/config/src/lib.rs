@@ -26,7 +26,8 @@
 //!   for, with the one rule saying which configuration section each action needs.
 //! - Sections of the file, one module each, types and checks together: [`queue`] (`queue:`),
 //!   [`servicenow`] (`servicenow:`), [`enrich`] (`enrich:`), [`operations`] (`operations:`, `aws:`),
-//!   [`tickets`] (`tickets:`), [`schedule`] (`schedule:`), [`owners`] (`owners:` and `notify:`).
+//!   [`tickets`] (`tickets:`), [`schedule`] (`schedule:`), [`owners`] (`owners:` and `notify:`),
+//!   [`last_patched`] (`last_patched:`).
 //! - [`config`]: [`BridgeConfig`], the whole file: loading (strict, located), one validation
 //!   pass over every section, the rules in force.
 
@@ -47,6 +48,7 @@ pub mod settings;
 pub mod rules;
 
 pub mod enrich;
+pub mod last_patched;
 pub mod operations;
 pub mod owners;
 pub mod queue;

@@ -27,6 +27,9 @@ pub enum Action {
     /// On the sweep's tick: notices to an exception's approver and its nodes' owners 14 days
     /// before it expires and on the day it does (`notify`).
     ExceptionNotices,
+    /// After a successful install command: set the node's last-patched tag to the day
+    /// (`last_patched`).
+    TagLastPatched,
 }
 
 /// A section of `bridge.yaml` an action cannot run without (`servicenow:`, which every
@@ -41,7 +44,7 @@ pub struct Section {
 
 impl Action {
     /// Every action, in the order `check` lists them.
-    pub const ALL: [Action; 7] = [
+    pub const ALL: [Action; 8] = [
         Action::Incident,
         Action::InspectorTicket,
         Action::Resolve,
@@ -49,6 +52,7 @@ impl Action {
         Action::NotifyOwner,
         Action::WindowNotices,
         Action::ExceptionNotices,
+        Action::TagLastPatched,
     ];
 
     /// Its name in `routes:` (`notify-owner`).
@@ -61,6 +65,7 @@ impl Action {
             Action::NotifyOwner => "notify-owner",
             Action::WindowNotices => "window-notices",
             Action::ExceptionNotices => "exception-notices",
+            Action::TagLastPatched => "tag-last-patched",
         }
     }
 
@@ -77,6 +82,10 @@ impl Action {
             Action::WindowNotices => Some(Section {
                 key: "notify.windows",
                 hint: "",
+            }),
+            Action::TagLastPatched => Some(Section {
+                key: "last_patched",
+                hint: " (and `enrich.member_role_name`, the role allowed to set that one tag)",
             }),
         }
     }
@@ -152,6 +161,22 @@ fn strings(v: &[&str]) -> Vec<String> {
 /// The default rules, the closed loop: failed or timed-out patch runs and non-compliant patch
 /// state open an incident, and the success that fixes each resolves it; package-vulnerability
 /// findings on nodes keep their ticket in step; the sweep escalates tickets near their due date.
+/// The rule a `last_patched:` section adds to the defaults: a patch command that succeeded tags
+/// its nodes (the sink acts only on `Operation: Install`, which the command event carries and
+/// the per-node invocation event does not).
+pub fn last_patched_rule() -> Rule {
+    Rule {
+        name: "install-succeeded".into(),
+        when: Match {
+            kind: strings(&["command"]),
+            status: strings(&["Success"]),
+            document: strings(&["AWS-RunPatchBaseline", "AWS-RunPatchBaselineWithHooks"]),
+            ..Match::default()
+        },
+        actions: vec![Action::TagLastPatched],
+    }
+}
+
 pub fn default_rules() -> Vec<Rule> {
     let patch_docs = strings(&["AWS-RunPatchBaseline", "AWS-RunPatchBaselineWithHooks"]);
     vec![

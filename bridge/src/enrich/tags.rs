@@ -81,7 +81,7 @@ impl AwsTags {
     }
 
     /// The credentials for `account`: the member role assumed there, or the bridge's own.
-    async fn credentials(&self, account: &str, region: &str) -> Option<SharedCredentialsProvider> {
+    pub(crate) async fn credentials(&self, account: &str, region: &str) -> Option<SharedCredentialsProvider> {
         match &self.member_role_name {
             Some(role) => {
                 let arn = format!("arn:{}:iam::{account}:role/{role}", partition(region));
@@ -96,8 +96,13 @@ impl AwsTags {
         }
     }
 
+    /// The endpoint every client of this source calls (moto in tests), if not AWS's own.
+    pub(crate) fn endpoint_url(&self) -> Option<&str> {
+        self.base.endpoint_url()
+    }
+
     /// The lookup client for `account` and `region`, made once.
-    async fn lookup_client(&self, account: &str, region: &str) -> Result<Arc<Tagging>, Failure> {
+    pub(crate) async fn lookup_client(&self, account: &str, region: &str) -> Result<Arc<Tagging>, Failure> {
         let key = (account.to_owned(), region.to_owned());
         if let Ok(m) = self.lookups.lock()
             && let Some(c) = m.get(&key)

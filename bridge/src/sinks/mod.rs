@@ -20,6 +20,8 @@
 //!   (`window-notices`).
 //! - [`exception_notices`]: notices to an exception's approver and its nodes' owners before it
 //!   expires and on its last day (`exception-notices`).
+//! - [`last_patched`]: a node's last-patched tag, set after its successful install
+//!   (`tag-last-patched`).
 //! - [`DryRun`]: delivers nothing; `replay --dry-run` prints what would have been done.
 
 use std::collections::BTreeMap;
@@ -38,6 +40,7 @@ use crate::windows::NextWindow;
 
 pub mod common;
 pub mod exception_notices;
+pub mod last_patched;
 pub mod notify;
 pub mod servicenow;
 pub mod window_notices;
@@ -152,6 +155,7 @@ fn register_all(b: &mut Builder<'_>) -> Result<(), StartError> {
     servicenow::config::register(b)?;
     window_notices::config::register(b)?;
     exception_notices::config::register(b)?;
+    last_patched::config::register(b)?;
     Ok(())
 }
 

@@ -104,6 +104,9 @@ pub struct BridgeTagsRolePlan {
     pub central_account: String,
     /// The bridge's task role there.
     pub task_role_name: String,
+    /// The one tag key the role may set on nodes (`last_patched.tag` of the bridge's
+    /// configuration), when the bridge tags nodes after their install.
+    pub last_patched_tag: Option<String>,
 }
 
 /// `ACCOUNT.dkr.ecr.REGION.amazonaws.com/NAME[:TAG|@DIGEST]` → its repository.
@@ -287,5 +290,11 @@ pub(super) fn tags_role(p: &Policy, b: &BridgePlan) -> BridgeTagsRolePlan {
         home_region: home_region(p),
         central_account: p.central.account.clone(),
         task_role_name: b.task_role_name.clone(),
+        last_patched_tag: p
+            .central
+            .bridge
+            .as_ref()
+            .and_then(|bridge| bridge.config.last_patched.as_ref())
+            .map(|l| l.tag.clone()),
     }
 }
