@@ -42,6 +42,10 @@ enum Command {
     /// Write the monthly SOC2 patch-compliance report from the evidence bucket's resource data sync.
     #[cfg(feature = "aws")]
     Report(commands::report::Args),
+    /// On-premises nodes: `hybrid activate` creates a site's hybrid activation (its nodes' patch
+    /// group and site tags, the StackSet's service role) and prints the agent's install commands.
+    #[cfg(feature = "aws")]
+    Hybrid(commands::hybrid::Args),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +62,8 @@ fn main() -> ExitCode {
         Command::Status(args) => args.run(),
         #[cfg(feature = "aws")]
         Command::Report(args) => args.run(),
+        #[cfg(feature = "aws")]
+        Command::Hybrid(args) => args.run(),
     };
     match result {
         Ok(exit) => exit.into(),

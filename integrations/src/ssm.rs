@@ -1,6 +1,7 @@
-//! Systems Manager's `AddTagsToResource` through its JSON protocol ([`crate::aws_json`], ADR 020):
-//! the bridge tags an on-premises node (`mi-`), which the Resource Groups Tagging API does not
-//! list among the resources `TagResources` supports.
+//! Systems Manager through its JSON protocol ([`crate::aws_json`], ADR 020): `AddTagsToResource`
+//! (the bridge tags an on-premises node, `mi-`, which the Resource Groups Tagging API does not
+//! list among the resources `TagResources` supports) and `CreateActivation` (`patchplane hybrid
+//! activate`).
 //!
 //! `POST /` to `https://ssm.<region>.amazonaws.com` with `X-Amz-Target:
 //! AmazonSSM.AddTagsToResource` and `{"ResourceType": "ManagedInstance", "ResourceId": "mi-…",
@@ -64,11 +65,78 @@ impl Ssm {
     }
 }
 
+/// What `CreateActivation` asks for
+/// (<https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_CreateActivation.html>).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewActivation {
+    /// `Description`.
+    pub description: String,
+    /// `DefaultInstanceName`: the name its nodes get.
+    pub default_instance_name: String,
+    /// `IamRole`: the service role its nodes get (a name).
+    pub iam_role: String,
+    /// `RegistrationLimit`: how many nodes may register.
+    pub registration_limit: u32,
+    /// `ExpirationDate`, seconds since the epoch.
+    pub expires_epoch: i64,
+    /// `Tags`, in this order.
+    pub tags: Vec<(String, String)>,
+}
+
+/// An activation: its id, and its code, a secret that never appears in `Debug`.
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct Activation {
+    /// `ActivationId`.
+    #[serde(rename = "ActivationId")]
+    pub id: String,
+    /// `ActivationCode`: a credential until the activation expires.
+    #[serde(rename = "ActivationCode")]
+    pub code: String,
+}
+
+impl std::fmt::Debug for Activation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Activation")
+            .field("id", &self.id)
+            .field("code", &"<secret>")
+            .finish()
+    }
+}
+
+impl Ssm {
+    /// Creates an activation; its answer holds the code nodes register with.
+    pub async fn create_activation(&self, a: &NewActivation) -> Result<Activation, Failure> {
+        let tags: Vec<serde_json::Value> = a.tags.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect();
+        let body = json!({
+            "Description": a.description,
+            "DefaultInstanceName": a.default_instance_name,
+            "IamRole": a.iam_role,
+            "RegistrationLimit": a.registration_limit,
+            "ExpirationDate": a.expires_epoch,
+            "Tags": tags,
+        });
+        self.0.call("CreateActivation", &body, TIMEOUT).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn regional_endpoints() {
         assert_eq!(super::endpoint("eu-west-1"), "https://ssm.eu-west-1.amazonaws.com");
         assert_eq!(super::endpoint("cn-north-1"), "https://ssm.cn-north-1.amazonaws.com.cn");
+    }
+
+    #[test]
+    fn an_activation_never_shows_its_code() {
+        let a = super::Activation {
+            id: "e488f2f6-e686-4afb-8a04-ef6dfEXAMPLE".into(),
+            code: "ACTIVATION-CODE-SECRET".into(),
+        };
+        let shown = format!("{a:?}");
+        assert!(
+            shown.contains("e488f2f6") && !shown.contains("ACTIVATION-CODE-SECRET"),
+            "{shown}"
+        );
     }
 }

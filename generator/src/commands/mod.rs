@@ -6,6 +6,8 @@
 //! - `stacksets.rs` (feature `aws`): `plan`, `rollout` and `status`, around
 //!   `rollout::StackSets`: the client, the terminal confirmation, progress bars.
 //! - `report.rs` (feature `aws`): the monthly report from the evidence bucket.
+//! - `hybrid.rs` (feature `aws`): `hybrid activate`, a site's hybrid activation and the agent's
+//!   install commands.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -15,6 +17,8 @@ use crate::{LoadError, Loaded, load_file};
 
 pub mod bridge_config;
 pub mod generate;
+#[cfg(feature = "aws")]
+pub mod hybrid;
 #[cfg(feature = "aws")]
 pub mod report;
 pub mod schedule;
@@ -119,6 +123,10 @@ pub enum CommandError {
     #[cfg(feature = "aws")]
     #[error("report: {0}")]
     Report(#[from] report::ReportError),
+    /// `hybrid activate` failed.
+    #[cfg(feature = "aws")]
+    #[error("hybrid activate: {0}")]
+    Hybrid(#[from] hybrid::HybridError),
 }
 
 /// `--format`. (The values have no doc comments: clap would print them in `--help`.)

@@ -49,8 +49,8 @@ pub use install::{
     PUBLISHED_EXCEPTIONS_LIMIT, StoppedDocumentPlan, decision_parameter, exceptions_parameter, gate_parameter,
     published_exceptions,
 };
-pub use names::{central_bus_name, team_patch_group};
-pub use nodes::{NodesPlan, OutputPolicyPlan};
+pub use names::{central_bus_name, site_patch_group, team_patch_group};
+pub use nodes::{NodesPlan, OutputPolicyPlan, SITE_TAG, hybrid_role_name};
 pub use patching::{
     BaselinePlan, EventsPlan, EvidencePlan, FilterPlan, HealthCheckPlan, PrePatchPlan, RulePlan, SnapshotPlan,
 };

@@ -17,7 +17,19 @@ pub struct NodesPlan {
     pub output_policy: OutputPolicyPlan,
     /// The region whose stack creates the (global) IAM policy: one per account.
     pub home_region: String,
+    /// The service role on-premises nodes register with (`patchplane hybrid activate`), when
+    /// the policy has `hybrid.sites`.
+    pub hybrid_role: Option<String>,
 }
+
+/// The name of the service role hybrid activations give their nodes: fixed, so `patchplane hybrid
+/// activate` names it without reading the stack.
+pub fn hybrid_role_name(policy: &str) -> String {
+    format!("{policy}-hybrid-nodes")
+}
+
+/// The tag naming a node's site (`hybrid.sites`), set by `patchplane hybrid activate`.
+pub const SITE_TAG: &str = "patchplane:site";
 
 /// The node-output managed policy: `s3:PutObject` under the account's own output prefix.
 #[derive(Debug, Clone, Serialize)]
@@ -46,5 +58,6 @@ pub(super) fn build(p: &Policy, home_region: &str) -> NodesPlan {
             roles,
         },
         home_region: home_region.to_owned(),
+        hybrid_role: (!p.hybrid.sites.is_empty()).then(|| hybrid_role_name(&p.name)),
     }
 }
