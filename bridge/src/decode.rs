@@ -382,6 +382,73 @@ impl Finding {
     }
 }
 
+/// `ECS Task State Change`: the fields of AWS's documented example
+/// (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_task_events.html) the bridge
+/// reads; a stopped task also carries `stopCode` and `stoppedReason`, and its containers
+/// `exitCode` and `reason`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskState {
+    /// `family:<task definition family>` for a task run by RunTask.
+    pub group: String,
+    /// `PROVISIONING` … `RUNNING` … `STOPPED`.
+    pub last_status: String,
+    /// The task.
+    pub task_arn: String,
+    /// Why it stopped (`Essential container in task exited`).
+    #[serde(default)]
+    pub stopped_reason: Option<String>,
+    /// `EssentialContainerExited`, `TaskFailedToStart`, …
+    #[serde(default)]
+    pub stop_code: Option<String>,
+    /// Its containers.
+    #[serde(default)]
+    pub containers: Vec<TaskContainer>,
+}
+
+/// One container of a task state change.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskContainer {
+    /// Its name.
+    pub name: String,
+    /// Its exit code, once it exited.
+    #[serde(default)]
+    pub exit_code: Option<i64>,
+    /// Why it stopped, when it did not exit by itself.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+impl TaskState {
+    /// `FAILED` (stopped, and a container exited non-zero or never exited), `SUCCEEDED` (stopped,
+    /// every container exited 0), else the task's `lastStatus`.
+    pub fn outcome(&self) -> &str {
+        if self.last_status != "STOPPED" {
+            return &self.last_status;
+        }
+        let ok = !self.containers.is_empty() && self.containers.iter().all(|c| c.exit_code == Some(0));
+        if ok { "SUCCEEDED" } else { "FAILED" }
+    }
+
+    /// Why it failed, in words: the containers' exit codes and reasons, and the task's.
+    pub fn why(&self) -> String {
+        let mut parts: Vec<String> = self
+            .containers
+            .iter()
+            .map(|c| match (c.exit_code, &c.reason) {
+                (Some(code), _) => format!("{} exited {code}", c.name),
+                (None, Some(r)) => format!("{}: {r}", c.name),
+                (None, None) => format!("{} never exited", c.name),
+            })
+            .collect();
+        if let Some(r) = self.stopped_reason.as_deref().or(self.stop_code.as_deref()) {
+            parts.push(r.to_owned());
+        }
+        parts.join("; ")
+    }
+}
+
 /// A decoded patching event.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -406,6 +473,9 @@ pub enum Event {
     /// `patchplane Ring Gate` (source `patchplane.gate`): a ring gate held a ring (or was opened
     /// on purpose) in a member account and region.
     Gate(GateEvent),
+    /// `ECS Task State Change` (source `aws.ecs`) of the central stack's scheduled tasks (the
+    /// monthly report): the central rule forwards only their stops.
+    Task(TaskState),
     /// `Scheduled Event` from the central stack's escalation-sweep schedule: a tick, not an
     /// event about a node; the escalation sweep runs on it.
     Sweep {
@@ -428,6 +498,7 @@ impl Event {
             Event::InstanceAssociation(_) => "instance-association",
             Event::Finding(_) => "inspector-finding",
             Event::Gate(_) => "ring-gate",
+            Event::Task(_) => "task",
             Event::Sweep { .. } => "sweep",
         }
     }
@@ -442,6 +513,7 @@ impl Event {
             Event::Association(a) | Event::InstanceAssociation(a) => &a.status,
             Event::Finding(f) => &f.status,
             Event::Gate(g) => &g.decision,
+            Event::Task(t) => t.outcome(),
             Event::Sweep { .. } => "tick",
         }
     }
@@ -494,6 +566,9 @@ impl Decoded {
                 c.compliance_type.to_lowercase()
             ),
             Event::Association(a) => format!("{scope}/association/{}", a.association_id),
+            // One incident per scheduled task family at a time: the next run that succeeds
+            // resolves it (the monthly report's failure stays open until a month publishes).
+            Event::Task(t) => format!("{scope}/task/{}", t.group),
             Event::InstanceAssociation(a) => {
                 format!(
                     "{scope}/association/{}/{}",
@@ -630,6 +705,7 @@ pub fn decode(body: &[u8]) -> Result<Decoded, DecodeError> {
             Event::InstanceAssociation(association(raw.detail, dt)?)
         }
         "patchplane Ring Gate" if raw.source == "patchplane.gate" => Event::Gate(detail(raw.detail, dt)?),
+        "ECS Task State Change" if raw.source == "aws.ecs" => Event::Task(detail(raw.detail, dt)?),
         "Scheduled Event" if raw.source == "aws.events" => Event::Sweep {
             rule: raw.resources.first().cloned().unwrap_or_default(),
         },

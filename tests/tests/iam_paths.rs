@@ -1003,4 +1003,49 @@ fn report_reads_object_versions_in_the_central_account_only() {
             ),
         ],
     );
+
+    // The scheduled monthly report's task (issue 29 item 4): the README's reads and writes, as
+    // its own rendered role, and nothing that could alter the evidence it reports on.
+    let report_policy = central
+        .inline_policy("MonthlyReportTaskRole", "patchplane-monthly-report")
+        .expect("monthly report policy");
+    let reporter = Principal::role_session(CENTRAL, "acme-patch-central-MonthlyReportTaskRole-1A2B3C", "a1b2c3d4");
+    let page = format!("{bucket_arn}/reports/2026-11/dashboard.html");
+    prove(
+        "monthly report task → evidence bucket",
+        vec![
+            (
+                "lists the sync prefix's versions",
+                on_bucket(&reporter, &report_policy, "s3:ListBucketVersions", &bucket_arn)
+                    .context("s3:prefix", "resource-data-sync/AWS:PatchSummary/"),
+                Allowed,
+            ),
+            (
+                "reads a past version",
+                on_bucket(&reporter, &report_policy, "s3:GetObjectVersion", &summary),
+                Allowed,
+            ),
+            ("publishes the page", on_bucket(&reporter, &report_policy, "s3:PutObject", &page), Allowed),
+            (
+                "reads it back (an overwrite's check, the presigned link)",
+                on_bucket(&reporter, &report_policy, "s3:GetObject", &page),
+                Allowed,
+            ),
+            (
+                "overwrites a node's sync object (forging evidence)",
+                on_bucket(&reporter, &report_policy, "s3:PutObject", &summary),
+                ImplicitlyDenied,
+            ),
+            (
+                "deletes a past version",
+                on_bucket(&reporter, &report_policy, "s3:DeleteObjectVersion", &summary),
+                ImplicitlyDenied,
+            ),
+            (
+                "reads a node's command output",
+                on_bucket(&reporter, &report_policy, "s3:GetObject", &output),
+                ImplicitlyDenied,
+            ),
+        ],
+    );
 }

@@ -250,6 +250,26 @@ pub fn default_rules() -> Vec<Rule> {
             },
             actions: vec![Action::Resolve],
         },
+        // The central stack's scheduled task (the monthly report) failed after its own retries:
+        // one incident, resolved by the next run that succeeds.
+        Rule {
+            name: "scheduled-task-failed".into(),
+            when: Match {
+                kind: strings(&["task"]),
+                status: strings(&["FAILED"]),
+                ..Match::default()
+            },
+            actions: vec![Action::Incident],
+        },
+        Rule {
+            name: "scheduled-task-succeeded".into(),
+            when: Match {
+                kind: strings(&["task"]),
+                status: strings(&["SUCCEEDED"]),
+                ..Match::default()
+            },
+            actions: vec![Action::Resolve],
+        },
         // A ring gate held a ring: one incident per held run, with the reason.
         Rule {
             name: "ring-gate-held".into(),

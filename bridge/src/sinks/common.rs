@@ -62,6 +62,10 @@ pub fn summary(d: &Decoded) -> String {
             "HELD" => format!("Ring {} held for {}: {}", g.ring, g.patch_group, g.reason),
             other => format!("Ring {} gate {other} for {}: {}", g.ring, g.patch_group, g.reason),
         },
+        Event::Task(t) => match t.outcome() {
+            "FAILED" => format!("Scheduled task {} failed: {}", t.group, t.why()),
+            other => format!("Scheduled task {} {other}", t.group),
+        },
         Event::Sweep { .. } => "Escalation sweep".to_owned(),
     };
     format!("[patchplane] {what} ({} {})", e.account, e.region)

@@ -173,7 +173,46 @@ pub fn load_strict(policy: &Path, strict: bool) -> Result<Loaded, CommandError> 
 
 /// Loads the policy, printing its warnings, or every problem when it is invalid.
 pub fn load(policy: &Path) -> Result<Loaded, CommandError> {
-    match load_file(policy) {
+    loaded(policy, load_file(policy))
+}
+
+/// [`load`] of policy text held in the environment variable `var` (the scheduled report's task
+/// gets its policy that way: the image has no policy file); errors name `$VAR`.
+pub fn load_env(var: &str) -> Result<Loaded, CommandError> {
+    let name = PathBuf::from(format!("${var}"));
+    let text = std::env::var(var).map_err(|_| {
+        CommandError::Load(LoadError::Io {
+            file: name.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "environment variable not set"),
+        })
+    })?;
+    loaded(&name, load_packed(&text, &name))
+}
+
+/// Policy text, or the scheduled report's packing of a policy and its team files
+/// (`{"policy": …, "teams": {team: …}}`, [`crate::model::ReportPlan::policy_json`]).
+pub fn load_packed(text: &str, name: &Path) -> Result<Loaded, LoadError> {
+    #[derive(serde::Deserialize)]
+    struct Packed {
+        policy: serde_json::Value,
+        #[serde(default)]
+        teams: std::collections::BTreeMap<String, serde_json::Value>,
+    }
+    match serde_json::from_str::<Packed>(text) {
+        Ok(p) => {
+            let teams: Vec<(PathBuf, String)> = p
+                .teams
+                .iter()
+                .map(|(team, t)| (PathBuf::from(format!("teams/{team}.yaml")), t.to_string()))
+                .collect();
+            crate::load_with_teams(&p.policy.to_string(), name, &teams)
+        }
+        Err(_) => crate::load_str(text, name),
+    }
+}
+
+fn loaded(policy: &Path, result: Result<Loaded, LoadError>) -> Result<Loaded, CommandError> {
+    match result {
         Ok(l) => {
             print_diagnostics(&l.warnings);
             Ok(l)

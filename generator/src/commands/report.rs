@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::{CommandError, Exit, load, s3_client, sdk_config};
+use super::{CommandError, Exit, load, load_env, s3_client, sdk_config};
 use crate::report;
 
 /// Arguments of `patchplane report`.
@@ -15,7 +15,8 @@ pub struct Args {
     /// Prefix of the resource data sync objects.
     #[arg(long, default_value = "resource-data-sync")]
     pub prefix: String,
-    /// Month reported on, YYYY-MM; the SLA is judged at its end (or now, if earlier).
+    /// Month reported on, YYYY-MM, or `previous` (the month before today, UTC; what the scheduled
+    /// run uses); the SLA is judged at its end (or now, if earlier).
     #[arg(long)]
     pub month: String,
     /// Node CSV; the summary and the overdue list go beside it (`.summary.csv`, `.overdue.csv`).
@@ -24,6 +25,13 @@ pub struct Args {
     /// Take `evidence.sla_days`, the exceptions and the targeted patch groups from this policy.
     #[arg(long, conflicts_with = "sla_days")]
     pub policy: Option<PathBuf>,
+    /// The same, from the policy text in this environment variable (the scheduled task's way).
+    #[arg(long, conflicts_with_all = ["sla_days", "policy"])]
+    pub policy_env: Option<String>,
+    /// Tries before giving up (each after a longer wait): the scheduled run retries a failed run
+    /// itself, and its task stops with a failure only after the last.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=5))]
+    pub attempts: u32,
     /// Days a critical or security patch may stay missing (default 14), without `--policy`.
     #[arg(long)]
     pub sla_days: Option<i64>,
@@ -42,6 +50,9 @@ pub struct Args {
     /// Tell an SNS topic where the published report is.
     #[arg(long, requires = "publish")]
     pub notify_topic: Option<String>,
+    /// The same, with the topic's ARN in this environment variable (the scheduled task's way).
+    #[arg(long, requires = "publish", conflicts_with = "notify_topic")]
+    pub notify_topic_env: Option<String>,
     /// Tell a Slack or Teams webhook where the published report is; the URL is read from this
     /// environment variable (a webhook URL is a credential: never on a command line).
     #[arg(long, requires = "publish")]
@@ -106,19 +117,69 @@ pub enum ReportError {
     },
 }
 
+/// The month `--month` names: itself, or for `previous` the month before `today`.
+pub fn month_of(arg: &str, today: jiff::civil::Date) -> String {
+    if arg == "previous" {
+        let first = today.first_of_month();
+        let last = first.yesterday().unwrap_or(first);
+        format!("{:04}-{:02}", last.year(), last.month())
+    } else {
+        arg.to_owned()
+    }
+}
+
+/// Today, UTC (`PATCHPLANE_TODAY=YYYY-MM-DD` sets it, as for `validate`).
+fn today() -> jiff::civil::Date {
+    std::env::var("PATCHPLANE_TODAY")
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or_else(|| jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date())
+}
+
+/// Worth another try: reading or publishing failed (the network, throttling, an outage), not the
+/// command line or the policy.
+fn retryable(e: &CommandError) -> bool {
+    matches!(
+        e,
+        CommandError::Report(ReportError::Collect { .. } | ReportError::Publish { .. })
+    )
+}
+
 impl Args {
+    /// [`Self::run_once`] up to `--attempts` times, 30 s, then 2, 8 and 30 minutes apart.
+    pub fn run(&self) -> Result<Exit, CommandError> {
+        let month = month_of(&self.month, today());
+        let waits = [30, 120, 480, 1800];
+        let mut attempt = 1;
+        loop {
+            match self.run_once(&month) {
+                Err(e) if attempt < self.attempts && retryable(&e) => {
+                    let wait = waits[(attempt as usize - 1).min(waits.len() - 1)];
+                    eprintln!(
+                        "report {month}: attempt {attempt} of {} failed: {e}; again in {wait} s",
+                        self.attempts
+                    );
+                    std::thread::sleep(std::time::Duration::from_secs(wait));
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Reconstructs the month from the bucket's versions, writes the CSV files and the dashboard,
     /// prints a summary line; objects that cannot be used are skipped with a warning each.
-    pub fn run(&self) -> Result<Exit, CommandError> {
-        let policy = match &self.policy {
-            Some(p) => Some(load(p)?),
-            None => None,
+    fn run_once(&self, month: &str) -> Result<Exit, CommandError> {
+        let policy = match (&self.policy, &self.policy_env) {
+            (Some(p), _) => Some(load(p)?),
+            (None, Some(var)) => Some(load_env(var)?),
+            (None, None) => None,
         };
         let sla = match (&policy, self.sla_days) {
             (Some(l), _) => l.policy.evidence.sla_days.clone(),
             (None, d) => crate::bridge_config::SlaDays::All(u32::try_from(d.unwrap_or(14)).unwrap_or(14)),
         };
-        let month = &self.month;
+        let month = &month.to_owned();
         let cutoff = report::cutoff(month, jiff::Timestamp::now()).map_err(|message| ReportError::Month { message })?;
         let month_start = report::month_start(month).map_err(|message| ReportError::Month { message })?;
         let options = report::Options {
@@ -213,7 +274,7 @@ impl Args {
             println!("wrote {}", path.display());
         }
         if self.publish {
-            let published = runtime.block_on(self.publish(&files, &r))?;
+            let published = runtime.block_on(self.publish(month, &files, &r))?;
             for uri in &published {
                 println!("published {uri}");
             }
@@ -240,7 +301,12 @@ impl Args {
     }
 
     /// Puts the files under `reports/YYYY-MM/` and announces them; returns their `s3://` URIs.
-    async fn publish(&self, files: &[(PathBuf, &str, String)], r: &report::Report) -> Result<Vec<String>, ReportError> {
+    async fn publish(
+        &self,
+        month: &str,
+        files: &[(PathBuf, &str, String)],
+        r: &report::Report,
+    ) -> Result<Vec<String>, ReportError> {
         use patchplane_integrations::notify::{
             Digest, Item, Link, Notifier, SlackNotifier, SnsNotifier, TeamsNotifier, Topics, WebhookConfig, WebhookUrl,
             aws_sdk_sns,
@@ -249,8 +315,13 @@ impl Args {
         let conf = sdk_config(self.endpoint_url.clone()).await;
         let s3 = s3_client(&conf);
         let mut uris = Vec::new();
+        let mut overwritten = 0;
         for (_, name, body) in files {
-            let key = format!("reports/{}/{name}", self.month);
+            let key = format!("reports/{month}/{name}");
+            // A re-run of a month replaces its objects; the versioned bucket keeps the earlier ones.
+            if s3.head_object().bucket(&self.bucket).key(&key).send().await.is_ok() {
+                overwritten += 1;
+            }
             let kind = if name.ends_with(".html") {
                 "text/html; charset=utf-8"
             } else {
@@ -272,6 +343,29 @@ impl Args {
                 })?;
             uris.push(format!("s3://{}/{key}", self.bucket));
         }
+        if overwritten > 0 {
+            println!(
+                "{month} was published before: overwrote {overwritten} object(s) under s3://{}/reports/{month}/ (the bucket keeps their earlier versions)",
+                self.bucket
+            );
+        }
+        // A link to the page that works without console access, for a week at most (SigV4's
+        // limit), and never longer than the credentials that signed it (a task role's: hours).
+        let page = format!("reports/{month}/dashboard.html");
+        let week = std::time::Duration::from_secs(7 * 24 * 3600);
+        let presigned = aws_sdk_s3::presigning::PresigningConfig::expires_in(week)
+            .map_err(|e| fail(format!("cannot presign s3://{}/{page}: {e}", self.bucket)))?;
+        let link = s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&page)
+            .presigned(presigned)
+            .await
+            .map_err(|e| fail(format!("cannot presign s3://{}/{page}: {e}", self.bucket)))?;
+        let until = jiff::Timestamp::now()
+            .checked_add(jiff::SignedDuration::from_secs(7 * 24 * 3600))
+            .map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
+            .unwrap_or_default();
         let compliant = r.nodes.iter().filter(|n| n.compliant()).count();
         let region = conf
             .region()
@@ -279,13 +373,12 @@ impl Args {
             .unwrap_or_else(|| "us-east-1".into());
         let digest = Digest {
             owner: "operations".into(),
-            title: format!("Patch compliance report {}", self.month),
+            title: format!("Patch compliance report {month}"),
             summary: format!(
-                "{} nodes, {compliant} compliant, {} past the SLA. Files in s3://{}/reports/{}/",
+                "{} nodes, {compliant} compliant, {} past the SLA. Files in s3://{}/reports/{month}/",
                 r.nodes.len(),
                 r.overdue().len(),
                 self.bucket,
-                self.month
             ),
             items: uris
                 .iter()
@@ -296,16 +389,32 @@ impl Args {
                     url: None,
                 })
                 .collect(),
-            links: vec![Link {
-                label: "Open in the S3 console".into(),
-                url: format!(
-                    "https://{region}.console.aws.amazon.com/s3/buckets/{}?prefix=reports/{}/",
-                    self.bucket, self.month
-                ),
-            }],
-            idempotency_key: format!("patchplane:report:{}:{}", self.bucket, self.month),
+            links: vec![
+                Link {
+                    label: format!("Open the report (link expires {until} at the latest)"),
+                    url: link.uri().to_owned(),
+                },
+                Link {
+                    label: "Open in the S3 console".into(),
+                    url: format!(
+                        "https://{region}.console.aws.amazon.com/s3/buckets/{}?prefix=reports/{month}/",
+                        self.bucket
+                    ),
+                },
+            ],
+            idempotency_key: format!("patchplane:report:{}:{month}", self.bucket),
         };
-        if let Some(topic) = &self.notify_topic {
+        let topic = match (&self.notify_topic, &self.notify_topic_env) {
+            (Some(t), _) => Some(t.clone()),
+            (None, Some(var)) => Some(
+                std::env::var(var)
+                    .ok()
+                    .filter(|v| !v.is_empty())
+                    .ok_or_else(|| fail(format!("--notify-topic-env: environment variable {var} is not set")))?,
+            ),
+            (None, None) => None,
+        };
+        if let Some(topic) = &topic {
             let sns = SnsNotifier::new(
                 aws_sdk_sns::Client::new(&conf),
                 Topics::new(topic.clone(), Default::default()),

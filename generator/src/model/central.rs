@@ -42,6 +42,86 @@ pub struct CentralPlan {
     pub region: String,
     /// The bridge service, when the policy has `central.bridge`.
     pub bridge: Option<BridgePlan>,
+    /// The scheduled monthly report, when the policy has `evidence.monthly_report`.
+    pub report: Option<ReportPlan>,
+}
+
+/// The month that runs itself (`evidence.monthly_report`): an EventBridge Scheduler schedule runs
+/// a task of the bridge's image, `patchplane report --month previous --publish`, on a day of each
+/// month; a failed task (after its own retries) reaches the bridge as an ECS task state change.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportPlan {
+    /// Task definition family, schedule and container name: `<bridge name>-monthly-report`.
+    pub family: String,
+    /// `cron(M H D * ? *)`.
+    pub schedule: String,
+    /// `ScheduleExpressionTimezone`.
+    pub zone: String,
+    /// The policy and its team files, as JSON `{"policy": …, "teams": {team: …}}` (the task's
+    /// `PATCHPLANE_POLICY`: the image has no policy file).
+    pub policy_json: String,
+    /// The Slack webhook secret (a `central.bridge.secrets` name and ARN), when told too.
+    pub webhook: Option<super::bridge::NamedSecret>,
+    /// The `report` command line after the binary.
+    pub command: Vec<String>,
+    /// The tasks' `group` in ECS events: `family:<family>`.
+    pub group: String,
+}
+
+/// The environment variable the scheduled report reads its policy from.
+pub const REPORT_POLICY_ENV: &str = "PATCHPLANE_POLICY";
+
+fn report(p: &Policy, evidence: &EvidencePlan, bridge: &BridgePlan) -> Option<ReportPlan> {
+    let m = p.evidence.monthly_report.as_ref()?;
+    let (hour, minute) = crate::resolve::parse_at(&m.at)?;
+    let webhook = m
+        .slack_webhook_secret
+        .as_ref()
+        .and_then(|name| bridge.secrets.iter().find(|s| &s.name == name).cloned());
+    let mut command: Vec<String> = [
+        "report",
+        "--bucket",
+        &evidence.bucket,
+        "--prefix",
+        evidence.sync_prefix,
+        "--output-prefix",
+        evidence.run_command_prefix,
+        "--month",
+        "previous",
+        "--policy-env",
+        REPORT_POLICY_ENV,
+        "--out",
+        "/tmp/report.csv",
+        "--attempts",
+        "3",
+        "--publish",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    if bridge.notify_topic.is_some() {
+        // The topic's ARN comes from the environment at run time (the template's Ref).
+        command.extend([
+            "--notify-topic-env".to_owned(),
+            "PATCHPLANE_NOTIFY_TOPIC_ARN".to_owned(),
+        ]);
+    }
+    if let Some(w) = &webhook {
+        command.extend(["--notify-webhook-env".to_owned(), w.name.clone()]);
+    }
+    Some(ReportPlan {
+        family: format!("{}-monthly-report", bridge.name),
+        group: format!("family:{}-monthly-report", bridge.name),
+        schedule: format!("cron({minute} {hour} {} * ? *)", m.day),
+        zone: m.zone.clone(),
+        policy_json: serde_json::to_string(&serde_json::json!({
+            "policy": p,
+            "teams": p.teams.iter().map(|t| (t.team.clone(), t)).collect::<std::collections::BTreeMap<_, _>>(),
+        }))
+        .unwrap_or_default(),
+        webhook,
+        command,
+    })
 }
 
 /// The central stack of a policy; `evidence` is the member StackSet's, so both name one bucket.
@@ -72,5 +152,14 @@ pub(super) fn build(p: &Policy, evidence: &EvidencePlan, windows: &[WindowPlan])
         account: p.central.account.clone(),
         region: p.central.region.clone(),
         bridge: p.central.bridge.as_ref().map(|b| bridge::build(p, b, windows)),
+        report: None,
+    }
+    .with_report(p)
+}
+
+impl CentralPlan {
+    fn with_report(mut self, p: &Policy) -> CentralPlan {
+        self.report = self.bridge.as_ref().and_then(|b| report(p, &self.evidence, b));
+        self
     }
 }

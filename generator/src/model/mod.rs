@@ -43,7 +43,7 @@ pub use bridge::{
     BridgePlan, BridgeTagsRolePlan, EcrRepository, NamedSecret, OrganizationsRead, bridge_config, ecr_repository,
     fill_bridge_config, fill_organization, schedule_config,
 };
-pub use central::CentralPlan;
+pub use central::{CentralPlan, REPORT_POLICY_ENV, ReportPlan};
 pub use install::{
     ExceptionsParameterPlan, GATE_EVENT_DETAIL_TYPE, GATE_EVENT_SOURCE, GateDocumentPlan, InstallDocumentPlan,
     PUBLISHED_EXCEPTIONS_LIMIT, StoppedDocumentPlan, decision_parameter, exceptions_parameter, gate_parameter,

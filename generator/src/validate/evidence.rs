@@ -38,6 +38,49 @@ pub(super) fn retention(c: &mut Checker, p: &Policy) {
     c.range("evidence.retention_days", p.evidence.retention_days, 30, 3650, "days");
 }
 
+/// Checks `evidence.monthly_report`: a day every month has, a time, a zone, the bridge whose image
+/// and network it runs with, and a webhook secret the bridge has.
+pub(super) fn monthly_report(c: &mut Checker, p: &Policy) {
+    let Some(m) = &p.evidence.monthly_report else {
+        return;
+    };
+    c.range(
+        "evidence.monthly_report.day",
+        i64::from(m.day),
+        1,
+        28,
+        "day of the month",
+    );
+    if crate::resolve::parse_at(&m.at).is_none() {
+        c.error(
+            "evidence.monthly_report.at",
+            format!("`{}` is not a time HH:MM", super::shorten(&m.at)),
+        );
+    }
+    if jiff::tz::TimeZone::get(&m.zone).is_err() {
+        c.error(
+            "evidence.monthly_report.zone",
+            format!("`{}` is not an IANA time zone", super::shorten(&m.zone)),
+        );
+    }
+    match &p.central.bridge {
+        None => c.error(
+            "evidence.monthly_report",
+            "needs `central.bridge`: the report runs as a task of the bridge's image, in its subnets",
+        ),
+        Some(b) => {
+            if let Some(secret) = &m.slack_webhook_secret
+                && !b.secrets.contains_key(secret)
+            {
+                c.error(
+                    "evidence.monthly_report.slack_webhook_secret",
+                    format!("`{}` is not one of central.bridge.secrets", super::shorten(secret)),
+                );
+            }
+        }
+    }
+}
+
 /// An approval rule's longest time to install: (days, ring, delay, sla, severity).
 type Worst = (i64, String, i64, i64, String);
 

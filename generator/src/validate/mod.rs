@@ -61,6 +61,7 @@ pub fn validate_on(p: &Policy, today: jiff::civil::Date) -> Vec<Finding> {
     evidence::sla_days(&mut c, p);
     exceptions::check(&mut c, p, today);
     evidence::retention(&mut c, p);
+    evidence::monthly_report(&mut c, p);
     nodes::check(&mut c, p);
     hybrid::check(&mut c, p);
     self_service(&mut c, p);

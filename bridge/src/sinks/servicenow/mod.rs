@@ -533,6 +533,16 @@ impl ResolveSink {
                 desk.resolve_matching(&format!("{scope}/command/"), &format!("/{}", c.instance_id), at, &note)
                     .await
             }
+            Event::Task(t) => {
+                let note = format!(
+                    "Resolved by task {} of {}, which succeeded at {}.",
+                    t.task_arn, t.group, e.time
+                );
+                let new = || (NewIncident::default(), Map::new());
+                desk.apply(&d.correlation_key(), Want::Fixed, at, false, None, new, &note, &note)
+                    .await
+                    .map(|()| 0)
+            }
             // A rule routed something else to `resolve`: there is nothing it could fix.
             _ => Ok(0),
         };
