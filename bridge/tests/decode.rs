@@ -32,6 +32,7 @@ fn all_fixtures() -> Vec<(String, Vec<u8>)> {
 #[test]
 fn every_fixture_decodes_to_its_kind() {
     let expected = [
+        ("ecs-task-state-change.json", "task"),
         ("inspector2-finding-ec2-network-reachability.json", "inspector-finding"),
         ("inspector2-finding-ec2-package-vulnerability.json", "inspector-finding"),
         ("ssm-compliance-association-non-compliant.json", "compliance"),
