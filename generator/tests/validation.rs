@@ -737,3 +737,44 @@ fn pre_patch_settings_are_checked() {
         "{errs}"
     );
 }
+
+#[test]
+fn golden_image_distribution() {
+    let t = edit(
+        BASE,
+        "lt-0a1b2c3d4e5f67890, account: \"333333333333\", region: eu-west-1",
+        "lt-BAD, account: \"999999999999\", region: us-west-2",
+    );
+    expect(
+        &t,
+        "ami_pipeline.images[0].launch_templates[0].id",
+        "`lt-BAD` is not a launch template id",
+        "lt-BAD",
+    );
+    expect(
+        &t,
+        "ami_pipeline.images[0].launch_templates[0].account",
+        "`999999999999` neither builds nor receives the image",
+        "lt-BAD",
+    );
+    expect(
+        &t,
+        "ami_pipeline.images[0].launch_templates[0].region",
+        "`us-west-2` neither builds nor receives the image",
+        "lt-BAD",
+    );
+    let t = edit(BASE, "regions: [eu-west-1] }", "regions: [us-east-1] }");
+    expect(
+        &t,
+        "ami_pipeline.distribute.regions[0]",
+        "`us-east-1` builds the images already",
+        "regions: [us-east-1] }",
+    );
+    let t = edit(BASE, "min_healthy_percentage: 90", "min_healthy_percentage: 101");
+    expect(
+        &t,
+        "ami_pipeline.images[0].refresh.min_healthy_percentage",
+        "101",
+        "min_healthy_percentage: 101",
+    );
+}

@@ -731,6 +731,140 @@ fn the_install_role_calls_only_what_installs_and_gates_need() {
     );
 }
 
+/// Resources read: member `ImageDistributionRole` (its trust and inline policy; the AWS managed
+/// policy it also has copies images only and is not evaluated here). The building account
+/// (`ami_pipeline.accounts`, 222222222222 in the example) distributes into a member account, and
+/// may record the image and bump the named launch template only.
+#[test]
+fn image_distribution_reaches_members_from_the_building_account_only() {
+    const BUILDER: &str = "222222222222";
+    let stack = member(MEMBER, REGION);
+    let role_arn = format!("arn:aws:iam::{MEMBER}:role/EC2ImageBuilderDistributionCrossAccountRole");
+    let trust = stack
+        .property("ImageDistributionRole", &["AssumeRolePolicyDocument"])
+        .expect("trust");
+    let grants = stack
+        .inline_policy("ImageDistributionRole", "patchplane-image-distribution")
+        .expect("policy");
+    let assume = |principal: &Principal| {
+        Request::new(principal, "sts:AssumeRole", &role_arn, MEMBER)
+            .identity("identity", &administrator())
+            .resource_policy(&trust)
+    };
+    let image_builder = Principal::role_session(BUILDER, "AWSServiceRoleForImageBuilder", "ImageBuilder");
+    let stranger = Principal::role_session(NEIGHBOUR, "AWSServiceRoleForImageBuilder", "ImageBuilder");
+    let distributor = Principal::role_session(MEMBER, "EC2ImageBuilderDistributionCrossAccountRole", "ImageBuilder");
+    let call = calls(&distributor, &grants);
+    prove(
+        "building account → member distribution role",
+        vec![
+            ("the building account assumes it", assume(&image_builder), Allowed),
+            ("another account assumes it", assume(&stranger), ImplicitlyDenied),
+            (
+                "records the newest image",
+                call(
+                    "ssm:PutParameter",
+                    &format!("arn:aws:ssm:eu-west-1:{MEMBER}:parameter/patchplane/acme/ami/al2023-golden"),
+                ),
+                Allowed,
+            ),
+            (
+                "overwrites the published exceptions",
+                call(
+                    "ssm:PutParameter",
+                    &format!("arn:aws:ssm:{REGION}:{MEMBER}:parameter/patchplane/acme/exceptions"),
+                ),
+                ImplicitlyDenied,
+            ),
+            (
+                "gives the named launch template a new version",
+                call(
+                    "ec2:CreateLaunchTemplateVersion",
+                    &format!("arn:aws:ec2:eu-west-1:{MEMBER}:launch-template/lt-0a1b2c3d4e5f67890"),
+                ),
+                Allowed,
+            ),
+            (
+                "… another launch template",
+                call(
+                    "ec2:CreateLaunchTemplateVersion",
+                    &format!("arn:aws:ec2:eu-west-1:{MEMBER}:launch-template/lt-0fffffffffffffff0"),
+                ),
+                ImplicitlyDenied,
+            ),
+        ],
+    );
+}
+
+/// Resources read: member `AmiRefreshRolePolicy` (identity of the golden-image refresh
+/// Automation) and `AmiRefreshRole` (issue 29 item 2): it refreshes only the Auto Scaling groups
+/// that opted in by the image tag, in its own account and region.
+#[test]
+fn the_refresh_role_refreshes_only_opted_in_groups() {
+    let stack = member(MEMBER, REGION).named("AmiRefreshRole", "StackSet-acme-patching-AmiRefreshRole-7F8E9D0C1B2A");
+    let policy = stack
+        .property("AmiRefreshRolePolicy", &["PolicyDocument"])
+        .expect("policy");
+    let role_arn = stack.arn("AmiRefreshRole").expect("arn");
+    let role = role_arn.rsplit('/').next().expect("name").to_owned();
+    let runner = Principal::role_session(MEMBER, &role, "0b1c2d3e-4f5a-6b7c-8d9e-0f1a2b3c4d5e");
+    let call = calls(&runner, &policy);
+    let group = format!(
+        "arn:aws:autoscaling:{REGION}:{MEMBER}:autoScalingGroup:930d940e-891e-4781-a11a-7b0acd480f03:autoScalingGroupName/web-main"
+    );
+    let tagged = |resource: &str, image: &str| {
+        call("autoscaling:StartInstanceRefresh", resource).context("autoscaling:ResourceTag/patchplane:image", image)
+    };
+    prove(
+        "refresh role → Auto Scaling",
+        vec![
+            (
+                "finds the groups",
+                call("autoscaling:DescribeAutoScalingGroups", "*"),
+                Allowed,
+            ),
+            ("refreshes an opted-in group", tagged(&group, "al2023-golden"), Allowed),
+            (
+                "refreshes a group of another image",
+                tagged(&group, "other-image"),
+                ImplicitlyDenied,
+            ),
+            (
+                "refreshes a group that did not opt in",
+                call("autoscaling:StartInstanceRefresh", &group),
+                ImplicitlyDenied,
+            ),
+            (
+                "refreshes an opted-in group in another region",
+                tagged(&group.replace(REGION, "eu-west-1"), "al2023-golden"),
+                ImplicitlyDenied,
+            ),
+            (
+                "resizes an opted-in group",
+                call("autoscaling:UpdateAutoScalingGroup", &group)
+                    .context("autoscaling:ResourceTag/patchplane:image", "al2023-golden"),
+                ImplicitlyDenied,
+            ),
+            (
+                "reads its ring's gate decision",
+                call(
+                    "ssm:GetParameter",
+                    &format!("arn:aws:ssm:{REGION}:{MEMBER}:parameter/patchplane/acme/gate-decisions/AL2023-main"),
+                ),
+                Allowed,
+            ),
+            (
+                "writes a gate decision",
+                call(
+                    "ssm:PutParameter",
+                    &format!("arn:aws:ssm:{REGION}:{MEMBER}:parameter/patchplane/acme/gate-decisions/AL2023-main"),
+                ),
+                ImplicitlyDenied,
+            ),
+        ],
+    );
+}
+
 /// Resources read (`stacksets/sunday/patching`, whose policy patches stopped instances):
 /// `StartPatchStopRolePolicy` (identity of the start-patch-stop Automation), `StartPatchStopRole`
 /// and the parameters it reads (the published exceptions, its window's gate decision).
@@ -1025,7 +1159,11 @@ fn report_reads_object_versions_in_the_central_account_only() {
                 on_bucket(&reporter, &report_policy, "s3:GetObjectVersion", &summary),
                 Allowed,
             ),
-            ("publishes the page", on_bucket(&reporter, &report_policy, "s3:PutObject", &page), Allowed),
+            (
+                "publishes the page",
+                on_bucket(&reporter, &report_policy, "s3:PutObject", &page),
+                Allowed,
+            ),
             (
                 "reads it back (an overwrite's check, the presigned link)",
                 on_bucket(&reporter, &report_policy, "s3:GetObject", &page),

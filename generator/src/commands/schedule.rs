@@ -43,6 +43,7 @@ impl Args {
         match self.format {
             ScheduleFormat::Human => {
                 print!("{}", schedule::table(&rows));
+                print!("{}", golden_images(&l.plan));
                 let today = crate::validate::today();
                 let held: Vec<_> = l.policy.exceptions.iter().filter(|e| e.holds_on(today)).collect();
                 if !held.is_empty() {
@@ -70,4 +71,63 @@ impl Args {
         }
         Ok(Exit::Success)
     }
+}
+
+/// What happens to each golden image after its build (`ami_pipeline`): where it is distributed,
+/// the parameter recording it, the launch templates it becomes the default of, and the ring
+/// windows that refresh its Auto Scaling groups. Empty without images.
+pub fn golden_images(plan: &crate::model::Plan) -> String {
+    let Some(ami) = &plan.ami else {
+        return String::new();
+    };
+    let mut out = String::from("\nGolden images:\n");
+    for img in &ami.images {
+        let build_regions: Vec<&str> = ami.regions.iter().map(|r| r.region.as_str()).collect();
+        out.push_str(&format!(
+            "  {}: built in {} ({}, window {}); recorded in {}\n",
+            img.name,
+            build_regions.join(", "),
+            img.patch_group,
+            img.window.name,
+            img.parameter
+        ));
+        let mut regions: Vec<String> = vec!["the building region".to_owned()];
+        regions.extend(img.distributions.iter().filter_map(|d| d.region.clone()));
+        let accounts = img
+            .distributions
+            .first()
+            .map(|d| d.target_accounts.join(", "))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "    distributed to {} in {}\n",
+            if accounts.is_empty() {
+                "the building account only".to_owned()
+            } else {
+                format!("the building account and {accounts}")
+            },
+            regions.join(", ")
+        ));
+        for d in &img.distributions {
+            for lt in &d.launch_templates {
+                out.push_str(&format!(
+                    "    launch template {} ({} {}) gets it as its default version\n",
+                    lt.id, lt.account, lt.region
+                ));
+            }
+        }
+        for w in &plan.windows {
+            for r in w.refresh.iter().filter(|r| r.image == img.name) {
+                out.push_str(&format!(
+                    "    refreshed in window {} (ring {}) {}: Auto Scaling groups tagged patchplane:image={}, patchplane:ring={}, at least {}% healthy\n",
+                    w.name,
+                    w.ring.as_deref().unwrap_or("?"),
+                    if w.gate.is_some() { "once its gate opens" } else { "after its install" },
+                    img.name,
+                    w.ring.as_deref().unwrap_or("?"),
+                    r.min_healthy_percentage
+                ));
+            }
+        }
+    }
+    out
 }

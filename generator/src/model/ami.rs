@@ -64,6 +64,26 @@ pub struct ImagePlan {
     pub ami_name: String,
     /// The window that starts the build.
     pub window: WindowPlan,
+    /// Where the image goes: this stack's region first, then `distribute.regions`.
+    pub distributions: Vec<DistributionPlan>,
+    /// The SSM parameter recording the newest image in each account and region it reaches.
+    pub parameter: String,
+}
+
+/// One region an image is distributed in.
+#[derive(Debug, Clone, Serialize)]
+pub struct DistributionPlan {
+    /// The region; `None`: the stack's own (the building region).
+    pub region: Option<String>,
+    /// Accounts the image is copied to (`distribute.accounts`).
+    pub target_accounts: Vec<String>,
+    /// Launch templates given a new default version with the image, in this region.
+    pub launch_templates: Vec<crate::policy::LaunchTemplateRef>,
+}
+
+/// The SSM parameter holding an image's newest id: `/patchplane/<policy>/ami/<image>`.
+pub fn image_parameter(policy: &str, image: &str) -> String {
+    format!("/patchplane/{policy}/ami/{image}")
 }
 
 /// Logical ids of one image's resources (templates never build ids by concatenation: every
@@ -158,6 +178,23 @@ pub(super) fn build(p: &Policy, a: &AmiPipeline) -> Result<AmiPlan, ScheduleErro
             component_data,
             version,
             ami_name: format!("{}-{{{{ imagebuilder:buildDate }}}}", img.name),
+            distributions: std::iter::once(None)
+                .chain(a.distribute.regions.iter().map(Some))
+                .map(|region| DistributionPlan {
+                    region: region.cloned(),
+                    target_accounts: a.distribute.accounts.clone(),
+                    launch_templates: img
+                        .launch_templates
+                        .iter()
+                        .filter(|lt| match region {
+                            Some(r) => &lt.region == r,
+                            None => a.regions.contains(&lt.region),
+                        })
+                        .cloned()
+                        .collect(),
+                })
+                .collect(),
+            parameter: image_parameter(&p.name, &img.name),
         });
     }
     // Service-managed StackSets target OUs; the build accounts are picked out of them.
@@ -189,5 +226,33 @@ pub(super) fn build(p: &Policy, a: &AmiPipeline) -> Result<AmiPlan, ScheduleErro
         images,
         start_document: format!("{}-start-image-pipeline", p.name),
         request,
+    })
+}
+
+/// The role Image Builder's cross-account distribution assumes in each member account
+/// (`EC2ImageBuilderDistributionCrossAccountRole`, a name Image Builder fixes), created by the
+/// member StackSet when images are distributed to other accounts: copy the image, record it in its
+/// parameter, give the named launch templates a new default version.
+#[derive(Debug, Clone, Serialize)]
+pub struct DistributionRolePlan {
+    /// The accounts that build (and so distribute) images.
+    pub build_accounts: Vec<String>,
+    /// `/patchplane/<policy>/ami`: the parameters it may write are below.
+    pub parameter_prefix: String,
+    /// Launch template ids it may give new versions (those of any account; each exists in one).
+    pub launch_templates: Vec<String>,
+}
+
+/// The distribution role, when `ami_pipeline.distribute.accounts` names any.
+pub fn distribution_role(p: &Policy) -> Option<DistributionRolePlan> {
+    let a = p.ami_pipeline.as_ref()?;
+    (!a.distribute.accounts.is_empty()).then(|| DistributionRolePlan {
+        build_accounts: a.accounts.clone(),
+        parameter_prefix: format!("/patchplane/{}/ami", p.name),
+        launch_templates: a
+            .images
+            .iter()
+            .flat_map(|i| i.launch_templates.iter().map(|lt| lt.id.clone()))
+            .collect(),
     })
 }

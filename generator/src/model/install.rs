@@ -227,3 +227,37 @@ pub struct StoppedDocumentPlan {
     /// The gate decisions' path, for the role's `ssm:GetParameter`.
     pub decision_prefix: String,
 }
+
+/// The golden-image refresh Automation (`templates/components/ami-refresh.py`), when an image of
+/// `ami_pipeline` asks for `refresh`: a task of each ring window of the image's baseline.
+#[derive(Debug, Clone, Serialize)]
+pub struct RefreshDocumentPlan {
+    /// Document name.
+    pub name: String,
+    /// Its step: `leave-alone.py` (the gate) and `ami-refresh.py`.
+    pub script: String,
+    /// The gate decisions' path, for the role's `ssm:GetParameter`.
+    pub decision_prefix: String,
+    /// The images whose groups it may refresh (the role's tag condition).
+    pub images: Vec<String>,
+}
+
+pub(super) fn refresh_document(p: &Policy) -> Option<RefreshDocumentPlan> {
+    let images: Vec<String> = p
+        .ami_pipeline
+        .as_ref()?
+        .images
+        .iter()
+        .filter(|i| i.refresh.is_some())
+        .map(|i| i.name.clone())
+        .collect();
+    (!images.is_empty()).then(|| RefreshDocumentPlan {
+        name: format!("{}-ami-refresh", p.name),
+        script: format!(
+            "{LEAVE_ALONE}{}",
+            include_str!("../../../templates/components/ami-refresh.py")
+        ),
+        decision_prefix: decision_prefix(p),
+        images,
+    })
+}

@@ -38,7 +38,9 @@ mod window;
 
 pub use crate::ids::partition;
 pub use crate::resolve::{ScheduleError, WindowSchedule, parse_at, resolve_schedule};
-pub use ami::{AmiPlan, ImageIds, ImagePlan};
+pub use ami::{
+    AmiPlan, DistributionPlan, DistributionRolePlan, ImageIds, ImagePlan, distribution_role, image_parameter,
+};
 pub use bridge::{
     BridgePlan, BridgeTagsRolePlan, EcrRepository, NamedSecret, OrganizationsRead, bridge_config, ecr_repository,
     fill_bridge_config, fill_organization, schedule_config,
@@ -46,8 +48,8 @@ pub use bridge::{
 pub use central::{CentralPlan, REPORT_POLICY_ENV, ReportPlan};
 pub use install::{
     ExceptionsParameterPlan, GATE_EVENT_DETAIL_TYPE, GATE_EVENT_SOURCE, GateDocumentPlan, InstallDocumentPlan,
-    PUBLISHED_EXCEPTIONS_LIMIT, StoppedDocumentPlan, decision_parameter, exceptions_parameter, gate_parameter,
-    published_exceptions,
+    PUBLISHED_EXCEPTIONS_LIMIT, RefreshDocumentPlan, StoppedDocumentPlan, decision_parameter, exceptions_parameter,
+    gate_parameter, published_exceptions,
 };
 pub use names::{central_bus_name, site_patch_group, team_patch_group};
 pub use nodes::{NodesPlan, OutputPolicyPlan, SITE_TAG, hybrid_role_name};
@@ -55,7 +57,7 @@ pub use patching::{
     BaselinePlan, EventsPlan, EvidencePlan, FilterPlan, HealthCheckPlan, PrePatchPlan, RulePlan, SnapshotPlan,
 };
 pub use request::RequestPlan;
-pub use window::{GatePlan, Param, StoppedTaskPlan, TargetPlan, WindowKind, WindowPlan};
+pub use window::{GatePlan, Param, RefreshTaskPlan, StoppedTaskPlan, TargetPlan, WindowKind, WindowPlan};
 
 /// The whole plan of the member StackSet.
 #[derive(Debug, Clone, Serialize)]
@@ -86,6 +88,8 @@ pub struct Plan {
     pub gate_document: Option<GateDocumentPlan>,
     /// The start-patch-stop Automation document, with `install.stopped_instances`.
     pub stopped_document: Option<StoppedDocumentPlan>,
+    /// The golden-image refresh Automation, when an image asks for `refresh`.
+    pub refresh_document: Option<RefreshDocumentPlan>,
     /// The pre-patch health check and snapshot documents, with `install.pre_patch`.
     pub pre_patch: Option<PrePatchPlan>,
     /// Scan window first, then install windows ring by ring.
@@ -102,6 +106,8 @@ pub struct Plan {
     pub central: CentralPlan,
     /// The role the bridge assumes in member accounts, when the policy has `central.bridge`.
     pub bridge_tags_role: Option<BridgeTagsRolePlan>,
+    /// Image Builder's cross-account distribution role, when images go to other accounts.
+    pub distribution_role: Option<DistributionRolePlan>,
     /// The AMI pipeline StackSet, when the policy has `ami_pipeline`.
     pub ami: Option<AmiPlan>,
     /// StackSet request written to `stackset.json`.
@@ -156,12 +162,14 @@ impl Plan {
             exceptions: install::exceptions(p),
             gate_document: install::gate_document(p),
             stopped_document: install::stopped_document(p),
+            refresh_document: install::refresh_document(p),
             pre_patch: patching::pre_patch(p),
             events: patching::events(p),
             evidence,
             nodes,
             central,
             bridge_tags_role,
+            distribution_role: ami::distribution_role(p),
             ami,
             request: RequestPlan::member(p),
         })

@@ -274,6 +274,12 @@ fn install_windows_with(
                     gate: gate.clone(),
                     stopped: stopped_task(p, &id, gate.as_ref(), &g),
                     snapshot_task_id: snapshot_task(p, &id),
+                    // Auto Scaling groups are EC2's: a site's (on-premises) window refreshes none.
+                    refresh: if site.is_none() {
+                        refresh_tasks(p, &id, b)
+                    } else {
+                        Vec::new()
+                    },
                     ..window
                 });
             }
@@ -321,6 +327,25 @@ fn install_windows_with(
         }
     }
     Ok(windows)
+}
+
+/// The golden-image refreshes of a ring window of baseline `b`: one per image of `b` with
+/// `refresh`.
+fn refresh_tasks(p: &Policy, id: &str, b: &Baseline) -> Vec<super::window::RefreshTaskPlan> {
+    let Some(ami) = &p.ami_pipeline else {
+        return Vec::new();
+    };
+    ami.images
+        .iter()
+        .filter(|i| i.baseline == b.name)
+        .filter_map(|i| {
+            i.refresh.as_ref().map(|r| super::window::RefreshTaskPlan {
+                task_id: format!("{id}Refresh{}Task", super::names::pascal_words(&i.name)),
+                image: i.name.clone(),
+                min_healthy_percentage: r.min_healthy_percentage.to_string(),
+            })
+        })
+        .collect()
 }
 
 /// The pre-patch snapshot task of an install window, when the policy asks for it.

@@ -70,6 +70,20 @@ pub struct WindowPlan {
     pub zone: Option<String>,
     /// The site, for a site's window.
     pub site: Option<String>,
+    /// Golden-image refreshes after the install (`ami_pipeline.images[].refresh`), for the
+    /// ring windows of the images' baseline.
+    pub refresh: Vec<RefreshTaskPlan>,
+}
+
+/// One image's refresh in a ring window.
+#[derive(Debug, Clone, Serialize)]
+pub struct RefreshTaskPlan {
+    /// Logical id of the task.
+    pub task_id: String,
+    /// The image.
+    pub image: String,
+    /// `MinHealthyPercentage`.
+    pub min_healthy_percentage: String,
 }
 
 impl WindowPlan {
@@ -111,6 +125,7 @@ impl WindowPlan {
             snapshot_task_id: None,
             zone: None,
             site: None,
+            refresh: Vec::new(),
         }
     }
 

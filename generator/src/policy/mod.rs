@@ -28,7 +28,7 @@ mod windows;
 
 use serde::{Deserialize, Serialize};
 
-pub use ami::{AmiPipeline, Image};
+pub use ami::{AmiPipeline, Distribute, Image, LaunchTemplateRef, Refresh};
 pub use baselines::{Baseline, Compliance, OperatingSystem, RejectedPatchesAction, Rule};
 pub use central::{BridgeService, Central};
 pub use events::{EventSource, Events};
