@@ -573,7 +573,9 @@ async fn report_is_published_to_the_bucket_and_announced() {
     // The notice links the page with a presigned URL (a week at most) that opens it without
     // console access: fetched here from moto as anyone would, with no credentials.
     let body = &posts[0].body;
-    let start = body.find(&format!("{}/{BUCKET}/reports/2026-10/dashboard.html?", moto.endpoint)).expect(body);
+    let start = body
+        .find(&format!("{}/{BUCKET}/reports/2026-10/dashboard.html?", moto.endpoint))
+        .expect(body);
     let link: String = body[start..]
         .chars()
         .take_while(|c| !matches!(c, '"' | '>' | '|' | ' ' | '\\'))
@@ -584,14 +586,29 @@ async fn report_is_published_to_the_bucket_and_announced() {
     let page = reqwest::get(&link).await.expect("get");
     assert_eq!(page.status().as_u16(), 200, "{link}");
     let html = page.text().await.expect("text");
-    assert_eq!(html.as_bytes(), std::fs::read(out.with_file_name("2026-10.html")).expect("local").as_slice());
+    assert_eq!(
+        html.as_bytes(),
+        std::fs::read(out.with_file_name("2026-10.html"))
+            .expect("local")
+            .as_slice()
+    );
 
     // Publishing October again (`--month previous` in November, the policy from the
     // environment, as the scheduled task runs it) replaces the same objects and says so.
     let policy = std::fs::read_to_string(patchplane_e2e::root().join("examples/sunday-after-patch-tuesday.yaml"))
         .expect("policy");
     let again = std::process::Command::new(patchplane_e2e::patchplane_bin())
-        .args(["report", "--bucket", BUCKET, "--month", "previous", "--policy-env", "THE_POLICY", "--publish", "--out"])
+        .args([
+            "report",
+            "--bucket",
+            BUCKET,
+            "--month",
+            "previous",
+            "--policy-env",
+            "THE_POLICY",
+            "--publish",
+            "--out",
+        ])
         .arg(&out)
         .args(["--endpoint-url", &moto.endpoint])
         .env("AWS_ACCESS_KEY_ID", "testing")
@@ -602,9 +619,15 @@ async fn report_is_published_to_the_bucket_and_announced() {
         .output()
         .expect("runs");
     let stdout = String::from_utf8_lossy(&again.stdout);
-    assert!(again.status.success(), "{stdout}{}", String::from_utf8_lossy(&again.stderr));
     assert!(
-        stdout.contains("2026-10 was published before: overwrote 7 object(s) under s3://acme-patch-evidence/reports/2026-10/"),
+        again.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert!(
+        stdout.contains(
+            "2026-10 was published before: overwrote 7 object(s) under s3://acme-patch-evidence/reports/2026-10/"
+        ),
         "{stdout}"
     );
 }
