@@ -46,6 +46,10 @@ enum Command {
     /// group and site tags, the StackSet's service role) and prints the agent's install commands.
     #[cfg(feature = "aws")]
     Hybrid(commands::hybrid::Args),
+    /// An ad hoc install in member accounts and regions now, through each member's install (so
+    /// exceptions and ring gates hold); `--dry-run` lists what it would touch.
+    #[cfg(feature = "aws")]
+    PatchNow(commands::patch_now::Args),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +68,8 @@ fn main() -> ExitCode {
         Command::Report(args) => args.run(),
         #[cfg(feature = "aws")]
         Command::Hybrid(args) => args.run(),
+        #[cfg(feature = "aws")]
+        Command::PatchNow(args) => args.run(),
     };
     match result {
         Ok(exit) => exit.into(),

@@ -119,6 +119,38 @@ impl Ssm {
     }
 }
 
+impl Ssm {
+    /// Shares document `name` with `accounts` (`ModifyDocumentPermission`, `PermissionType:
+    /// Share`), at most 20 accounts per call as the API takes them.
+    pub async fn share_document(&self, name: &str, accounts: &[String]) -> Result<(), Failure> {
+        for chunk in accounts.chunks(20) {
+            let body = json!({"Name": name, "PermissionType": "Share", "AccountIdsToAdd": chunk});
+            let _: serde_json::Value = self.0.call("ModifyDocumentPermission", &body, TIMEOUT).await?;
+        }
+        Ok(())
+    }
+
+    /// `StartAutomationExecution` with `request` as its body; the execution's id.
+    pub async fn start_automation(&self, request: &serde_json::Value) -> Result<String, Failure> {
+        #[derive(serde::Deserialize)]
+        struct Started {
+            #[serde(rename = "AutomationExecutionId")]
+            id: String,
+        }
+        let s: Started = self.0.call("StartAutomationExecution", request, TIMEOUT).await?;
+        Ok(s.id)
+    }
+
+    /// `GetAutomationExecution`: the execution as AWS returns it.
+    pub async fn get_automation(&self, id: &str) -> Result<serde_json::Value, Failure> {
+        let out: serde_json::Value = self
+            .0
+            .call("GetAutomationExecution", &json!({"AutomationExecutionId": id}), TIMEOUT)
+            .await?;
+        Ok(out["AutomationExecution"].clone())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

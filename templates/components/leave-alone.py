@@ -62,6 +62,23 @@ def gate_held(ssm, parameter, window_execution_id):
     return None
 
 
+def latest_gate_held(ssm, prefix, group):
+    """Why patch-now leaves a node of patch group `group` alone: its ring's gate held its last
+    window run (the decision recorded under `prefix/<group>`), or None (no gate, or it opened)."""
+    if not prefix or not group:
+        return None
+    try:
+        recorded = json.loads(ssm.get_parameter(Name="%s/%s" % (prefix, group))["Parameter"]["Value"])
+    except ssm.exceptions.ParameterNotFound:
+        return None
+    except ValueError:
+        return "the ring gate's decision for %s is not JSON; held" % group
+    if recorded.get("Decision") == "HELD":
+        return "the ring gate of %s held its last run (%s): %s" % (
+            group, recorded.get("WindowExecutionId", "?"), recorded.get("Reason", ""))
+    return None
+
+
 def published_exceptions(ssm, parameter):
     """The exceptions the StackSet published. A missing or unreadable list raises: the node is then
     not installed and its invocation fails, where someone sees it."""

@@ -165,6 +165,31 @@ class Node(unittest.TestCase):
         # The gate opens the install; exceptions still apply behind it.
         self.assertEqual(run(KB_NODE, "2027-01-10", values, gate=DECISION)[0]["Action"], "SKIP")
 
+    def test_patch_now_reads_the_rings_last_gate_decision_unless_told_to_skip_it(self):
+        """patch-now (ADR 028) runs outside any window: the node's ring gate holds it when the gate
+        held that ring's last run; `SkipGate` (which the CLI allows only with a reason) does not."""
+        TAGS[PLAIN] = {"Application": "payments", "PatchGroup": "AL2023-main"}
+        try:
+            held = {EXCEPTIONS: node.PUBLISHED, "/patchplane/acme/gate-decisions/AL2023-main": json.dumps(
+                {"WindowExecutionId": "run-of-last-week", "Decision": "HELD", "Reason": "3 of 10 failed"})}
+            events = {"InstanceId": PLAIN, "ExceptionsParameter": EXCEPTIONS, "Mode": "patch-now",
+                      "GateDecisionPrefix": "/patchplane/acme/gate-decisions", "PatchGroupTag": "PatchGroup"}
+            for skip, want in (("false", "SKIP"), ("true", "INSTALL")):
+                ssm, ec2 = FakeSsm(held), FakeEc2()
+                sys.modules["boto3"] = type("Boto", (), {"client": staticmethod(lambda n: {"ssm": ssm, "ec2": ec2}[n])})
+                node.today_utc = lambda: "2027-01-10"
+                out = node.handler(dict(events, SkipGate=skip), None)
+                self.assertEqual(out["Action"], want, out)
+            self.assertIn("the ring gate of AL2023-main held its last run (run-of-last-week)",
+                          node.latest_gate_held(FakeSsm(held), "/patchplane/acme/gate-decisions", "AL2023-main"))
+            # A dry run installs nothing, and says what it would have done; exceptions still hold.
+            ssm = FakeSsm({EXCEPTIONS: node.PUBLISHED})
+            sys.modules["boto3"] = type("Boto", (), {"client": staticmethod(lambda n: {"ssm": ssm, "ec2": FakeEc2()}[n])})
+            self.assertEqual(node.handler(dict(events, DryRun="true"), None)["Action"], "WOULD_INSTALL")
+            self.assertEqual(node.handler(dict(events, DryRun="true", InstanceId=KB_NODE), None)["Action"], "SKIP")
+        finally:
+            TAGS[PLAIN] = {"Application": "payments"}
+
     def test_an_unreadable_exception_list_installs_nothing(self):
         for values in ({}, {EXCEPTIONS: "{\"not\": \"a list\"}"}):
             with self.assertRaises(Exception):

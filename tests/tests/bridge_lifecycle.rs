@@ -186,6 +186,8 @@ async fn a_finding_opens_one_ticket_that_resolves_reopens_and_is_succeeded_once_
         "Next install window: acme-AL2023-early-install at Tue ",
         "America/New_York",
         "The next window is after the SLA: patch out of band or record an exception.",
+        "Patch it now: patchplane patch-now POLICY.yaml --account 123456789012 --region us-east-1 --node i-",
+        "--reason \"CVE-2024-6387\" [--dry-run]",
         "Patch group: AL2023-early",
         "Ring: early",
         "Baseline: plat-al2023-baseline",

@@ -731,6 +731,95 @@ fn the_install_role_calls_only_what_installs_and_gates_need() {
     );
 }
 
+/// Resources read: central `PatchNowAdministrationRole` (its inline policy) and member
+/// `PatchNowExecutionRole` (trust and inline policy), issue 29 item 1 / ADR 028: the central
+/// account's multi-account Automation reaches a member only as the execution role, which may
+/// start the member's own per-node install (exceptions and gate first) and nothing that patches
+/// a node directly.
+#[test]
+fn patch_now_reaches_members_only_through_their_own_install() {
+    let central = central();
+    let admin_policy = central
+        .inline_policy("PatchNowAdministrationRole", "patchplane-patch-now-admin")
+        .expect("admin policy");
+    let stack = member(MEMBER, REGION);
+    let trust = stack
+        .property("PatchNowExecutionRole", &["AssumeRolePolicyDocument"])
+        .expect("trust");
+    let grants = stack
+        .inline_policy("PatchNowExecutionRole", "patchplane-patch-now")
+        .expect("policy");
+    let exec_arn = format!("arn:aws:iam::{MEMBER}:role/acme-patch-now");
+    let admin = Principal::role_session(CENTRAL, "AWS-SystemsManager-AutomationAdministrationRole", "ssm");
+    let operator = Principal::role_session(CENTRAL, "acme-operator", "alice");
+    let assume = |who: &Principal, identity: &Value, role: &str| {
+        Request::new(who, "sts:AssumeRole", role, MEMBER)
+            .identity("identity", identity)
+            .resource_policy(&trust)
+    };
+    let child = Principal::role_session(MEMBER, "acme-patch-now", "automation");
+    let call = calls(&child, &grants);
+    let install_role = format!("arn:aws:iam::{MEMBER}:role/acme-install-{REGION}");
+    prove(
+        "patch-now: central administration role → member execution role → member install",
+        vec![
+            (
+                "the administration role assumes a member's execution role",
+                assume(&admin, &admin_policy, &exec_arn),
+                Allowed,
+            ),
+            (
+                "another role of the central account, allowed everything, assumes it",
+                assume(&operator, &administrator(), &exec_arn),
+                ImplicitlyDenied,
+            ),
+            (
+                "the administration role assumes the member's install role directly",
+                Request::new(&admin, "sts:AssumeRole", &install_role, MEMBER).identity("identity", &admin_policy),
+                ImplicitlyDenied,
+            ),
+            (
+                "a child starts the member's per-node install",
+                call(
+                    "ssm:StartAutomationExecution",
+                    &format!("arn:aws:ssm:{REGION}:{MEMBER}:automation-definition/acme-install-node:$DEFAULT"),
+                ),
+                Allowed,
+            ),
+            (
+                "… hands it the install role",
+                call("iam:PassRole", &install_role).context("iam:PassedToService", "ssm.amazonaws.com"),
+                Allowed,
+            ),
+            (
+                "a child starts another runbook",
+                call(
+                    "ssm:StartAutomationExecution",
+                    &format!("arn:aws:ssm:{REGION}:{MEMBER}:automation-definition/AWS-RestartEC2Instance:$DEFAULT"),
+                ),
+                ImplicitlyDenied,
+            ),
+            (
+                "a child sends the patch command itself (around the exceptions)",
+                call(
+                    "ssm:SendCommand",
+                    &format!("arn:aws:ssm:{REGION}::document/AWS-RunPatchBaseline"),
+                )
+                .aws_owned(),
+                ImplicitlyDenied,
+            ),
+            (
+                "a child changes the published exceptions",
+                call(
+                    "ssm:PutParameter",
+                    &format!("arn:aws:ssm:{REGION}:{MEMBER}:parameter/patchplane/acme/exceptions"),
+                ),
+                ImplicitlyDenied,
+            ),
+        ],
+    );
+}
+
 /// Resources read: member `ImageDistributionRole` (its trust and inline policy; the AWS managed
 /// policy it also has copies images only and is not evaluated here). The building account
 /// (`ami_pipeline.accounts`, 222222222222 in the example) distributes into a member account, and

@@ -40,7 +40,7 @@ fn the_install_step_leaves_excepted_and_held_nodes_alone() {
         serde_json::to_string(published).expect("a Python string literal")
     );
     let log = python_tests("test_install_node.py", &module);
-    assert!(log.contains("Ran 6 tests"), "{log}");
+    assert!(log.contains("Ran 7 tests"), "{log}");
 }
 
 #[test]

@@ -6,6 +6,8 @@
 //! - `stacksets.rs` (feature `aws`): `plan`, `rollout` and `status`, around
 //!   `rollout::StackSets`: the client, the terminal confirmation, progress bars.
 //! - `report.rs` (feature `aws`): the monthly report from the evidence bucket.
+//! - `patch_now.rs` (feature `aws`): `patch-now`, an ad hoc install through the multi-account
+//!   Automation, and the per-node results it reads back.
 //! - `hybrid.rs` (feature `aws`): `hybrid activate`, a site's hybrid activation and the agent's
 //!   install commands.
 
@@ -19,6 +21,8 @@ pub mod bridge_config;
 pub mod generate;
 #[cfg(feature = "aws")]
 pub mod hybrid;
+#[cfg(feature = "aws")]
+pub mod patch_now;
 #[cfg(feature = "aws")]
 pub mod report;
 pub mod schedule;
@@ -127,6 +131,10 @@ pub enum CommandError {
     #[cfg(feature = "aws")]
     #[error("hybrid activate: {0}")]
     Hybrid(#[from] hybrid::HybridError),
+    /// `patch-now` failed.
+    #[cfg(feature = "aws")]
+    #[error("patch-now: {0}")]
+    PatchNow(#[from] patch_now::PatchNowError),
 }
 
 /// `--format`. (The values have no doc comments: clap would print them in `--help`.)

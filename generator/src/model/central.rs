@@ -44,6 +44,8 @@ pub struct CentralPlan {
     pub bridge: Option<BridgePlan>,
     /// The scheduled monthly report, when the policy has `evidence.monthly_report`.
     pub report: Option<ReportPlan>,
+    /// `patchplane patch-now`'s central runbook and administration role, with `patch_now:`.
+    pub patch_now: Option<super::install::PatchNowPlan>,
 }
 
 /// The month that runs itself (`evidence.monthly_report`): an EventBridge Scheduler schedule runs
@@ -153,6 +155,7 @@ pub(super) fn build(p: &Policy, evidence: &EvidencePlan, windows: &[WindowPlan])
         region: p.central.region.clone(),
         bridge: p.central.bridge.as_ref().map(|b| bridge::build(p, b, windows)),
         report: None,
+        patch_now: super::install::patch_now(p),
     }
     .with_report(p)
 }

@@ -162,7 +162,12 @@ pub struct InstallDocumentPlan {
     pub decision_prefix: String,
     /// The gate openings' path, for the role's `ssm:GetParameter`.
     pub parameter_prefix: String,
+    /// Where patch-now's per-node results go in the evidence bucket (then account, region, run).
+    pub result_prefix: &'static str,
 }
+
+/// The evidence bucket prefix of patch-now's per-node results.
+pub const PATCH_NOW_RESULTS: &str = "patch-now";
 
 pub(super) fn install_node_document(p: &Policy) -> InstallDocumentPlan {
     InstallDocumentPlan {
@@ -176,6 +181,7 @@ pub(super) fn install_node_document(p: &Policy) -> InstallDocumentPlan {
         exceptions_parameter: exceptions_parameter(&p.name),
         decision_prefix: decision_prefix(p),
         parameter_prefix: format!("/patchplane/{}/gates", p.name),
+        result_prefix: PATCH_NOW_RESULTS,
     }
 }
 
@@ -259,5 +265,50 @@ pub(super) fn refresh_document(p: &Policy) -> Option<RefreshDocumentPlan> {
         ),
         decision_prefix: decision_prefix(p),
         images,
+    })
+}
+
+/// The AWS name of the role a multi-account Automation's central account runs as (AWS's
+/// templates and the member execution roles' trust use it).
+pub const AUTOMATION_ADMIN_ROLE: &str = "AWS-SystemsManager-AutomationAdministrationRole";
+
+/// What `patchplane patch-now` runs through (ADR 028): the central runbook, shared with the
+/// member accounts it targets, whose one step starts each member's own `<policy>-install-node`
+/// for one node; the member execution role; the central administration role.
+#[derive(Debug, Clone, Serialize)]
+pub struct PatchNowPlan {
+    /// The central runbook (`<policy>-patch-now`).
+    pub document: String,
+    /// The member runbook it starts per node (`<policy>-install-node`).
+    pub install_document: String,
+    /// The member role children run as (`TargetLocations[].ExecutionRoleName`).
+    pub execution_role: String,
+    /// The install role's name in a member region, before the region: `<policy>-install-`.
+    pub install_role_prefix: String,
+    /// The central account.
+    pub central_account: String,
+    /// Whether the central stack creates the administration role.
+    pub create_admin_role: bool,
+    /// Its name.
+    pub admin_role: &'static str,
+    /// The evidence bucket the per-node results go to.
+    pub result_bucket: String,
+    /// Their prefix.
+    pub result_prefix: &'static str,
+}
+
+/// The patch-now plan, when the policy has `patch_now:`.
+pub fn patch_now(p: &Policy) -> Option<PatchNowPlan> {
+    let n = p.patch_now.as_ref()?;
+    Some(PatchNowPlan {
+        document: format!("{}-patch-now", p.name),
+        install_document: format!("{}-install-node", p.name),
+        execution_role: format!("{}-patch-now", p.name),
+        install_role_prefix: format!("{}-install-", p.name),
+        central_account: p.central.account.clone(),
+        create_admin_role: n.create_admin_role,
+        admin_role: AUTOMATION_ADMIN_ROLE,
+        result_bucket: p.central.evidence_bucket.clone(),
+        result_prefix: PATCH_NOW_RESULTS,
     })
 }

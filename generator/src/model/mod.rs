@@ -47,9 +47,9 @@ pub use bridge::{
 };
 pub use central::{CentralPlan, REPORT_POLICY_ENV, ReportPlan};
 pub use install::{
-    ExceptionsParameterPlan, GATE_EVENT_DETAIL_TYPE, GATE_EVENT_SOURCE, GateDocumentPlan, InstallDocumentPlan,
-    PUBLISHED_EXCEPTIONS_LIMIT, RefreshDocumentPlan, StoppedDocumentPlan, decision_parameter, exceptions_parameter,
-    gate_parameter, published_exceptions,
+    AUTOMATION_ADMIN_ROLE, ExceptionsParameterPlan, GATE_EVENT_DETAIL_TYPE, GATE_EVENT_SOURCE, GateDocumentPlan,
+    InstallDocumentPlan, PATCH_NOW_RESULTS, PUBLISHED_EXCEPTIONS_LIMIT, PatchNowPlan, RefreshDocumentPlan,
+    StoppedDocumentPlan, decision_parameter, exceptions_parameter, gate_parameter, patch_now, published_exceptions,
 };
 pub use names::{central_bus_name, site_patch_group, team_patch_group};
 pub use nodes::{NodesPlan, OutputPolicyPlan, SITE_TAG, hybrid_role_name};
@@ -90,6 +90,8 @@ pub struct Plan {
     pub stopped_document: Option<StoppedDocumentPlan>,
     /// The golden-image refresh Automation, when an image asks for `refresh`.
     pub refresh_document: Option<RefreshDocumentPlan>,
+    /// `patchplane patch-now`'s runbook and roles, with `patch_now:`.
+    pub patch_now: Option<PatchNowPlan>,
     /// The pre-patch health check and snapshot documents, with `install.pre_patch`.
     pub pre_patch: Option<PrePatchPlan>,
     /// Scan window first, then install windows ring by ring.
@@ -163,6 +165,7 @@ impl Plan {
             gate_document: install::gate_document(p),
             stopped_document: install::stopped_document(p),
             refresh_document: install::refresh_document(p),
+            patch_now: install::patch_now(p),
             pre_patch: patching::pre_patch(p),
             events: patching::events(p),
             evidence,

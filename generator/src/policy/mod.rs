@@ -21,6 +21,7 @@ mod hybrid;
 mod install;
 mod nodes;
 mod organization;
+mod patch_now;
 mod rings;
 mod schedule;
 mod self_service;
@@ -37,6 +38,7 @@ pub use hybrid::{Hybrid, Site};
 pub use install::{Hooks, Install, PrePatch, Reboot, StoppedInstances, health_check_document};
 pub use nodes::{DHMC_ROLE, InventorySource, Nodes, OutputPolicy};
 pub use organization::{AccountFilter, CallAs, Organization, RegionConcurrency, Rollout, Targets};
+pub use patch_now::PatchNow;
 pub use rings::{Gate, Ring};
 pub use schedule::{Daily, Day, Monthly, PatchTuesday, Schedule, Week, Weekly};
 pub use self_service::{SelfService, Team, TeamWindow};
@@ -72,6 +74,9 @@ pub struct Policy {
     /// Optional golden-AMI pipeline aligned to a ring's window (rendered by a later StackSet).
     #[serde(default)]
     pub ami_pipeline: Option<AmiPipeline>,
+    /// Ad hoc installs from the central account (`patchplane patch-now`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patch_now: Option<PatchNow>,
     /// Which event sources member accounts forward to the central bus.
     #[serde(default)]
     pub events: Events,
