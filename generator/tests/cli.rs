@@ -93,7 +93,7 @@ fn check_reports_a_diff_a_missing_file_and_an_extra_file() {
 fn validate_exit_codes_and_formats() {
     let ok = patchplane(&["validate", "examples/org-policy.yaml"]);
     assert!(ok.status.success());
-    assert!(text(&ok.stdout).contains("valid: 3 baselines, 3 rings, 4 regions, 11 maintenance windows per region"));
+    assert!(text(&ok.stdout).contains("valid: 3 baselines, 3 rings, 4 regions, 14 maintenance windows per region"));
 
     let tmp = tempfile::tempdir().expect("tmp");
     let bad = tmp.path().join("bad.yaml");
@@ -175,9 +175,10 @@ fn schedule_prints_local_and_utc_and_json() {
         "json",
     ]);
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    // 11 windows (one a team window) × 4 regions × 2 openings, plus the AMI build (us-east-1 only) × 2.
+    // 11 windows (one a team window) × 4 regions × 2 openings, the AMI build (us-east-1 only) × 2,
+    // and the Frankfurt site's 3 Windows ring windows once each (in Berlin's zone) × 2.
     let rows = rows.as_array().expect("array");
-    assert_eq!(rows.len(), 90);
+    assert_eq!(rows.len(), 96);
     let ami: Vec<&serde_json::Value> = rows.iter().filter(|r| r["kind"] == "ami").collect();
     assert_eq!(ami.len(), 2);
     assert!(

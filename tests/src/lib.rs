@@ -389,6 +389,19 @@ pub fn ten_baselines_six_rings(base: &str) -> String {
             "  - {{ name: {r}, schedule: {{ patch_tuesday: {{ offset_days: 1, at: \"02:00\" }} }} }}\n"
         ));
     }
-    text.push_str(tail);
+    // A site names the example's baselines, which this policy replaces: no sites here.
+    let mut skipping = false;
+    for line in tail.lines() {
+        if line.starts_with("hybrid:") {
+            skipping = true;
+            continue;
+        }
+        if skipping && line.starts_with(' ') {
+            continue;
+        }
+        skipping = false;
+        text.push_str(line);
+        text.push('\n');
+    }
     text
 }

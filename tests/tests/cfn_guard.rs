@@ -152,6 +152,18 @@ fn each_rule_can_fail() {
         ),
         (
             "patching",
+            "          Condition:\n            StringEquals:\n              autoscaling:ResourceTag/patchplane:image:",
+            "          Condition:\n            StringLike:\n              autoscaling:ResourceTag/patchplane:image:",
+            "instance_refresh_needs_the_image_tag",
+        ),
+        (
+            "central",
+            "            Condition:\n              ArnEquals:\n                ecs:cluster:",
+            "            Condition:\n              ArnLike:\n                ecs:cluster:",
+            "scheduled_tasks_run_on_their_cluster_only",
+        ),
+        (
+            "patching",
             "Sid: ReadTagsNoResourceLevelPermissions",
             "Sid: ReadTags",
             "role_policies_justify_wildcard_resources",
