@@ -25,7 +25,7 @@
 //!   ([`policy::Policy`]) and one file per section (`organization.rs`, `central.rs`,
 //!   `baselines.rs`, `rings.rs`, `windows.rs`, `install.rs`, `ami.rs`, `events.rs`,
 //!   `evidence.rs`, `nodes.rs` (what every node gets for the evidence), `hybrid.rs`
-//!   (on-premises sites), `self_service.rs`), plus `schedule.rs`, the schedule rings, the scan
+//!   (on-premises sites), `patch_now.rs`, `self_service.rs`), plus `schedule.rs`, the schedule rings, the scan
 //!   and team windows share; all re-exported as `policy::Name`.
 //! - [`resolve`]: schedule resolution, the only place a policy schedule becomes
 //!   `cron + ScheduleOffset`; validation and the model both call it.
@@ -34,9 +34,11 @@
 //!   section, named as in `policy/`; `evidence.rs` also holds `sla_feasibility`, the SLA held
 //!   against the plan's install windows.
 //! - [`model`]: the resolved plan, one file per stack: `patching.rs` (the member StackSet: baselines,
-//!   ring and team windows, the ring gate, start-patch-stop and pre-patch documents),
-//!   `central.rs`, `bridge.rs` (the bridge service and its role in members), `ami.rs`; `window.rs`,
-//!   `request.rs` and `names.rs` hold what they share.
+//!   ring, site and team windows, pre-patch documents), `install.rs` (how windows and patch-now
+//!   install: the per-node install, the ring gate, start-patch-stop, the published exceptions,
+//!   golden-image refresh), `central.rs` (with the scheduled monthly report), `bridge.rs` (the
+//!   bridge service and its role in members), `ami.rs` (with distribution), `nodes.rs`;
+//!   `window.rs`, `request.rs` and `names.rs` hold what they share.
 //! - [`load`]: read → deserialize (`serde_path_to_error`) → [`validate`] → locate findings by line
 //!   → [`model::Plan`].
 //! - [`schedule`]: `patchplane schedule`, the next openings of every window in local time and UTC
@@ -61,8 +63,9 @@
 //!   `apply.rs` (retries and waits), `upload.rs` (oversize templates), `dry_run.rs`, `tables.rs`,
 //!   `aws.rs` (the real client), `run.rs` (`StackSets`, the entry points).
 //! - `commands` (feature `cli`): each subcommand's arguments and what it prints (`bridge_config.rs`:
-//!   `patchplane bridge-config`, the bridge.yaml a policy's bridge runs with); `main.rs` only
-//!   parses the command line and sets the exit code.
+//!   `patchplane bridge-config`, the bridge.yaml a policy's bridge runs with; `patch_now.rs`,
+//!   `hybrid.rs` and `report.rs`, the AWS commands); `main.rs` only parses the command line and
+//!   sets the exit code.
 //!
 //! Features, all default: `render` (similar), `cli` (clap; the `patchplane` binary)
 //! and `aws` (the AWS SDK). Without them the library is the policy, validation, model and schedule

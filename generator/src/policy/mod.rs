@@ -8,9 +8,9 @@
 //!
 //! [`Policy`] is here; each section's types are in a file named for the section, as in
 //! `validate/`: `organization.rs`, `central.rs`, `baselines.rs`, `rings.rs`, `windows.rs` (`scan:`
-//! and `windows:`), `install.rs`, `ami.rs`, `events.rs`, `evidence.rs`, `nodes.rs`, `hybrid.rs`, `self_service.rs` (with the
-//! team files), and `schedule.rs`, the schedule that rings, the scan and team windows share. All
-//! are re-exported here, so a type's path is `crate::policy::Name`.
+//! and `windows:`), `install.rs`, `ami.rs`, `events.rs`, `evidence.rs`, `nodes.rs`, `hybrid.rs`,
+//! `patch_now.rs`, `self_service.rs` (with the team files), and `schedule.rs`, the schedule that
+//! rings, the scan and team windows share. All are re-exported here, so a type's path is `crate::policy::Name`.
 
 mod ami;
 mod baselines;
