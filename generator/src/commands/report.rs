@@ -146,7 +146,7 @@ fn retryable(e: &CommandError) -> bool {
 }
 
 impl Args {
-    /// [`Self::run_once`] up to `--attempts` times, 30 s, then 2, 8 and 30 minutes apart.
+    /// One run of the report, up to `--attempts` times, 30 s, then 2, 8 and 30 minutes apart.
     pub fn run(&self) -> Result<Exit, CommandError> {
         let month = month_of(&self.month, today());
         let waits = [30, 120, 480, 1800];
