@@ -13,6 +13,8 @@ import pathlib
 import sys
 import unittest
 
+from documented import FakeSsm  # noqa: E402  (tests/scripts/documented.py)
+
 spec = importlib.util.spec_from_file_location("refresh", sys.argv.pop(1))
 refresh = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(refresh)
@@ -59,23 +61,6 @@ class FakeAsg:
             raise RefreshInProgress()
         self.started.append((AutoScalingGroupName, Strategy, Preferences))
         return copy.deepcopy(STARTED)
-
-
-class NotFound(Exception):
-    pass
-
-
-class FakeSsm:
-    class exceptions:
-        ParameterNotFound = NotFound
-
-    def __init__(self, values):
-        self.values = values
-
-    def get_parameter(self, Name):
-        if Name not in self.values:
-            raise NotFound(Name)
-        return {"Parameter": {"Name": Name, "Value": self.values[Name]}}
 
 
 def run(asg, events, decisions=None):

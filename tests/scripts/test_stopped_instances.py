@@ -8,6 +8,8 @@ import pathlib
 import sys
 import unittest
 
+from documented import FakeSsm  # noqa: E402  (tests/scripts/documented.py)
+
 spec = importlib.util.spec_from_file_location("stopped", sys.argv.pop(1))
 stopped = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(stopped)
@@ -48,25 +50,6 @@ class FakeEc2:
         if n + 1 < len(pages):
             out["NextToken"] = str(n + 1)
         return out
-
-
-class NotFound(Exception):
-    pass
-
-
-class FakeSsm:
-    """get_parameter over a dict of name -> value (the documented GetParameter shape's Value)."""
-
-    class exceptions:
-        ParameterNotFound = NotFound
-
-    def __init__(self, values):
-        self.values = values
-
-    def get_parameter(self, Name):
-        if Name not in self.values:
-            raise NotFound(Name)
-        return {"Parameter": {"Name": Name, "Type": "String", "Value": self.values[Name], "Version": 1}}
 
 
 FLEET = [

@@ -85,6 +85,28 @@ pub fn python_tests(test_script: &str, module_source: &str) -> String {
     log
 }
 
+/// `tests/scripts/<script> ARGS…` with the project's Python against `moto` (`AWS_ENDPOINT_URL`,
+/// static test credentials, us-east-1); its stdout parsed as JSON. Panics with its stderr when it
+/// fails.
+pub fn moto_python(moto: &Moto, script: &str, args: &[&str]) -> serde_json::Value {
+    let out = std::process::Command::new(venv_tool("python"))
+        .arg(root().join("tests/scripts").join(script))
+        .args(args)
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "{script} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{script} {args:?}: stdout is not JSON: {e}"))
+}
+
 /// A CSV file with a header, as rows of column → value (no quoted commas in what tests read).
 pub fn read_csv(path: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

@@ -15,7 +15,7 @@
 //!   (`AddTagsToResource` → InvalidResourceId, moto 5.2.5), so on-prem tags are covered by the
 //!   fake above only.
 
-use patchplane_e2e::{Moto, generate, python_tests, rendered, root, venv_tool};
+use patchplane_e2e::{Moto, generate, moto_python, python_tests, rendered, root};
 use serde_yaml::Value;
 
 #[path = "support/stacks.rs"]
@@ -65,22 +65,7 @@ fn the_template_publishes_the_node_exceptions_with_their_dates() {
 
 /// `tests/scripts/moto_install_node.py MODE ARGS…` against `moto`; its stdout as JSON.
 fn moto_script(moto: &Moto, args: &[&str]) -> serde_json::Value {
-    let out = std::process::Command::new(venv_tool("python"))
-        .arg(root().join("tests/scripts/moto_install_node.py"))
-        .args(args)
-        .env("AWS_ENDPOINT_URL", &moto.endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env_remove("AWS_PROFILE")
-        .output()
-        .expect("python runs");
-    assert!(
-        out.status.success(),
-        "moto_install_node.py {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+    moto_python(moto, "moto_install_node.py", args)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

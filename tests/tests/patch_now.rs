@@ -16,7 +16,7 @@ use std::process::{Child, Command};
 use std::time::Duration;
 
 use patchplane_e2e::bridge::free_port;
-use patchplane_e2e::{Moto, generate, patchplane_bin, root, venv_tool};
+use patchplane_e2e::{Moto, generate, moto_python, patchplane_bin, root, venv_tool};
 use serde_json::Value;
 
 #[path = "support/stacks.rs"]
@@ -25,22 +25,7 @@ mod stacks;
 const RUN: &str = "0b7f3c2e-9a41-4d6b-8e25-6f1c0d9a7b31";
 
 fn python(moto: &Moto, args: &[&str]) -> Value {
-    let out = Command::new(venv_tool("python"))
-        .arg(root().join("tests/scripts/moto_install_node.py"))
-        .args(args)
-        .env("AWS_ENDPOINT_URL", &moto.endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env_remove("AWS_PROFILE")
-        .output()
-        .expect("python runs");
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("json")
+    moto_python(moto, "moto_install_node.py", args)
 }
 
 struct Proxy(Child);
